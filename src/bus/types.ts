@@ -1,0 +1,42 @@
+import type { DeadLetter, Envelope } from '../envelope/envelope.js';
+
+/**
+ * Where the subscriber hands envelopes. Pub/Sub in the cloud, the in-process
+ * bus locally. `publish` resolves once the bus has the message (Pub/Sub:
+ * acknowledged by the server) and may wait first when the bus is full:
+ * that wait is the backpressure.
+ */
+export interface EnvelopePublisher {
+  readonly name: string;
+  /** Called once before the first publish (e.g. create topics on the emulator). */
+  connect(): Promise<void>;
+  publish(envelope: Envelope): Promise<void>;
+  publishDeadLetter(deadLetter: DeadLetter): Promise<void>;
+  /** Resolves when everything handed over so far is published or has failed. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** Messages handed over and not yet confirmed. */
+  backlog(): number;
+}
+
+export type EnvelopeListener = (envelope: Envelope) => void;
+
+/** Where the SSE side reads envelopes: the in-process bus or the Pub/Sub consumer. */
+export interface EnvelopeSource {
+  subscribe(listener: EnvelopeListener): () => void;
+}
+
+/** Thrown when a publish fails; carries what the caller needs to decide and report. */
+export class PublishError extends Error {
+  constructor(
+    message: string,
+    readonly topic: string,
+    readonly envelopeId: string,
+    readonly orderingKey: string | undefined,
+    readonly code: number | string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'PublishError';
+  }
+}

@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto';
+import type { EnvReader } from './env.js';
+
+export interface SubscriberConfig {
+  port: number;
+  /** Connect to Tote at boot when inside the window (Cloud Run restarts mid-day resume by themselves). */
+  autoStart: boolean;
+  /** Daily window the subscriber holds the Tote connection, e.g. 06:00-23:00, in `timeZone`. */
+  windowStart: string;
+  windowEnd: string;
+  timeZone: string;
+  instanceId: string;
+  /** Cloud Run gives 10 s between SIGTERM and SIGKILL; leave headroom to exit. */
+  shutdownGraceMs: number;
+}
+
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+export function readSubscriberConfig(r: EnvReader): SubscriberConfig {
+  const windowStart = r.str('SUBSCRIBER_WINDOW_START', '06:00');
+  const windowEnd = r.str('SUBSCRIBER_WINDOW_END', '23:00');
+  if (!HHMM.test(windowStart)) r.fail(`SUBSCRIBER_WINDOW_START must be HH:MM, got "${windowStart}"`);
+  if (!HHMM.test(windowEnd)) r.fail(`SUBSCRIBER_WINDOW_END must be HH:MM, got "${windowEnd}"`);
+  const timeZone = r.str('SUBSCRIBER_TIME_ZONE', 'Europe/London');
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone });
+  } catch {
+    r.fail(`SUBSCRIBER_TIME_ZONE is not a known time zone: "${timeZone}"`);
+  }
+  return {
+    // Cloud Run sets PORT for the subscriber's own container; locally 8081 beside the SSE service on 8080.
+    port: r.int('SUBSCRIBER_PORT', 8081, 0, 65535),
+    autoStart: r.bool('SUBSCRIBER_AUTO_START', true),
+    windowStart,
+    windowEnd,
+    timeZone,
+    // The revision name ties log lines and history rows to a deployment.
+    instanceId: r.str('INSTANCE_ID', `${r.str('K_REVISION', 'local')}-${randomBytes(3).toString('hex')}`),
+    shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 8_000, 100, 60_000),
+  };
+}

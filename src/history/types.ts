@@ -1,0 +1,28 @@
+import type { DeadLetter, Envelope } from '../envelope/envelope.js';
+
+export interface HistoryStatus {
+  readonly sink: string;
+  /** Rows accepted by write() and not yet stored, spilled or dead-lettered. */
+  readonly backlog: number;
+  readonly stored: number;
+  readonly deadLettered: number;
+  readonly spilled: number;
+  readonly lastError: string | null;
+  readonly lastErrorAt: string | null;
+  readonly lastWriteAt: string | null;
+}
+
+/**
+ * Keeps every envelope for analysis: BigQuery in the cloud, DuckDB locally.
+ * `write` may wait when the sink's buffer is full (backpressure); it never
+ * drops a row silently.
+ */
+export interface HistorySink {
+  readonly name: string;
+  connect(): Promise<void>;
+  write(envelope: Envelope): Promise<void>;
+  writeDeadLetter(deadLetter: DeadLetter): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  status(): HistoryStatus;
+}

@@ -1,0 +1,77 @@
+/**
+ * Structured JSON lines in the shape Cloud Logging reads from stdout:
+ * `severity`, `message`, `time`, plus fields. Every registered secret is
+ * replaced by "[redacted]" wherever it appears, so a key that slips into an
+ * error message never reaches the log.
+ */
+export type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
+
+const RANK: Record<Severity, number> = { DEBUG: 0, INFO: 1, NOTICE: 2, WARNING: 3, ERROR: 4, CRITICAL: 5 };
+const secrets = new Set<string>();
+
+/** Secrets shorter than this are not registered: redacting "a" would mangle every line. */
+const MIN_SECRET_LENGTH = 6;
+
+export function registerSecret(value: string | undefined | null): void {
+  if (value && value.length >= MIN_SECRET_LENGTH) secrets.add(value);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[redacted]');
+  return out;
+}
+
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  notice(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+export type LogWriter = (line: string) => void;
+
+let writer: LogWriter = (line) => process.stdout.write(line + '\n');
+let minSeverity: Severity = (process.env.LOG_LEVEL?.toUpperCase() as Severity) in RANK
+  ? (process.env.LOG_LEVEL!.toUpperCase() as Severity)
+  : 'INFO';
+
+/** Tests capture lines here; the process default is stdout. */
+export function setLogWriter(w: LogWriter): void {
+  writer = w;
+}
+export function setLogLevel(s: Severity): void {
+  minSeverity = s;
+}
+
+function errorFields(v: unknown): unknown {
+  if (v instanceof Error) return { name: v.name, message: v.message, stack: v.stack };
+  return v;
+}
+
+export function createLogger(base: Record<string, unknown> = {}): Logger {
+  const emit = (severity: Severity, message: string, fields?: Record<string, unknown>) => {
+    if (RANK[severity] < RANK[minSeverity]) return;
+    const entry: Record<string, unknown> = { severity, message, time: new Date().toISOString(), ...base };
+    if (fields) for (const [k, v] of Object.entries(fields)) entry[k] = errorFields(v);
+    let line: string;
+    try {
+      line = JSON.stringify(entry);
+    } catch {
+      line = JSON.stringify({ severity, message, time: entry.time, note: 'fields not serialisable' });
+    }
+    writer(redact(line));
+  };
+  return {
+    debug: (m, f) => emit('DEBUG', m, f),
+    info: (m, f) => emit('INFO', m, f),
+    notice: (m, f) => emit('NOTICE', m, f),
+    warn: (m, f) => emit('WARNING', m, f),
+    error: (m, f) => emit('ERROR', m, f),
+    child: (f) => createLogger({ ...base, ...f }),
+  };
+}
+
+export const log = createLogger();
