@@ -17,6 +17,8 @@ export interface EnvelopePublisher {
   close(): Promise<void>;
   /** Messages handed over and not yet confirmed. */
   backlog(): number;
+  /** Optional capability: recent publish latency percentiles. */
+  publishLatency?(): { p50Ms: number | null; p99Ms: number | null; samples: number };
 }
 
 export type EnvelopeListener = (envelope: Envelope) => void;

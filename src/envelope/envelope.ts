@@ -35,6 +35,7 @@ export const DEAD_LETTER_REASONS = [
   'unknown-operation',
   'payload-not-object',
   'missing-keys',
+  'graphql-error',
   'publish-failed',
   'history-rejected',
 ] as const;

@@ -1,0 +1,30 @@
+import type { DeadLetter, Envelope } from '../envelope/envelope.js';
+
+/**
+ * Pub/Sub attributes of an envelope: enough to filter a subscription or route
+ * a message without parsing its data. Attribute values must be strings.
+ */
+export function envelopeAttributes(e: Envelope): Record<string, string> {
+  const attrs: Record<string, string> = {
+    messageType: e.type,
+    envelopeId: e.id,
+    rootField: e.rootField,
+    receivedAt: e.receivedAt,
+    source: e.source,
+  };
+  for (const [k, v] of Object.entries(e.keys)) if (v !== undefined) attrs[k] = v;
+  if (e.test) attrs.test = 'true';
+  return attrs;
+}
+
+export function deadLetterAttributes(d: DeadLetter): Record<string, string> {
+  const attrs: Record<string, string> = {
+    deadLetterId: d.id,
+    reason: d.reason,
+    receivedAt: d.receivedAt,
+    source: d.source,
+  };
+  if (d.rootField) attrs.rootField = d.rootField;
+  if (d.type) attrs.messageType = d.type;
+  return attrs;
+}

@@ -1,0 +1,229 @@
+import { CATALOG, type CatalogEntry } from '../catalog/catalog.js';
+import type { EnvelopePublisher } from '../bus/types.js';
+import {
+  extractKeys,
+  makeDeadLetter,
+  makeEnvelope,
+  type DeadLetter,
+  type DeadLetterReason,
+  type Envelope,
+  type Origin,
+} from '../envelope/envelope.js';
+import type { HistorySink } from '../history/types.js';
+import type { Logger } from '../log/logger.js';
+import type { FrameMeta } from '../tote/client.js';
+
+export interface TypeCounters {
+  received: number;
+  published: number;
+  deadLettered: number;
+  inFlight: number;
+  lastMessageAt: string | null;
+}
+
+export interface IngestOptions {
+  publisher: EnvelopePublisher;
+  history: HistorySink;
+  log: Logger;
+  instanceId: string;
+  /** "tote" or "simulator": recorded on every envelope. */
+  source: string;
+  /**
+   * Envelopes handed to the bus or history and not yet settled. Past this the
+   * socket is paused (`onPressure(true)`), so Tote's TCP stream backs up
+   * instead of our memory; reading resumes at half the limit.
+   */
+  maxInFlight?: number;
+  onPressure?: (paused: boolean) => void;
+}
+
+/** Messages that arrive without a known type are counted under this name. */
+const UNKNOWN = 'unknown';
+
+/**
+ * The vendor-free core: turns Tote frames into envelopes and hands them to a
+ * bus publisher and a history sink. Every envelope ends in exactly one of
+ * published, dead-lettered or in flight, and the counters say how many.
+ */
+export class Ingest {
+  private readonly counters = new Map<string, TypeCounters>();
+  private readonly deadLetterReasons = new Map<string, number>();
+  private readonly maxInFlight: number;
+  private publishPending = 0;
+  private historyPending = 0;
+  private paused = false;
+  private readonly settling = new Set<Promise<unknown>>();
+  private lostAfterDeadLetterFailure = 0;
+
+  constructor(private readonly opts: IngestOptions) {
+    // Enough to ride out a few seconds of Pub/Sub latency at peak rates while
+    // keeping memory to a few tens of MB at ~2 KB per envelope.
+    this.maxInFlight = opts.maxInFlight ?? 10_000;
+    for (const e of CATALOG) this.counters.set(e.messageType, blank());
+  }
+
+  private counter(type: string): TypeCounters {
+    let c = this.counters.get(type);
+    if (!c) {
+      c = blank();
+      this.counters.set(type, c);
+    }
+    return c;
+  }
+
+  /** A data frame for a catalog entry. */
+  handleMessage(entry: CatalogEntry, payload: Record<string, unknown>, raw: string, meta: FrameMeta): void {
+    const origin = this.origin(meta);
+    const keys = extractKeys(entry, payload);
+    if (!keys.ok) {
+      this.handleBadFrame('missing-keys', `missing ${keys.missing.join(', ')}`, raw, meta, entry);
+      return;
+    }
+    const envelope = makeEnvelope(entry, payload, keys.keys, origin, meta.receivedAt);
+    const c = this.counter(entry.messageType);
+    c.received++;
+    c.inFlight++;
+    c.lastMessageAt = envelope.receivedAt;
+    this.dispatch(envelope, c);
+  }
+
+  /** A test envelope for every topic (POST /test-pubsub): published, not kept in history. */
+  async publishTest(connectionId: string): Promise<Record<string, { ok: boolean; envelopeId: string; error?: string }>> {
+    const origin: Origin = { source: 'test', protocol: null, connectionId, instanceId: this.opts.instanceId };
+    const results: Record<string, { ok: boolean; envelopeId: string; error?: string }> = {};
+    await Promise.all(
+      CATALOG.map(async (entry) => {
+        const payload: Record<string, unknown> = { test: true };
+        const keys: Record<string, string> = {};
+        for (const k of entry.keys) keys[k.name] = payload[k.name] = `test-${k.name}`;
+        const env = makeEnvelope(entry, payload, keys, origin, new Date(), true);
+        try {
+          await this.opts.publisher.publish(env);
+          results[entry.topic] = { ok: true, envelopeId: env.id };
+        } catch (err) {
+          results[entry.topic] = { ok: false, envelopeId: env.id, error: (err as Error).message };
+        }
+      }),
+    );
+    return results;
+  }
+
+  /** A frame that cannot become an envelope: counted, logged, dead-lettered with its reason. */
+  handleBadFrame(reason: DeadLetterReason, detail: string, raw: string, meta: FrameMeta, entry?: CatalogEntry): void {
+    const dl = makeDeadLetter(reason, detail, raw, this.origin(meta), entry, meta.receivedAt);
+    const c = this.counter(entry?.messageType ?? UNKNOWN);
+    c.received++;
+    this.deadLetter(dl, c);
+  }
+
+  private origin(meta: FrameMeta): Origin {
+    return { source: this.opts.source, protocol: meta.protocol, connectionId: meta.connectionId, instanceId: this.opts.instanceId };
+  }
+
+  private dispatch(envelope: Envelope, c: TypeCounters): void {
+    this.publishPending++;
+    this.historyPending++;
+    this.checkPressure();
+    const published = this.opts.publisher.publish(envelope).then(
+      () => {
+        c.inFlight--;
+        c.published++;
+      },
+      (err: Error) => {
+        c.inFlight--;
+        this.opts.log.error('publish failed; dead-lettering the envelope', { envelopeId: envelope.id, type: envelope.type, error: err.message });
+        this.deadLetter(makeDeadLetter('publish-failed', err.message, JSON.stringify(envelope), this.originOf(envelope), undefined), c, envelope);
+      },
+    );
+    this.track(published, () => this.publishPending--);
+    const kept = this.opts.history.write(envelope).catch((err: Error) => {
+      // The sink never drops silently on its own; an error here is a bug or a
+      // closed sink, and the envelope is still on the bus.
+      this.opts.log.error('history write failed', { envelopeId: envelope.id, error: err.message });
+    });
+    this.track(kept, () => this.historyPending--);
+  }
+
+  private originOf(e: Envelope): Origin {
+    return { source: e.source, protocol: e.protocol, connectionId: e.connectionId, instanceId: e.instanceId };
+  }
+
+  private deadLetter(dl: DeadLetter, c: TypeCounters, envelope?: Envelope): void {
+    c.deadLettered++;
+    this.deadLetterReasons.set(dl.reason, (this.deadLetterReasons.get(dl.reason) ?? 0) + 1);
+    this.opts.log.warn('dead letter', {
+      reason: dl.reason,
+      detail: dl.detail,
+      type: dl.type,
+      deadLetterId: dl.id,
+      envelopeId: envelope?.id,
+      rawPreview: dl.raw.slice(0, 200),
+    });
+    this.publishPending++;
+    this.checkPressure();
+    const p = this.opts.publisher.publishDeadLetter(dl).catch((err: Error) => {
+      // The bus is down for dead letters too: the history sink still has the
+      // dead letter (below), and this count makes the gap visible.
+      this.lostAfterDeadLetterFailure++;
+      this.opts.log.error('dead letter could not be published', { deadLetterId: dl.id, error: err.message });
+    });
+    this.track(p, () => this.publishPending--);
+    this.historyPending++;
+    const h = this.opts.history.writeDeadLetter(dl).catch((err: Error) => {
+      this.opts.log.error('dead letter could not be kept in history', { deadLetterId: dl.id, error: err.message });
+    });
+    this.track(h, () => this.historyPending--);
+  }
+
+  private track(p: Promise<unknown>, settled: () => void): void {
+    const q = p.finally(() => {
+      settled();
+      this.settling.delete(q);
+      this.checkPressure();
+    });
+    this.settling.add(q);
+  }
+
+  private checkPressure(): void {
+    const pending = Math.max(this.publishPending, this.historyPending);
+    if (!this.paused && pending >= this.maxInFlight) {
+      this.paused = true;
+      this.opts.log.warn('downstream is slow; pausing the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending });
+      this.opts.onPressure?.(true);
+    } else if (this.paused && pending <= this.maxInFlight / 2) {
+      this.paused = false;
+      this.opts.log.info('downstream caught up; resuming the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending });
+      this.opts.onPressure?.(false);
+    }
+  }
+
+  /** Resolves when everything handed over so far has settled (published, dead-lettered or failed). */
+  async drain(): Promise<void> {
+    while (this.settling.size) await Promise.allSettled([...this.settling]);
+  }
+
+  stats() {
+    const types: Record<string, TypeCounters> = {};
+    for (const [t, c] of this.counters) types[t] = { ...c };
+    const totals = { received: 0, published: 0, deadLettered: 0, inFlight: 0 };
+    for (const c of this.counters.values()) {
+      totals.received += c.received;
+      totals.published += c.published;
+      totals.deadLettered += c.deadLettered;
+      totals.inFlight += c.inFlight;
+    }
+    return {
+      totals,
+      types,
+      deadLetterReasons: Object.fromEntries(this.deadLetterReasons),
+      deadLettersNotPublished: this.lostAfterDeadLetterFailure,
+      publishBacklog: this.publishPending,
+      historyPending: this.historyPending,
+      paused: this.paused,
+    };
+  }
+}
+
+function blank(): TypeCounters {
+  return { received: 0, published: 0, deadLettered: 0, inFlight: 0, lastMessageAt: null };
+}

@@ -1,0 +1,238 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Request, type Response, type NextFunction } from 'express';
+import type { EnvelopePublisher } from '../bus/types.js';
+import type { SubscriberConfig } from '../config/subscriber.js';
+import type { ToteConfig } from '../config/tote.js';
+import type { HistorySink } from '../history/types.js';
+import { redact, type Logger } from '../log/logger.js';
+import { ToteClient } from '../tote/client.js';
+import { Ingest } from './ingest.js';
+import { createSubscriberMetrics } from './metrics.js';
+import { inWindow, type DailyWindow } from './window.js';
+
+export interface SubscriberServiceOptions {
+  tote: ToteConfig;
+  subscriber: SubscriberConfig;
+  publisher: EnvelopePublisher;
+  history: HistorySink;
+  log: Logger;
+  /** Port to listen on (0 = any free port). */
+  port: number;
+  host?: string;
+  /** Overrides for the Tote endpoint (the local simulator). */
+  url?: string;
+  apiKey?: string;
+  /** "tote" or "simulator". */
+  source?: string;
+  /** Period of the "subscriber stats" log line. */
+  statsIntervalMs?: number;
+  /** Envelopes in flight before the Tote socket is paused. */
+  maxInFlight?: number;
+  /** Clock, for the window check. */
+  now?: () => Date;
+}
+
+export interface SubscriberService {
+  readonly url: string;
+  readonly port: number;
+  readonly client: ToteClient;
+  readonly ingest: Ingest;
+  status(): Record<string, unknown>;
+  /** Stop the Tote socket and flush the bus and history (what POST /stop and SIGTERM do). */
+  stopAndFlush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The subscriber Cloud Run service: the Tote client, the ingest core and the
+ * control API (/health /status /metrics /start /stop /test-pubsub).
+ */
+export async function startSubscriberService(o: SubscriberServiceOptions): Promise<SubscriberService> {
+  const log = o.log;
+  const now = o.now ?? (() => new Date());
+  const window: DailyWindow = { start: o.subscriber.windowStart, end: o.subscriber.windowEnd, timeZone: o.subscriber.timeZone };
+  // The ingest core pauses the client under pressure; the client feeds the core.
+  let client: ToteClient;
+  const ingest = new Ingest({
+    publisher: o.publisher,
+    history: o.history,
+    log,
+    instanceId: o.subscriber.instanceId,
+    source: o.source ?? 'tote',
+    ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
+    onPressure: (paused) => (paused ? client.pause() : client.resume()),
+  });
+  client = new ToteClient({
+    config: o.tote,
+    ...(o.url ? { url: o.url } : {}),
+    ...(o.apiKey ? { apiKey: o.apiKey } : {}),
+    log,
+    handlers: {
+      onMessage: (entry, payload, raw, meta) => ingest.handleMessage(entry, payload, raw, meta),
+      onBadFrame: (reason, detail, raw, meta, entry) => ingest.handleBadFrame(reason, detail, raw, meta, entry),
+    },
+  });
+
+  await o.publisher.connect();
+  await o.history.connect();
+
+  const startedAt = new Date();
+  let stopping: Promise<void> | null = null;
+
+  const publishLatency = () => o.publisher.publishLatency?.() ?? { p50Ms: null, p99Ms: null, samples: 0 };
+
+  const status = () => {
+    const c = client.status();
+    const s = ingest.stats();
+    const h = o.history.status();
+    const lat = publishLatency();
+    return {
+      service: 'subscriber',
+      instanceId: o.subscriber.instanceId,
+      startedAt: startedAt.toISOString(),
+      state: c.state,
+      protocol: c.protocol,
+      connectionId: c.connectionId,
+      connectedSince: c.connectedSince,
+      reconnects: c.reconnects,
+      nextRetryAt: c.nextRetryAt,
+      lastError: c.lastError,
+      lastErrorAt: c.lastErrorAt,
+      paused: c.paused,
+      window: { ...window, inWindow: inWindow(now(), window) },
+      operations: c.operations,
+      totals: s.totals,
+      types: s.types,
+      deadLetterReasons: s.deadLetterReasons,
+      deadLettersNotPublished: s.deadLettersNotPublished,
+      publish: { bus: o.publisher.name, backlog: s.publishBacklog, busBacklog: o.publisher.backlog(), latency: lat },
+      history: h,
+    };
+  };
+
+  const registry = createSubscriberMetrics(() => {
+    const c = client.status();
+    const s = ingest.stats();
+    const lat = publishLatency();
+    return {
+      state: c.state,
+      reconnects: c.reconnects,
+      types: s.types,
+      deadLetterReasons: s.deadLetterReasons,
+      publishBacklog: s.publishBacklog,
+      historyBacklog: o.history.status().backlog,
+      publishP50Ms: lat.p50Ms,
+      publishP99Ms: lat.p99Ms,
+    };
+  });
+
+  const stopAndFlush = async () => {
+    stopping ??= (async () => {
+      await client.stop();
+      await ingest.drain();
+      await o.publisher.flush();
+      await o.history.flush();
+    })().finally(() => {
+      stopping = null;
+    });
+    return stopping;
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/health', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/status', (_req, res) => {
+    res.json(status());
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  app.post('/start', (_req, res) => {
+    const before = client.status().state;
+    client.start();
+    log.info('start requested', { before });
+    res.status(before === 'stopped' ? 202 : 200).json({ state: client.status().state, alreadyStarted: before !== 'stopped' });
+  });
+  app.post('/stop', async (_req, res, next) => {
+    try {
+      log.info('stop requested');
+      await stopAndFlush();
+      res.json({ state: client.status().state, flushed: true, totals: ingest.stats().totals });
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.post('/test-pubsub', async (_req, res, next) => {
+    try {
+      const results = await ingest.publishTest(`test-${Date.now()}`);
+      const ok = Object.values(results).every((r) => r.ok);
+      res.status(ok ? 200 : 502).json({ ok, topics: results });
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+    log.error('control request failed', { error: err.message });
+    res.status(500).json({ error: redact(err.message) });
+  });
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(o.port, o.host ?? '0.0.0.0', () => resolve(s));
+    s.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  // Cloud Run can restart the instance at any time: inside the window, resume by ourselves.
+  let wasInWindow = inWindow(now(), window);
+  if (o.subscriber.autoStart && wasInWindow) {
+    log.info('inside the daily window at boot; connecting to Tote', { ...window });
+    client.start();
+  }
+  // Act on window edges only, so a manual /start or /stop inside the window is respected.
+  const windowTimer = setInterval(() => {
+    const inside = inWindow(now(), window);
+    if (o.subscriber.autoStart && inside && !wasInWindow) client.start();
+    if (o.subscriber.autoStart && !inside && wasInWindow) void stopAndFlush();
+    wasInWindow = inside;
+  }, 30_000);
+  windowTimer.unref();
+
+  const statsTimer = setInterval(() => {
+    const s = ingest.stats();
+    const pick = (f: 'received' | 'published' | 'deadLettered') =>
+      Object.fromEntries(Object.entries(s.types).map(([t, c]) => [t, c[f]]));
+    log.info('subscriber stats', {
+      state: client.status().state,
+      received: pick('received'),
+      published: pick('published'),
+      deadLettered: pick('deadLettered'),
+      totals: s.totals,
+      publishBacklog: s.publishBacklog,
+      historyBacklog: o.history.status().backlog,
+      publishLatency: publishLatency(),
+      reconnects: client.status().reconnects,
+    });
+  }, o.statsIntervalMs ?? 60_000);
+  statsTimer.unref();
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    client,
+    ingest,
+    status,
+    stopAndFlush,
+    async close() {
+      clearInterval(windowTimer);
+      clearInterval(statsTimer);
+      await stopAndFlush();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await o.publisher.close();
+      await o.history.close();
+    },
+  };
+}
