@@ -1,0 +1,24 @@
+import type { Registry } from 'prom-client';
+import type { EnvelopeSource } from '../bus/types.js';
+
+export type SourceState = 'starting' | 'running' | 'degraded' | 'closing' | 'closed';
+
+export interface SourceStatus {
+  readonly kind: string;
+  readonly state: SourceState;
+  readonly [field: string]: unknown;
+}
+
+/**
+ * Optional capability of an EnvelopeSource: report its own state for /status
+ * and /health, and metrics for /metrics. Detected at run time, so the plain
+ * in-process bus needs none of it.
+ */
+export interface ReportingSource extends EnvelopeSource {
+  status(): SourceStatus;
+  readonly metricsRegistry?: Registry;
+}
+
+export function isReportingSource(s: EnvelopeSource): s is ReportingSource {
+  return typeof (s as Partial<ReportingSource>).status === 'function';
+}

@@ -1,0 +1,175 @@
+import type { ServerResponse } from 'node:http';
+import type { StreamFilter } from './filter.js';
+
+export interface ClientLimits {
+  /** Bytes queued here (not yet accepted by the socket) past which the client is dropped. */
+  readonly maxBufferBytes: number;
+  /** Events queued here past which the client is dropped. */
+  readonly maxPendingEvents: number;
+}
+
+export type EndReason = 'client-closed' | 'slow' | 'lifetime' | 'shutdown' | 'error';
+
+/** Largest single write: big enough to batch a burst, small enough not to copy megabytes at once. */
+const WRITE_BATCH_BYTES = 64 * 1024;
+
+/**
+ * One open event stream. Frames are shared buffers (serialized once per
+ * event for all clients); this class only queues references to them.
+ *
+ * Backpressure: while the socket refuses more (`res.write` returned false)
+ * frames wait in a queue bounded by `maxBufferBytes` and `maxPendingEvents`.
+ * Past either bound the client is disconnected rather than slowed: a stalled
+ * browser must not hold the server's memory, and EventSource reconnects with
+ * Last-Event-ID and resumes from history. Memory per client is therefore at
+ * most the bound, plus one write batch (64 KiB) in the socket's own buffer,
+ * plus references to the frames of a single bus burst (shared by all clients).
+ *
+ * Replay frames on resume are queued separately and do not count towards the
+ * bound: they already live in the history, so queueing them costs only
+ * references, and a large replay must not get a healthy client dropped.
+ */
+export class SseClient {
+  private readonly replay: Buffer[] = [];
+  private replayPos = 0;
+  private readonly live: Buffer[] = [];
+  private livePos = 0;
+  private liveBytes = 0;
+  private blocked = false;
+  private ended = false;
+  /** Events (not comments) queued for this client. */
+  delivered = 0;
+  lastEventId: string | undefined;
+
+  constructor(
+    readonly id: number,
+    private readonly res: ServerResponse,
+    readonly filter: StreamFilter,
+    private readonly limits: ClientLimits,
+    /** Epoch ms after which the server ends the stream; 0 = never. */
+    readonly deadline: number,
+    private readonly onEnd: (client: SseClient, reason: EndReason) => void,
+  ) {
+    res.on('drain', this.onDrain);
+    res.on('close', this.onClose);
+    res.on('error', this.onError);
+  }
+
+  get isOpen(): boolean {
+    return !this.ended;
+  }
+
+  get pendingBytes(): number {
+    return this.liveBytes;
+  }
+
+  get pendingEvents(): number {
+    return this.live.length - this.livePos;
+  }
+
+  /** Queues replayed history; not bounded here (see class comment). */
+  enqueueReplay(frame: Buffer, id: string): void {
+    if (this.ended) return;
+    this.replay.push(frame);
+    this.delivered++;
+    this.lastEventId = id;
+  }
+
+  /**
+   * Queues a live frame. Returns false when the client was dropped for being
+   * too slow (the caller counts it); the frame is then discarded.
+   */
+  enqueue(frame: Buffer, id?: string): boolean {
+    if (this.ended) return true;
+    this.live.push(frame);
+    this.liveBytes += frame.length;
+    if (id !== undefined) {
+      this.delivered++;
+      this.lastEventId = id;
+    }
+    // Judged only while the socket is refusing data: a burst queued within one tick on a healthy
+    // client is written at the next flush (the frames are shared, so the burst costs references).
+    if (this.blocked && (this.liveBytes > this.limits.maxBufferBytes || this.pendingEvents > this.limits.maxPendingEvents)) {
+      this.end('slow');
+      return false;
+    }
+    return true;
+  }
+
+  /** Writes queued frames until the socket pushes back. */
+  flush(): void {
+    while (!this.ended && !this.blocked) {
+      const chunk = this.nextBatch();
+      if (!chunk) return;
+      if (!this.res.write(chunk)) this.blocked = true;
+    }
+  }
+
+  private nextBatch(): Buffer | null {
+    const parts: Buffer[] = [];
+    let size = 0;
+    while (size < WRITE_BATCH_BYTES && this.replayPos < this.replay.length) {
+      const b = this.replay[this.replayPos++]!;
+      parts.push(b);
+      size += b.length;
+    }
+    if (this.replayPos === this.replay.length && this.replay.length) {
+      this.replay.length = 0;
+      this.replayPos = 0;
+    }
+    // Live frames only once the replay is out, so the client sees history in order.
+    while (size < WRITE_BATCH_BYTES && this.replay.length === 0 && this.livePos < this.live.length) {
+      const b = this.live[this.livePos]!;
+      this.live[this.livePos++] = EMPTY;
+      this.liveBytes -= b.length;
+      parts.push(b);
+      size += b.length;
+    }
+    if (this.livePos === this.live.length && this.live.length) {
+      this.live.length = 0;
+      this.livePos = 0;
+    } else if (this.livePos > 1024 && this.livePos * 2 > this.live.length) {
+      // Compact now and then so a steady trickle does not grow the array forever.
+      this.live.splice(0, this.livePos);
+      this.livePos = 0;
+    }
+    if (parts.length === 0) return null;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+  }
+
+  /** Ends the stream; safe to call more than once and from any disconnect path. */
+  end(reason: EndReason): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.release();
+    if (reason === 'slow' || reason === 'error') {
+      // A blocked socket would never drain an end(); cut it.
+      this.res.destroy();
+    } else if (!this.res.writableEnded) {
+      this.res.end();
+    }
+    this.onEnd(this, reason);
+  }
+
+  private release(): void {
+    this.res.off('drain', this.onDrain);
+    this.replay.length = 0;
+    this.live.length = 0;
+    this.replayPos = this.livePos = this.liveBytes = 0;
+  }
+
+  private readonly onDrain = (): void => {
+    this.blocked = false;
+    this.flush();
+  };
+
+  private readonly onClose = (): void => {
+    this.end('client-closed');
+  };
+
+  private readonly onError = (): void => {
+    this.end('error');
+  };
+}
+
+const EMPTY = Buffer.alloc(0);

@@ -1,0 +1,111 @@
+import { uuidv7Time } from '../envelope/uuidv7.js';
+
+/** One delivered event as kept for resume: the frame is the same buffer every client was sent. */
+export interface HistoryItem {
+  readonly id: string;
+  readonly type: string;
+  readonly productId: string | undefined;
+  readonly eventId: string | undefined;
+  readonly frame: Buffer;
+}
+
+export type ResumeResult =
+  | { readonly ok: true; readonly items: readonly HistoryItem[] }
+  | {
+      readonly ok: false;
+      readonly reason: 'too-old' | 'unknown-id';
+      readonly oldestEventId: string | null;
+    };
+
+/**
+ * The recent events, oldest first, bounded by count and by bytes. At either
+ * limit the oldest events are dropped; a client whose Last-Event-ID has been
+ * dropped is told it is too old (and refetches /snapshot) instead of getting
+ * a silent gap.
+ *
+ * Ids are UUIDv7 from the subscriber, so string order is time order. That
+ * lets an instance resume a client that was streaming from another instance:
+ * both hold the same ids, perhaps in a slightly different arrival order, so
+ * resume sends everything after the id's position here and everything with a
+ * later id, at the price of a rare duplicate (clients drop repeats by id).
+ */
+export class History {
+  private readonly ring: (HistoryItem | undefined)[];
+  private head = 0;
+  private count = 0;
+  private totalBytes = 0;
+  /** Sequence number of each id; position = seq - firstSeq. */
+  private readonly seqOf = new Map<string, number>();
+  private firstSeq = 0;
+
+  constructor(
+    readonly maxEvents: number,
+    readonly maxBytes: number,
+  ) {
+    if (maxEvents < 1 || maxBytes < 1) throw new RangeError('history limits must be at least 1');
+    this.ring = new Array(maxEvents);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  has(id: string): boolean {
+    return this.seqOf.has(id);
+  }
+
+  private at(pos: number): HistoryItem {
+    return this.ring[(this.head + pos) % this.maxEvents]!;
+  }
+
+  oldestId(): string | null {
+    return this.count ? this.at(0).id : null;
+  }
+
+  newestId(): string | null {
+    return this.count ? this.at(this.count - 1).id : null;
+  }
+
+  push(item: HistoryItem): void {
+    if (this.count === this.maxEvents) this.dropOldest();
+    this.ring[(this.head + this.count) % this.maxEvents] = item;
+    this.seqOf.set(item.id, this.firstSeq + this.count);
+    this.count++;
+    this.totalBytes += item.frame.length;
+    // A single frame larger than the byte budget still stays (alone), so the newest event is always resumable.
+    while (this.totalBytes > this.maxBytes && this.count > 1) this.dropOldest();
+  }
+
+  private dropOldest(): void {
+    const old = this.ring[this.head]!;
+    this.ring[this.head] = undefined;
+    this.seqOf.delete(old.id);
+    this.totalBytes -= old.frame.length;
+    this.head = (this.head + 1) % this.maxEvents;
+    this.count--;
+    this.firstSeq++;
+  }
+
+  /** Events a client that last saw `lastId` has missed. */
+  since(lastId: string): ResumeResult {
+    const oldest = this.oldestId();
+    const seq = this.seqOf.get(lastId);
+    if (seq === undefined) {
+      if (uuidv7Time(lastId) === undefined) return { ok: false, reason: 'unknown-id', oldestEventId: oldest };
+      // Ids older than everything kept (or an empty history after a restart): events may be missing.
+      if (oldest === null || lastId < oldest) return { ok: false, reason: 'too-old', oldestEventId: oldest };
+    }
+    const pos = seq === undefined ? -1 : seq - this.firstSeq;
+    const items: HistoryItem[] = [];
+    for (let i = 0; i < this.count; i++) {
+      const item = this.at(i);
+      if (i > pos && seq !== undefined) items.push(item);
+      else if (item.id > lastId) items.push(item);
+    }
+    return { ok: true, items };
+  }
+}

@@ -1,0 +1,282 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LatencyWindow } from '../bus/latency.js';
+import type { Envelope } from '../envelope/envelope.js';
+import type { Logger } from '../log/logger.js';
+import { SseClient, type ClientLimits, type EndReason } from './client.js';
+import { matches, type StreamFilter } from './filter.js';
+import { eventFrame, HEARTBEAT_FRAME, openingFrame, SseFramingError } from './frame.js';
+import { SSE_HEADERS } from './headers.js';
+import { History, type HistoryItem } from './history.js';
+import type { SseMetrics } from './metrics.js';
+import { RateWindow } from './rates.js';
+import { SnapshotState } from './snapshot.js';
+
+export interface HubOptions {
+  readonly heartbeatMs: number;
+  readonly retryMs: number;
+  readonly maxConnectionMs: number;
+  readonly maxConnections: number;
+  readonly clientLimits: ClientLimits;
+  readonly history: History;
+  readonly snapshot: SnapshotState;
+  readonly log: Logger;
+}
+
+/** How often stream lifetimes are checked; the jitter on lifetimes is far wider. */
+const LIFETIME_CHECK_MS = 1_000;
+/** At most one warning per this long for rejected envelopes; the rest are counted. */
+const REJECT_LOG_EVERY_MS = 10_000;
+
+/** The control event telling a resuming client its Last-Event-ID is gone and it should refetch /snapshot. */
+export const RESYNC_EVENT = 'resync';
+
+/**
+ * The fan-out core: takes envelopes from the bus, serializes each once,
+ * keeps it in history and the snapshot, and queues the same buffer on every
+ * open stream whose filter matches. Knows nothing of Pub/Sub or Express.
+ *
+ * Membership is a Set; every disconnect path (client gone, slow, lifetime,
+ * shutdown, socket error) goes through SseClient.end, which removes the
+ * client here, so nothing outlives its connection.
+ */
+export class Hub {
+  private readonly clients = new Set<SseClient>();
+  private readonly dirty = new Set<SseClient>();
+  private flushScheduled = false;
+  private nextClientId = 1;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly heartbeatMs: number;
+  readonly lag = new LatencyWindow();
+  readonly rates = new RateWindow(60);
+  readonly counts = {
+    received: 0,
+    delivered: 0,
+    droppedSlowClients: 0,
+    rejected: 0,
+    duplicates: 0,
+    connectionsOpened: 0,
+    peakConnections: 0,
+    refusedConnections: 0,
+  };
+  lastEventAt: number | null = null;
+  private lastRejectLog = 0;
+  private suppressedRejects = 0;
+  private metrics: SseMetrics | undefined;
+
+  constructor(private readonly opts: HubOptions) {
+    this.heartbeatMs = opts.heartbeatMs;
+    this.timers.push(setInterval(() => this.heartbeat(), this.heartbeatMs));
+    if (opts.maxConnectionMs > 0) this.timers.push(setInterval(() => this.expireLifetimes(), LIFETIME_CHECK_MS));
+    for (const t of this.timers) t.unref();
+  }
+
+  attachMetrics(m: SseMetrics): void {
+    this.metrics = m;
+  }
+
+  get connections(): number {
+    return this.clients.size;
+  }
+
+  get history(): History {
+    return this.opts.history;
+  }
+
+  get snapshot(): SnapshotState {
+    return this.opts.snapshot;
+  }
+
+  /** Bus listener: must not throw and must not block. */
+  ingest(e: Envelope): void {
+    let frame: Buffer;
+    try {
+      if (!e || typeof e.id !== 'string' || typeof e.type !== 'string') throw new TypeError('not an envelope');
+      if (this.opts.history.has(e.id)) {
+        this.counts.duplicates++;
+        this.metrics?.rejectedEvents.inc({ reason: 'duplicate' });
+        return;
+      }
+      frame = eventFrame(e.type, JSON.stringify(wireEnvelope(e)), e.id);
+    } catch (err) {
+      this.reject(err instanceof SseFramingError ? 'framing' : 'invalid', err, e);
+      return;
+    }
+    const now = Date.now();
+    this.counts.received++;
+    this.lastEventAt = now;
+    this.rates.record(e.type, now);
+    this.metrics?.eventsReceived.inc({ type: e.type });
+    const received = Date.parse(e.receivedAt);
+    if (Number.isFinite(received)) {
+      const lagMs = Math.max(0, now - received);
+      this.lag.record(lagMs);
+      this.metrics?.lag.observe(lagMs / 1000);
+    }
+    const item: HistoryItem = { id: e.id, type: e.type, productId: e.keys?.productId, eventId: e.keys?.eventId, frame };
+    this.opts.history.push(item);
+    this.opts.snapshot.apply(e, now);
+    let sent = 0;
+    for (const c of this.clients) {
+      if (!matches(c.filter, item.type, item.productId, item.eventId)) continue;
+      if (c.enqueue(frame, item.id)) {
+        sent++;
+        this.dirty.add(c);
+      }
+    }
+    this.noteDelivered(sent);
+    this.scheduleFlush();
+  }
+
+  private reject(reason: 'framing' | 'invalid', err: unknown, e: unknown): void {
+    this.counts.rejected++;
+    this.metrics?.rejectedEvents.inc({ reason });
+    const now = Date.now();
+    if (now - this.lastRejectLog < REJECT_LOG_EVERY_MS) {
+      this.suppressedRejects++;
+      return;
+    }
+    this.lastRejectLog = now;
+    const id = typeof (e as Envelope)?.id === 'string' ? JSON.stringify((e as Envelope).id.slice(0, 100)) : undefined;
+    this.opts.log.warn('envelope not streamed', { reason, err, envelopeId: id, suppressedSinceLast: this.suppressedRejects });
+    this.suppressedRejects = 0;
+  }
+
+  private noteDelivered(n: number): void {
+    if (n === 0) return;
+    this.counts.delivered += n;
+    this.metrics?.eventsSent.inc(n);
+  }
+
+  /**
+   * Starts a stream on `res`. With `lastEventId` the client first gets what
+   * it missed from history (filtered), or a `resync` event when its id is no
+   * longer held. Registration and replay happen in one synchronous step, so
+   * no live event can slip between them.
+   */
+  open(
+    req: IncomingMessage,
+    res: ServerResponse,
+    filter: StreamFilter,
+    lastEventId: string | undefined,
+    extraHeaders: Record<string, string> = {},
+  ): SseClient | null {
+    if (this.clients.size >= this.opts.maxConnections) {
+      this.counts.refusedConnections++;
+      // A 503 stops EventSource for good; the dashboard retries by itself after Retry-After.
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '5', ...extraHeaders });
+      res.end(JSON.stringify({ error: 'too many connections on this instance; retry shortly' }));
+      return null;
+    }
+    res.writeHead(200, { ...SSE_HEADERS, ...extraHeaders });
+    res.flushHeaders();
+    req.socket.setNoDelay(true);
+    const deadline =
+      this.opts.maxConnectionMs > 0 ? Date.now() + Math.round(this.opts.maxConnectionMs * (0.8 + 0.2 * Math.random())) : 0;
+    const client = new SseClient(this.nextClientId++, res, filter, this.opts.clientLimits, deadline, (c, reason) =>
+      this.onEnd(c, reason),
+    );
+    this.clients.add(client);
+    this.counts.connectionsOpened++;
+    this.counts.peakConnections = Math.max(this.counts.peakConnections, this.clients.size);
+    this.metrics?.connectionsOpened.inc();
+    client.enqueue(openingFrame(this.opts.retryMs));
+    if (lastEventId !== undefined) this.replay(client, lastEventId);
+    client.flush();
+    return client;
+  }
+
+  private replay(client: SseClient, lastEventId: string): void {
+    const r = this.opts.history.since(lastEventId);
+    if (!r.ok) {
+      const data = JSON.stringify({
+        reason: r.reason,
+        lastEventId: lastEventId.slice(0, 100),
+        oldestEventId: r.oldestEventId,
+        snapshot: '/snapshot',
+      });
+      client.enqueue(eventFrame(RESYNC_EVENT, data));
+      return;
+    }
+    let n = 0;
+    for (const item of r.items) {
+      if (!matches(client.filter, item.type, item.productId, item.eventId)) continue;
+      client.enqueueReplay(item.frame, item.id);
+      n++;
+    }
+    this.noteDelivered(n);
+  }
+
+  /** An event for every open stream, whatever its filter (e.g. "names changed"); carries no id. */
+  broadcastControl(event: string, data: unknown): void {
+    const frame = eventFrame(event, JSON.stringify(data));
+    for (const c of this.clients) if (c.enqueue(frame)) this.dirty.add(c);
+    this.scheduleFlush();
+  }
+
+  private onEnd(c: SseClient, reason: EndReason): void {
+    this.clients.delete(c);
+    this.dirty.delete(c);
+    this.metrics?.connectionsEnded.inc({ reason });
+    if (reason === 'slow') {
+      this.counts.droppedSlowClients++;
+      this.metrics?.droppedSlowClients.inc();
+      this.opts.log.warn('slow client disconnected', { clientId: c.id, lastEventId: c.lastEventId });
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.dirty.size === 0) return;
+    this.flushScheduled = true;
+    // One macrotask later: a burst from the bus becomes one write per client, not one per event.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      for (const c of this.dirty) c.flush();
+      this.dirty.clear();
+    });
+  }
+
+  private heartbeat(): void {
+    for (const c of this.clients) if (c.enqueue(HEARTBEAT_FRAME)) this.dirty.add(c);
+    this.scheduleFlush();
+  }
+
+  private expireLifetimes(): void {
+    const now = Date.now();
+    for (const c of this.clients) {
+      if (c.deadline > 0 && now >= c.deadline) {
+        c.flush();
+        c.end('lifetime');
+      }
+    }
+  }
+
+  /** Ends every stream (clients reconnect, possibly elsewhere, and resume). */
+  endAll(reason: EndReason = 'shutdown'): number {
+    const n = this.clients.size;
+    for (const c of [...this.clients]) {
+      c.flush();
+      c.end(reason);
+    }
+    return n;
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    this.endAll('shutdown');
+  }
+}
+
+/** What a browser gets in `data:`: the envelope without the subscriber's socket and process ids. */
+export function wireEnvelope(e: Envelope): Record<string, unknown> {
+  return {
+    id: e.id,
+    type: e.type,
+    rootField: e.rootField,
+    receivedAt: e.receivedAt,
+    source: e.source,
+    keys: e.keys,
+    payload: e.payload,
+    ...(e.test ? { test: true } : {}),
+  };
+}

@@ -1,0 +1,206 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EnvelopeSource } from '../bus/types.js';
+import type { SseConfig } from '../config/sse.js';
+import { isReportingSource } from '../consumer/source-status.js';
+import { log as rootLog, type Logger } from '../log/logger.js';
+import { createApp } from './app.js';
+import { History } from './history.js';
+import { Hub } from './hub.js';
+import { SseMetrics } from './metrics.js';
+import { NameDirectory, type DayCardFetcher } from './names.js';
+import { SnapshotState } from './snapshot.js';
+import { fetchDayCard as gatewayFetchDayCard } from './day-card.js';
+
+export interface NamesSource {
+  /** Tote's query API (or the simulator's); the key stays on the server. */
+  readonly gatewayUrl: string;
+  readonly apiKey: string;
+  /** Defaults to the gateway client in src/tote/gateway.ts. */
+  readonly fetchDayCard?: DayCardFetcher;
+}
+
+export interface SseServiceOptions {
+  readonly config: SseConfig;
+  readonly source: EnvelopeSource;
+  /** Without it the dashboard shows ids only. */
+  readonly names?: NamesSource | undefined;
+  readonly log?: Logger;
+  /** Overrides config.host (tests and the all-in-one bind to loopback). */
+  readonly host?: string;
+}
+
+export interface SseService {
+  readonly port: number;
+  readonly url: string;
+  /** Ends every open stream (clients reconnect and resume); the service keeps running. */
+  endStreams(): number;
+  status(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the SSE service on `config.port` (0 = any free port): the event
+ * stream, snapshot, names, status, metrics and the dashboard, fed from
+ * `source` (the in-process bus locally, the Pub/Sub consumer in the cloud).
+ */
+export async function startSseService(opts: SseServiceOptions): Promise<SseService> {
+  const { source } = opts;
+  const config: SseConfig = opts.host ? { ...opts.config, host: opts.host } : opts.config;
+  const log = (opts.log ?? rootLog).child({ component: 'sse', instanceId: config.instanceId });
+  const startedAt = Date.now();
+
+  const history = new History(config.historyMaxEvents, config.historyMaxBytes);
+  const snapshot = new SnapshotState({
+    maxProducts: config.snapshotMaxProducts,
+    maxEvents: config.snapshotMaxEvents,
+    maxChildren: config.snapshotMaxChildren,
+    maxAgeMs: config.snapshotMaxAgeMs,
+  });
+  const hub = new Hub({
+    heartbeatMs: config.heartbeatMs,
+    retryMs: config.retryMs,
+    maxConnectionMs: config.maxConnectionMs,
+    maxConnections: config.maxConnections,
+    clientLimits: { maxBufferBytes: config.clientMaxBufferBytes, maxPendingEvents: config.clientMaxPendingEvents },
+    history,
+    snapshot,
+    log,
+  });
+  const metrics = new SseMetrics({
+    connections: () => hub.connections,
+    historyEvents: () => history.size,
+    historyBytes: () => history.bytes,
+    snapshotProducts: () => snapshot.productCount,
+    snapshotEvents: () => snapshot.eventCount,
+  });
+  hub.attachMetrics(metrics);
+
+  const names = opts.names
+    ? new NameDirectory({
+        gatewayUrl: opts.names.gatewayUrl,
+        apiKey: opts.names.apiKey,
+        fetchDayCard: opts.names.fetchDayCard ?? gatewayFetchDayCard,
+        refreshMs: config.namesRefreshMs,
+        minGapMs: config.namesMinGapMs,
+        log,
+      })
+    : undefined;
+  names?.onChange((version) => hub.broadcastControl('names', { version }));
+
+  const sourceStatus = () => (isReportingSource(source) ? source.status() : { kind: 'memory', state: 'running' });
+
+  const status = (): Record<string, unknown> => {
+    const now = Date.now();
+    return {
+      service: 'sse',
+      instanceId: config.instanceId,
+      startedAt: new Date(startedAt).toISOString(),
+      uptimeS: Math.round((now - startedAt) / 1000),
+      connections: hub.connections,
+      ...hub.counts,
+      eventsReceived: hub.counts.received,
+      eventsSent: hub.counts.delivered,
+      lastEventAt: hub.lastEventAt === null ? null : new Date(hub.lastEventAt).toISOString(),
+      ratesPerType: hub.rates.snapshot(now),
+      lagMs: { p50: hub.lag.percentile(50), p90: hub.lag.percentile(90), p99: hub.lag.percentile(99) },
+      history: {
+        events: history.size,
+        bytes: history.bytes,
+        maxEvents: history.maxEvents,
+        maxBytes: history.maxBytes,
+        oldestId: history.oldestId(),
+        newestId: history.newestId(),
+      },
+      snapshot: { products: snapshot.productCount, events: snapshot.eventCount, evicted: snapshot.evicted },
+      source: sourceStatus(),
+      names: names?.status() ?? { enabled: false },
+      limits: {
+        maxConnections: config.maxConnections,
+        clientMaxBufferBytes: config.clientMaxBufferBytes,
+        clientMaxPendingEvents: config.clientMaxPendingEvents,
+        heartbeatMs: config.heartbeatMs,
+        maxConnectionMs: config.maxConnectionMs,
+      },
+    };
+  };
+
+  const app = createApp({
+    hub,
+    metrics,
+    log,
+    extraRegistries: () => (isReportingSource(source) && source.metricsRegistry ? [source.metricsRegistry] : []),
+    names,
+    corsOrigins: config.corsOrigins,
+    dashboardConfig: () => ({
+      staleAfterMs: config.staleAfterMs,
+      heartbeatMs: config.heartbeatMs,
+      feedWindow: config.feedWindow,
+      names: Boolean(names),
+    }),
+    status,
+    health: () => {
+      const s = sourceStatus();
+      const ok = s.state !== 'closed' && s.state !== 'closing';
+      return { ok, detail: { source: s.state, connections: hub.connections } };
+    },
+  });
+
+  const unsubscribe = source.subscribe((e) => {
+    hub.ingest(e);
+    names?.note(e);
+  });
+
+  const server: Server = createServer(app);
+  // Streams live for up to an hour: no socket or request timeouts on this server.
+  server.requestTimeout = 0;
+  server.timeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const url = `http://${shownHost}:${port}`;
+  names?.start();
+
+  const statsTimer = setInterval(() => {
+    const lag = hub.lag.summary();
+    log.info('sse stats', {
+      connections: hub.connections,
+      lagP50Ms: lag.p50Ms,
+      lagP99Ms: lag.p99Ms,
+      droppedSlowClients: hub.counts.droppedSlowClients,
+      eventsReceived: hub.counts.received,
+      eventsSent: hub.counts.delivered,
+      rejected: hub.counts.rejected,
+      historyEvents: history.size,
+      historyBytes: history.bytes,
+      sourceState: sourceStatus().state,
+    });
+  }, config.statsLogMs);
+  statsTimer.unref();
+
+  log.info('sse service listening', { url, source: sourceStatus().kind, names: Boolean(names) });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    url,
+    endStreams: () => hub.endAll('shutdown'),
+    status,
+    close: () =>
+      (closing ??= (async () => {
+        clearInterval(statsTimer);
+        unsubscribe();
+        names?.close();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        hub.stop();
+        server.closeAllConnections();
+        await closed;
+      })()),
+  };
+}

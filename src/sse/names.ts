@@ -1,0 +1,168 @@
+import type { Envelope } from '../envelope/envelope.js';
+import { redact, type Logger } from '../log/logger.js';
+
+/** The day's card as the query API gives it (see src/tote/gateway.ts). */
+export interface DayCard {
+  events: { id: string; name: string; venue: string; scheduledStart: string; status: string }[];
+  products: { id: string; name: string; betType: string; eventIds: string[]; status: string }[];
+}
+
+export type DayCardFetcher = (url: string, apiKey: string) => Promise<DayCard>;
+
+export interface NamesOptions {
+  readonly gatewayUrl: string;
+  readonly apiKey: string;
+  readonly fetchDayCard: DayCardFetcher;
+  readonly refreshMs: number;
+  /** Least time between two fetches triggered by the feed (EventUpdated, an id not on the card). */
+  readonly minGapMs: number;
+  readonly log: Logger;
+}
+
+export interface NamesJson {
+  /** Bumped on every change; the page refetches when a `names` event carries a newer one. */
+  version: number;
+  fetchedAt: string | null;
+  /** Why the last fetch failed (never includes the key); null after a success. */
+  error: string | null;
+  events: Record<string, { name: string; venue: string; scheduledStart: string; status: string }>;
+  products: Record<string, { name: string; betType: string; eventIds: string[]; status: string }>;
+}
+
+/** A card far bigger than any racing day is cut here rather than held whole. */
+export const MAX_CARD_EVENTS = 5_000;
+export const MAX_CARD_PRODUCTS = 20_000;
+
+/**
+ * Names for the ids the feed carries: venue, race time and product names from
+ * Tote's query API, fetched server-side so the API key never reaches a
+ * browser. Fetched at start, every `refreshMs`, and soon after an
+ * EventUpdated or an id the card does not know (at most once per
+ * `minGapMs`). The last good card is kept when a fetch fails.
+ */
+export class NameDirectory {
+  private current: NamesJson = { version: 0, fetchedAt: null, error: null, events: {}, products: {} };
+  private timer: NodeJS.Timeout | undefined;
+  private pending: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | null = null;
+  private lastFetchStarted = 0;
+  private closed = false;
+  private readonly listeners = new Set<(version: number) => void>();
+  fetches = 0;
+  failures = 0;
+
+  constructor(private readonly opts: NamesOptions) {}
+
+  start(): void {
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.opts.refreshMs);
+    this.timer.unref();
+  }
+
+  json(): NamesJson {
+    return this.current;
+  }
+
+  onChange(listener: (version: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Feed hook: refetch when an event changed or the card misses an id. */
+  note(e: Envelope): void {
+    const unknownProduct = e.keys.productId !== undefined && !(e.keys.productId in this.current.products);
+    const unknownEvent = e.keys.eventId !== undefined && !(e.keys.eventId in this.current.events);
+    if (e.type === 'EventUpdated' || ((unknownProduct || unknownEvent) && !e.test)) this.requestRefresh();
+  }
+
+  private requestRefresh(): void {
+    if (this.closed || this.pending || this.inFlight) return;
+    const wait = Math.max(0, this.lastFetchStarted + this.opts.minGapMs - Date.now());
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      void this.refresh();
+    }, wait);
+    this.pending.unref();
+  }
+
+  /** Fetches the card now (one fetch at a time); resolves when done, never rejects. */
+  refresh(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.inFlight) return this.inFlight;
+    this.lastFetchStarted = Date.now();
+    this.fetches++;
+    this.inFlight = this.opts
+      .fetchDayCard(this.opts.gatewayUrl, this.opts.apiKey)
+      .then((card) => this.accept(card))
+      .catch((err: unknown) => {
+        this.failures++;
+        // Redacted: this text is served to browsers, and a key must never ride along in an error.
+        const message = this.scrub(err instanceof Error ? err.message : String(err));
+        this.opts.log.warn('names fetch failed; keeping the last card', { err: message });
+        if (this.current.error !== message) this.publish({ ...this.current, error: message });
+      })
+      .finally(() => {
+        this.inFlight = null;
+      });
+    return this.inFlight;
+  }
+
+  private scrub(text: string): string {
+    const key = this.opts.apiKey;
+    return redact(key ? text.split(key).join('[redacted]') : text).slice(0, 300);
+  }
+
+  private accept(card: DayCard): void {
+    const events: NamesJson['events'] = {};
+    const products: NamesJson['products'] = {};
+    for (const e of card.events.slice(0, MAX_CARD_EVENTS)) {
+      events[e.id] = { name: e.name, venue: e.venue, scheduledStart: e.scheduledStart, status: e.status };
+    }
+    for (const p of card.products.slice(0, MAX_CARD_PRODUCTS)) {
+      products[p.id] = { name: p.name, betType: p.betType, eventIds: [...p.eventIds], status: p.status };
+    }
+    if (card.events.length > MAX_CARD_EVENTS || card.products.length > MAX_CARD_PRODUCTS) {
+      this.opts.log.warn('day card cut to its limits', { events: card.events.length, products: card.products.length });
+    }
+    const changed =
+      this.current.error !== null ||
+      JSON.stringify(events) !== JSON.stringify(this.current.events) ||
+      JSON.stringify(products) !== JSON.stringify(this.current.products);
+    const fetchedAt = new Date().toISOString();
+    if (!changed) {
+      this.current = { ...this.current, fetchedAt };
+      return;
+    }
+    this.publish({ version: this.current.version, fetchedAt, error: null, events, products });
+    this.opts.log.info('names loaded', {
+      events: Object.keys(events).length,
+      products: Object.keys(products).length,
+      version: this.current.version,
+    });
+  }
+
+  private publish(next: NamesJson): void {
+    this.current = { ...next, version: this.current.version + 1 };
+    for (const l of this.listeners) l(this.current.version);
+  }
+
+  status() {
+    return {
+      enabled: true,
+      version: this.current.version,
+      fetchedAt: this.current.fetchedAt,
+      error: this.current.error,
+      events: Object.keys(this.current.events).length,
+      products: Object.keys(this.current.products).length,
+      fetches: this.fetches,
+      failures: this.failures,
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    clearTimeout(this.pending);
+    this.listeners.clear();
+  }
+}
