@@ -1,0 +1,17 @@
+-- Final pool total per product: the finalized PoolTotalChanged (or, when none
+-- was finalized yet, the last one received), with how many updates the pool had.
+SELECT
+  product_id,
+  gross_amount,
+  net_amount,
+  currency,
+  is_finalized,
+  received_at AS total_at,
+  updates
+FROM (
+  SELECT *, COUNT(*) OVER (PARTITION BY product_id) AS updates
+  FROM v_pool_totals
+) AS p
+WHERE TRUE
+QUALIFY ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY COALESCE(is_finalized, FALSE) DESC, received_at DESC) = 1
+ORDER BY product_id

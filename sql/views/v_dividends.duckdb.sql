@@ -1,0 +1,24 @@
+-- Dividends (PoolDividendChanged): one row per declared dividend per message;
+-- PROVISIONAL dividends are followed by FINAL ones. Amounts may come as a list
+-- of money or as one money object: both are read.
+-- DuckDB text of v_dividends.sql: DuckDB names an unnested value with AS alias(column).
+SELECT
+  m.envelope_id,
+  m.received_at,
+  m.product_id,
+  JSON_VALUE(d, '$.dividend.name') AS dividend_name,
+  JSON_VALUE(d, '$.dividend.type') AS dividend_type,
+  JSON_VALUE(d, '$.dividend.status') AS dividend_status,
+  COALESCE(
+    LAX_FLOAT64(JSON_QUERY(d, '$.dividend.amounts[0].decimalAmount')),
+    LAX_FLOAT64(JSON_QUERY(d, '$.dividend.amounts.decimalAmount'))
+  ) AS amount,
+  COALESCE(
+    JSON_VALUE(d, '$.dividend.amounts[0].currency.code'),
+    JSON_VALUE(d, '$.dividend.amounts.currency.code')
+  ) AS currency,
+  JSON_QUERY(d, '$.legs') AS legs,
+  m.source
+FROM v_messages AS m
+CROSS JOIN UNNEST(JSON_QUERY_ARRAY(m.payload, '$.dividends')) AS u(d)
+WHERE m.message_type = 'PoolDividendChanged'

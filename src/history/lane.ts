@@ -1,0 +1,378 @@
+import { backoffDelay } from '../tote/backoff.js';
+import type { RowInserter } from './inserter.js';
+import type { HistoryRow, HistoryTable } from './rows.js';
+import type { HistorySpill } from './spill/spill.js';
+
+export interface LaneLimits {
+  batch: { maxRows: number; maxBytes: number; maxDelayMs: number };
+  buffer: { maxRows: number; maxBytes: number };
+  retry: { initialMs: number; maxMs: number };
+  /** A batch failing for this long goes to the spill instead of being retried further. */
+  spillAfterMs: number;
+}
+
+export interface LaneEvents {
+  stored(rows: readonly HistoryRow[]): void;
+  invalid(row: HistoryRow, reason: string): void;
+  spilled(rows: readonly HistoryRow[], reason: string): void;
+  /** Rows that could be neither stored nor spilled before close: written to the log, the last durable place. */
+  lost(rows: readonly HistoryRow[], reason: string): void;
+  error(message: string): void;
+}
+
+export class HistoryClosedError extends Error {
+  constructor(readonly table: HistoryTable) {
+    super(`history sink for ${table} is closed`);
+    this.name = 'HistoryClosedError';
+  }
+}
+
+/**
+ * One table's way into a store: a bounded buffer, a batcher and the retry,
+ * spill and backpressure rules. One batch is in flight at a time: Tote's
+ * feed is far below one insertAll per second of 500 rows, and a single
+ * request in flight keeps the accounting simple.
+ *
+ * Limits and what happens at each:
+ * - buffer rows/bytes (queued + in flight + being spilled): `add` waits
+ *   (backpressure) while the store is healthy but slow. If the store is
+ *   failing, the queued rows are spilled at once to make room.
+ * - a batch failing for `spillAfterMs`: spilled, so nothing waits in memory
+ *   for a long outage and each later batch gets one attempt (which notices
+ *   the recovery) before it is spilled too.
+ * - no spill configured: rows wait in the buffer and `add` waits: backpressure
+ *   only, never a drop.
+ * - the spill failing too: the rows stay held and `add` keeps waiting; the
+ *   spill is retried with backoff.
+ * - `close`: tries to store what is left for `closeTimeoutMs`, then spills it;
+ *   what cannot be spilled either is written to the log row by row (lost()).
+ * - rows forced in (`add(row, true)`, the writer's own dead letters) skip the
+ *   limit; there are at most one batch of them per delivered batch.
+ */
+export class BatchLane {
+  private queue: HistoryRow[] = [];
+  private queuedBytes = 0;
+  /** Rows taken from the queue and not yet resolved (in flight or being spilled). */
+  private heldRows = 0;
+  private heldBytes = 0;
+  private oldestAt: number | null = null;
+  private waiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private wakePump: (() => void) | null = null;
+  private wakeBackoff: (() => void) | null = null;
+  private flushes = 0;
+  private closing = false;
+  private closed = false;
+  private abandoned = false;
+  private spilling = false;
+  private pumpDone: Promise<void> | null = null;
+  private inFlight: readonly HistoryRow[] = [];
+  private beingSpilled = new Set<readonly HistoryRow[]>();
+  failingSince: number | null = null;
+  lastError: string | null = null;
+  lastErrorAt: number | null = null;
+  attempts = 0;
+  retries = 0;
+
+  constructor(
+    readonly table: HistoryTable,
+    private readonly inserter: RowInserter,
+    private readonly spill: HistorySpill | null,
+    private readonly limits: LaneLimits,
+    private readonly events: LaneEvents,
+  ) {}
+
+  start(): void {
+    this.pumpDone ??= this.pump();
+  }
+
+  /** Rows accepted and not yet stored, dead-lettered, spilled or lost. */
+  backlog(): { rows: number; bytes: number; waitingWriters: number } {
+    return { rows: this.queue.length + this.heldRows, bytes: this.queuedBytes + this.heldBytes, waitingWriters: this.waiters.length };
+  }
+
+  private overLimit(extraBytes = 0): boolean {
+    const { rows, bytes } = this.backlog();
+    if (rows === 0) return false;
+    return rows + 1 > this.limits.buffer.maxRows || bytes + extraBytes > this.limits.buffer.maxBytes;
+  }
+
+  async add(row: HistoryRow, force = false): Promise<void> {
+    if (this.closing) throw new HistoryClosedError(this.table);
+    while (!force && this.overLimit(row.bytes)) {
+      if (this.failingSince !== null) void this.spillQueued('buffer full while the store is failing');
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      if (this.closing) throw new HistoryClosedError(this.table);
+    }
+    this.queue.push(row);
+    this.queuedBytes += row.bytes;
+    this.oldestAt ??= Date.now();
+    this.nudge();
+  }
+
+  /** Resolves once every row accepted so far is stored, dead-lettered, spilled or lost. */
+  async flush(): Promise<void> {
+    this.flushes++;
+    this.nudge();
+    try {
+      await this.idle();
+    } finally {
+      this.flushes--;
+    }
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    this.nudge();
+    this.wakeBackoff?.();
+    this.releaseWaiters();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.idle().then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) await this.abandon();
+    this.closed = true;
+    this.nudge();
+    await this.pumpDone;
+  }
+
+  private idle(): Promise<void> {
+    if (this.backlog().rows === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private nudge(): void {
+    const w = this.wakePump;
+    this.wakePump = null;
+    w?.();
+  }
+
+  private releaseWaiters(): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
+  }
+
+  private take(rows: number, bytes: number): void {
+    this.heldRows += rows;
+    this.heldBytes += bytes;
+  }
+
+  /** Rows resolved one way or another: give their room back. */
+  private release(rows: readonly HistoryRow[]): void {
+    if (!rows.length) return;
+    this.heldRows -= rows.length;
+    for (const r of rows) this.heldBytes -= r.bytes;
+    this.releaseWaiters();
+    if (this.backlog().rows === 0) {
+      const ws = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of ws) w();
+    }
+  }
+
+  /** A wait the next add() or close() cuts short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakePump = done;
+    });
+  }
+
+  /** A retry backoff: only close() cuts it short (new rows must not speed up retries). */
+  private backoff(attempt: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, backoffDelay(attempt, this.limits.retry.initialMs, this.limits.retry.maxMs));
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        if (self.wakeBackoff === done) self.wakeBackoff = null;
+        resolve();
+      }
+      this.wakeBackoff = done;
+    });
+  }
+
+  private batchReady(): boolean {
+    const b = this.limits.batch;
+    if (this.queue.length >= b.maxRows || this.queuedBytes >= b.maxBytes) return true;
+    if (this.flushes > 0 || this.closing) return true;
+    return this.oldestAt !== null && Date.now() - this.oldestAt >= b.maxDelayMs;
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.closed) {
+      if (!this.queue.length) {
+        await this.sleep(60_000);
+        continue;
+      }
+      if (!this.batchReady()) {
+        await this.sleep(Math.max(1, this.limits.batch.maxDelayMs - (Date.now() - (this.oldestAt ?? Date.now()))));
+        continue;
+      }
+      await this.deliver(this.nextBatch());
+    }
+  }
+
+  private nextBatch(): HistoryRow[] {
+    const { maxRows, maxBytes } = this.limits.batch;
+    let n = 0;
+    let bytes = 0;
+    while (n < this.queue.length && n < maxRows) {
+      const b = this.queue[n]!.bytes;
+      if (n > 0 && bytes + b > maxBytes) break;
+      bytes += b;
+      n++;
+    }
+    const batch = this.queue.splice(0, n);
+    this.queuedBytes -= bytes;
+    this.take(batch.length, bytes);
+    // What is left was queued before now: it stays due.
+    if (!this.queue.length) this.oldestAt = null;
+    return batch;
+  }
+
+  private async deliver(batch: readonly HistoryRow[]): Promise<void> {
+    let pending = batch;
+    let attempt = 0;
+    try {
+      while (pending.length && !this.abandoned) {
+        this.inFlight = pending;
+        this.attempts++;
+        const out = await this.inserter.insert(this.table, pending);
+        if (this.abandoned) return; // close() already spilled these rows
+        if (out.stored.length) {
+          this.release(out.stored);
+          this.events.stored(out.stored);
+        }
+        for (const { row, reason } of out.invalid) {
+          this.release([row]);
+          this.events.invalid(row, reason);
+        }
+        if (!out.retry.length) {
+          this.failingSince = null;
+          return;
+        }
+        pending = out.retry;
+        this.inFlight = pending;
+        this.noteFailure(out.error ?? 'insert failed');
+        if (this.shouldSpill()) {
+          await this.spillRows(pending, `store failing since ${new Date(this.failingSince!).toISOString()}: ${this.lastError}`);
+          return;
+        }
+        this.retries++;
+        await this.backoff(attempt++);
+      }
+    } finally {
+      this.inFlight = [];
+    }
+  }
+
+  private noteFailure(message: string): void {
+    this.failingSince ??= Date.now();
+    this.lastError = message;
+    this.lastErrorAt = Date.now();
+    this.events.error(message);
+    if (this.waiters.length || this.overLimit()) void this.spillQueued('buffer full while the store is failing');
+  }
+
+  private shouldSpill(): boolean {
+    if (!this.spill || this.failingSince === null) return false;
+    if (this.closing) return true;
+    return Date.now() - this.failingSince >= this.limits.spillAfterMs;
+  }
+
+  /** Moves every queued row to the spill (serialised: one spill of the queue at a time). */
+  private async spillQueued(reason: string): Promise<void> {
+    if (this.spilling || !this.spill || !this.queue.length) return;
+    this.spilling = true;
+    try {
+      const rows = this.queue.splice(0);
+      const bytes = this.queuedBytes;
+      this.queuedBytes = 0;
+      this.oldestAt = null;
+      this.take(rows.length, bytes);
+      await this.spillRows(rows, reason);
+    } finally {
+      this.spilling = false;
+    }
+  }
+
+  /** Spills until it works; the rows stay counted in the buffer meanwhile (so writers keep waiting). */
+  private async spillRows(rows: readonly HistoryRow[], reason: string): Promise<void> {
+    if (!this.spill) throw new Error('no spill configured');
+    this.beingSpilled.add(rows);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.spill.spill(rows, reason);
+          if (this.abandoned) return;
+          this.release(rows);
+          this.events.spilled(rows, reason);
+          return;
+        } catch (err) {
+          if (this.abandoned) return;
+          this.noteSpillFailure(err);
+          if (this.closing) {
+            this.release(rows);
+            this.events.lost(rows, `${reason}; spill failed: ${String(err)}`);
+            return;
+          }
+          await this.backoff(attempt);
+        }
+      }
+    } finally {
+      this.beingSpilled.delete(rows);
+    }
+  }
+
+  private noteSpillFailure(err: unknown): void {
+    this.lastError = `spill to ${this.spill?.name} failed: ${err instanceof Error ? err.message : String(err)}`;
+    this.lastErrorAt = Date.now();
+    this.events.error(this.lastError);
+  }
+
+  /**
+   * close() ran out of time: whatever is still queued or in flight goes to
+   * the spill now. A request still in flight may yet succeed: the row is then
+   * both stored and spilled, and its replay is dropped by insertId or by the
+   * views' dedupe on envelope_id.
+   */
+  private async abandon(): Promise<void> {
+    this.abandoned = true;
+    const queued = this.queue.splice(0);
+    this.queuedBytes = 0;
+    const inFlight = this.inFlight;
+    this.inFlight = [];
+    // A batch being spilled is also the one in flight: count each row once.
+    const byId = new Map<string, HistoryRow>();
+    for (const r of [...inFlight, ...[...this.beingSpilled].flat(), ...queued]) byId.set(r.insertId, r);
+    const rows = [...byId.values()];
+    this.heldRows = 0;
+    this.heldBytes = 0;
+    const reason = `unstored at close${this.lastError ? ` (${this.lastError})` : ''}`;
+    if (rows.length) {
+      let spilled = false;
+      if (this.spill) {
+        try {
+          await this.spill.spill(rows, reason);
+          spilled = true;
+        } catch (err) {
+          this.noteSpillFailure(err);
+        }
+      }
+      if (spilled) this.events.spilled(rows, reason);
+      else this.events.lost(rows, reason);
+    }
+    const ws = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of ws) w();
+  }
+}
