@@ -17,7 +17,12 @@ export interface HistoryRow {
   readonly bytes: number;
 }
 
-function sized(table: HistoryTable, insertId: string, json: Record<string, string | boolean | null>): HistoryRow {
+function sized(table: HistoryTable, insertId: string, all: Record<string, string | boolean | null>): HistoryRow {
+  // NULL columns are left out: the same in the table, and a row only names
+  // the columns it fills, so a column the table lacks refuses only the rows
+  // that carry a value for it.
+  const json: Record<string, string | boolean | null> = {};
+  for (const [k, v] of Object.entries(all)) if (v !== null && v !== undefined) json[k] = v;
   // insertId, braces and keys: the JSON text is what goes over the wire.
   return { table, insertId, json, bytes: Buffer.byteLength(JSON.stringify(json)) + insertId.length + 32 };
 }
