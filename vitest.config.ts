@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     globalSetup: ['test/global-setup.ts'],
+    // Off Google Cloud the auth library probes the metadata server and warns; nothing here needs it.
+    env: { METADATA_SERVER_DETECTION: 'none' },
     pool: 'forks',
     maxWorkers: 2,
   },

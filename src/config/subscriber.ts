@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { EnvReader } from './env.js';
 
 export interface SubscriberConfig {
+  /** Control API port in the all-in-one (beside the SSE service on PORT). */
   port: number;
+  /** Port of the standalone service: Cloud Run's PORT, else SUBSCRIBER_PORT. */
+  servicePort: number;
   /** Connect to Tote at boot when inside the window (Cloud Run restarts mid-day resume by themselves). */
   autoStart: boolean;
   /** Daily window the subscriber holds the Tote connection, e.g. 06:00-23:00, in `timeZone`. */
@@ -30,6 +33,7 @@ export function readSubscriberConfig(r: EnvReader): SubscriberConfig {
   return {
     // Cloud Run sets PORT for the subscriber's own container; locally 8081 beside the SSE service on 8080.
     port: r.int('SUBSCRIBER_PORT', 8081, 0, 65535),
+    servicePort: r.int('PORT', r.int('SUBSCRIBER_PORT', 8081, 0, 65535), 0, 65535),
     autoStart: r.bool('SUBSCRIBER_AUTO_START', true),
     windowStart,
     windowEnd,

@@ -17,7 +17,7 @@ export function freePort(): Promise<number> {
 /** Polls `check` until it returns truthy or `timeoutMs` passes; never a bare sleep. */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  { timeoutMs = 10_000, intervalMs = 25, what = 'condition' } = {},
+  { timeoutMs = 10_000, intervalMs = 25, what = 'condition' as string | (() => string) } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
@@ -29,7 +29,8 @@ export async function waitFor<T>(
       lastErr = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}` + (lastErr ? `: ${String(lastErr)}` : ''));
+      const label = typeof what === 'function' ? what() : what;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}` + (lastErr ? `: ${String(lastErr)}` : ''));
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -1,0 +1,169 @@
+/**
+ * `npm start`: the whole pipeline in one process on embedded defaults.
+ *
+ *   Tote simulator -> subscriber -> in-process bus -> SSE service + dashboard
+ *                                \-> DuckDB history
+ *
+ * Each real part is switched on by configuration, not by a different code
+ * path: TOTE_SUBSCRIPTIONS_URL + TOTE_API_KEY connect to Tote instead of the
+ * simulator, BUS=pubsub uses Pub/Sub (or its emulator via PUBSUB_EMULATOR_HOST),
+ * HISTORY=bigquery streams into BigQuery.
+ */
+import { pathToFileURL } from 'node:url';
+import { MemoryBus } from './bus/memory-bus.js';
+import { PubSubPublisher } from './bus/pubsub-publisher.js';
+import type { EnvelopePublisher, EnvelopeSource } from './bus/types.js';
+import { loadConfig, ConfigError, type Config } from './config/index.js';
+import type { Env } from './config/env.js';
+import { PubSubConsumer } from './consumer/index.js';
+import { createHistorySink } from './history/index.js';
+import { createLogger, log as rootLog, type Logger } from './log/logger.js';
+import { startSimulator, type Simulator } from './simulator/index.js';
+import { startSseService } from './sse/index.js';
+import { startSubscriberService, type SubscriberService } from './subscriber/service.js';
+import { onShutdown } from './subscriber/shutdown.js';
+
+/** The key the local simulator accepts. Not a secret: it opens nothing but the simulator. */
+export const LOCAL_SIMULATOR_KEY = 'local-dev-key';
+
+export interface LocalPipeline {
+  readonly config: Config;
+  readonly sseUrl: string;
+  readonly subscriberUrl: string;
+  readonly simulator: Simulator | null;
+  readonly subscriber: SubscriberService;
+  readonly bus: MemoryBus | null;
+  close(): Promise<void>;
+}
+
+export interface LocalPipelineOptions {
+  /** Environment to read instead of process.env (tests). */
+  env?: Env;
+  log?: Logger;
+  /** Bind address for both services (tests use loopback). */
+  host?: string;
+}
+
+export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promise<LocalPipeline> {
+  const config = loadConfig(opts.env ?? process.env);
+  const log = opts.log ?? rootLog;
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch((err: Error) => log.error('close failed', { error: err.message }));
+  };
+
+  try {
+    let simulator: Simulator | null = null;
+    let url: string | undefined;
+    let apiKey: string | undefined;
+    let gatewayUrl = config.tote.graphqlUrl;
+    if (!config.tote.subscriptionsUrl) {
+      simulator = await startSimulator({
+        host: opts.host ?? '127.0.0.1',
+        port: config.simulator.port,
+        apiKeys: [LOCAL_SIMULATOR_KEY],
+        seed: config.simulator.seed,
+        speed: config.simulator.speed,
+      });
+      closers.push(() => simulator!.close());
+      url = simulator.wsUrl;
+      apiKey = LOCAL_SIMULATOR_KEY;
+      gatewayUrl = simulator.gatewayUrl;
+    }
+
+    let bus: MemoryBus | null = null;
+    let publisher: EnvelopePublisher;
+    let source: EnvelopeSource;
+    if (config.bus.kind === 'pubsub') {
+      publisher = new PubSubPublisher(config.bus, log.child({ component: 'publisher' }));
+      const consumer = new PubSubConsumer({ config: config.bus, sse: config.sse, log: log.child({ component: 'consumer' }) });
+      source = consumer;
+      closers.push(() => consumer.close());
+      await consumer.start();
+    } else {
+      bus = new MemoryBus(config.bus.memoryDeadLettersKept);
+      publisher = bus;
+      source = bus;
+    }
+
+    const history = createHistorySink(config.history);
+    const subscriber = await startSubscriberService({
+      tote: config.tote,
+      subscriber: { ...config.subscriber, autoStart: false },
+      publisher,
+      history,
+      log: log.child({ component: 'subscriber' }),
+      port: config.subscriber.port,
+      ...(opts.host ? { host: opts.host } : {}),
+      ...(url ? { url } : {}),
+      ...(apiKey ? { apiKey } : {}),
+      source: simulator ? 'simulator' : 'tote',
+    });
+    closers.push(() => subscriber.close());
+
+    const sse = await startSseService({
+      config: config.sse,
+      source,
+      log: log.child({ component: 'sse' }),
+      ...(opts.host ? { host: opts.host } : {}),
+      ...(gatewayUrl && (apiKey ?? config.tote.apiKey) ? { names: { gatewayUrl, apiKey: (apiKey ?? config.tote.apiKey)! } } : {}),
+    });
+    closers.push(() => sse.close());
+
+    // Locally the feed runs whatever the time of day: the window is for the cloud.
+    subscriber.client.start();
+
+    return {
+      config,
+      sseUrl: sse.url,
+      subscriberUrl: subscriber.url,
+      simulator,
+      subscriber,
+      bus,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  let pipeline: LocalPipeline;
+  try {
+    pipeline = await startLocalPipeline();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const { config, simulator } = pipeline;
+  const banner = createLogger({ component: 'main' });
+  banner.info('pipeline running', {
+    dashboard: pipeline.sseUrl,
+    subscriberControl: pipeline.subscriberUrl,
+    feed: simulator ? `simulator (seed ${config.simulator.seed}, ${config.simulator.speed}x)` : 'Tote',
+    bus: config.bus.kind,
+    history: config.history.kind === 'duckdb' ? `duckdb ${config.history.duckdbPath}` : config.history.kind,
+  });
+  const lines = [
+    '',
+    `  Dashboard and SSE stream:  ${pipeline.sseUrl}/   (events: ${pipeline.sseUrl}/events)`,
+    `  Subscriber control API:    ${pipeline.subscriberUrl}/status`,
+    `  Feed: ${simulator ? `Tote simulator at ${simulator.wsUrl}` : 'Tote'}; bus: ${config.bus.kind}; history: ${config.history.kind === 'duckdb' ? config.history.duckdbPath : config.history.kind}`,
+    config.history.kind === 'duckdb' ? '  Query history:             npm run sql -- "select message_type, count(*) from tote_messages group by 1"' : '',
+    '  Stop with Ctrl+C.',
+    '',
+  ];
+  process.stderr.write(lines.filter((l) => l !== null).join('\n') + '\n');
+  onShutdown(config.subscriber.shutdownGraceMs, banner, () => pipeline.close());
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    rootLog.error('pipeline failed to start', { error: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  });
+}

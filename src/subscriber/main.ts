@@ -1,0 +1,36 @@
+/**
+ * The subscriber Cloud Run service: `node dist/src/subscriber/main.js`.
+ * Listens on PORT (Cloud Run) or SUBSCRIBER_PORT; stops and flushes on SIGTERM
+ * inside Cloud Run's 10 s grace.
+ */
+import { PubSubPublisher } from '../bus/pubsub-publisher.js';
+import { MemoryBus } from '../bus/memory-bus.js';
+import { loadConfig, ConfigError } from '../config/index.js';
+import { createHistorySink } from '../history/index.js';
+import { log } from '../log/logger.js';
+import { startSubscriberService } from './service.js';
+import { onShutdown } from './shutdown.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const publisher = config.bus.kind === 'pubsub' ? new PubSubPublisher(config.bus, log) : new MemoryBus(config.bus.memoryDeadLettersKept);
+  if (config.bus.kind === 'memory') log.warn('BUS=memory: envelopes stay in this process (set BUS=pubsub in the cloud)');
+  if (!config.tote.subscriptionsUrl) throw new ConfigError(['TOTE_SUBSCRIPTIONS_URL is required for the standalone subscriber (npm start runs the simulator)']);
+  const history = createHistorySink(config.history);
+  const service = await startSubscriberService({
+    tote: config.tote,
+    subscriber: config.subscriber,
+    publisher,
+    history,
+    log,
+    port: config.subscriber.servicePort,
+    source: 'tote',
+  });
+  log.info('subscriber listening', { port: service.port, instanceId: config.subscriber.instanceId });
+  onShutdown(config.subscriber.shutdownGraceMs, log, () => service.close());
+}
+
+main().catch((err) => {
+  log.error('subscriber failed to start', { error: err instanceof Error ? err.message : String(err) });
+  process.exit(1);
+});
