@@ -21,6 +21,7 @@ export interface ConsumerConfig {
   deadLetter: boolean;
 }
 
+/** Hours (HH:MM, in timeZone) when the feed should be flowing; start = end means all day. */
 export interface FeedWindow {
   start: string;
   end: string;

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EnvelopeSource } from '../bus/types.js';
+import { MESSAGE_TYPES } from '../catalog/catalog.js';
 import type { SseConfig } from '../config/sse.js';
 import { isReportingSource } from '../consumer/source-status.js';
 import { log as rootLog, type Logger } from '../log/logger.js';
@@ -137,6 +138,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
       heartbeatMs: config.heartbeatMs,
       feedWindow: config.feedWindow,
       names: Boolean(names),
+      messageTypes: MESSAGE_TYPES,
     }),
     status,
     health: () => {

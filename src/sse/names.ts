@@ -1,4 +1,5 @@
 import type { Envelope } from '../envelope/envelope.js';
+import { RecentIds } from '../consumer/recent-ids.js';
 import { redact, type Logger } from '../log/logger.js';
 
 /** The day's card as the query API gives it (see src/tote/gateway.ts). */
@@ -48,6 +49,8 @@ export class NameDirectory {
   private lastFetchStarted = 0;
   private closed = false;
   private readonly listeners = new Set<(version: number) => void>();
+  /** Unknown ids that already triggered a refetch (bounded; the oldest are forgotten first). */
+  private readonly asked = new RecentIds(10_000);
   fetches = 0;
   failures = 0;
 
@@ -68,11 +71,22 @@ export class NameDirectory {
     return () => this.listeners.delete(listener);
   }
 
-  /** Feed hook: refetch when an event changed or the card misses an id. */
+  /**
+   * Feed hook: refetch when an event changed or the card misses an id. Each
+   * unknown id triggers one refetch only, so ids the query API never knows
+   * (another day's, a test's) cannot keep it busy.
+   */
   note(e: Envelope): void {
-    const unknownProduct = e.keys.productId !== undefined && !(e.keys.productId in this.current.products);
-    const unknownEvent = e.keys.eventId !== undefined && !(e.keys.eventId in this.current.events);
-    if (e.type === 'EventUpdated' || ((unknownProduct || unknownEvent) && !e.test)) this.requestRefresh();
+    if (e.type === 'EventUpdated') {
+      this.requestRefresh();
+      return;
+    }
+    if (e.test) return;
+    const { productId, eventId } = e.keys;
+    const unknown =
+      (productId !== undefined && !(productId in this.current.products) && this.asked.add(productId)) ||
+      (eventId !== undefined && !(eventId in this.current.events) && this.asked.add(eventId));
+    if (unknown) this.requestRefresh();
   }
 
   private requestRefresh(): void {

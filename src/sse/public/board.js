@@ -1,0 +1,236 @@
+// The race-day board: one column per meeting, races in time order, each
+// with its pools (gross, net, dividend), status, countdown and result.
+import { clock, duration, esc, firstMoney, money, ordinal, shortId } from './format.js';
+
+const TYPE_ORDER = ['WIN', 'PLACE', 'EXACTA', 'QUINELLA', 'TRIFECTA', 'SWINGER', 'SUPERFECTA', 'PLACEPOT', 'QUADPOT', 'JACKPOT', 'SCOOP6'];
+const UNKNOWN_MEETING = 'Not on the card yet';
+/** How long a pool row stays highlighted after its total changed. */
+const FRESH_MS = 1500;
+const DONE = new Set(['FINISHED', 'CANCELLED', 'ABANDONED']);
+const POOL_COLS = '<colgroup><col class="c-type"><col class="c-status"><col class="c-gross"><col class="c-net"><col class="c-div"></colgroup>';
+const poolTable = (rows, cls = '') => `<table class="pools ${cls}">${POOL_COLS}<tbody>${rows}</tbody></table>`;
+
+const typeRank = (t) => {
+  const i = TYPE_ORDER.indexOf(t);
+  return i === -1 ? TYPE_ORDER.length : i;
+};
+const titleCase = (s) => String(s).charAt(0) + String(s).slice(1).toLowerCase();
+/** Selling has not started (the card says UNKNOWN until a product opens). */
+const statusLabel = (s) => (s === 'UNKNOWN' ? 'Pending' : titleCase(s));
+
+/** Products and races arranged by meeting; ids without names go under UNKNOWN_MEETING. */
+export function arrange(state) {
+  const names = state.names;
+  const meetings = new Map();
+  const meeting = (venue) => {
+    let m = meetings.get(venue);
+    if (!m) meetings.set(venue, (m = { venue, races: new Map(), multi: [] }));
+    return m;
+  };
+  const raceOf = (eventId) => {
+    const ev = names.events[eventId];
+    const m = meeting(ev?.venue || UNKNOWN_MEETING);
+    let r = m.races.get(eventId);
+    if (!r) m.races.set(eventId, (r = { id: eventId, name: ev?.name, start: ev?.scheduledStart, products: [] }));
+    return r;
+  };
+  for (const id of Object.keys(names.events)) raceOf(id);
+  for (const id of state.events.keys()) raceOf(id);
+  const productIds = new Set([...Object.keys(names.products), ...state.products.keys()]);
+  for (const id of productIds) {
+    const n = names.products[id];
+    const p = { id, name: n?.name, betType: n?.betType ?? null, eventIds: n?.eventIds ?? [] };
+    if (p.eventIds.length === 1) raceOf(p.eventIds[0]).products.push(p);
+    else if (p.eventIds.length > 1) meeting(names.events[p.eventIds[0]]?.venue || UNKNOWN_MEETING).multi.push(p);
+    else meeting(UNKNOWN_MEETING).multi.push(p);
+  }
+  for (const m of meetings.values()) {
+    m.raceList = [...m.races.values()].sort((a, b) => (a.start ?? '~').localeCompare(b.start ?? '~'));
+    for (const r of m.raceList) r.products.sort((a, b) => typeRank(a.betType) - typeRank(b.betType));
+    m.multi.sort((a, b) => typeRank(a.betType) - typeRank(b.betType) || String(a.name).localeCompare(String(b.name)));
+  }
+  return meetings;
+}
+
+function poolCells(state, p) {
+  const pool = state.products.get(p.id)?.pool?.payload;
+  const gross = pool ? firstMoney(pool.total?.grossAmounts, pool.total?.grossAmount) : null;
+  const net = pool ? firstMoney(pool.total?.netAmounts, pool.total?.netAmount) : null;
+  const div = dividendOf(state, p.id);
+  return { gross, net, final: pool?.isFinalized === true, div };
+}
+
+/** The first declared dividend of a product: amount, and whether it is final. */
+function dividendOf(state, productId) {
+  const d = state.products.get(productId)?.dividends?.payload;
+  const first = Array.isArray(d?.dividends) ? d.dividends[0] : undefined;
+  if (!first) return null;
+  const amt = firstMoney(first.dividend?.amounts, first.dividend?.amount);
+  const status = first.dividend?.status ?? d?.status ?? '';
+  return amt ? { ...amt, status, count: d.dividends.length } : null;
+}
+
+function productRow(state, p, now) {
+  const c = poolCells(state, p);
+  const status = state.productStatus(p.id);
+  const fresh = now - (state.poolChangedAt.get(p.id) ?? 0) < FRESH_MS;
+  const label = p.betType ? titleCase(p.betType) : `<code>${esc(shortId(p.id))}</code>`;
+  const legs = p.eventIds.length > 1 ? ` (${p.eventIds.length} races)` : '';
+  const title = esc((p.name ?? p.id) + legs);
+  const divText = c.div
+    ? c.div.status === 'FINAL'
+      ? `<span title="Final dividend">${money(c.div.amount, c.div.code, c.div.amount >= 1000)}</span>`
+      : `<span class="prov" title="Provisional dividend">${money(c.div.amount, c.div.code, c.div.amount >= 1000)}<small>P</small></span>`
+    : '';
+  return `<tr class="product${fresh ? ' fresh' : ''}" data-product="${esc(p.id)}" title="${title}">
+    <td class="ptype">${label}</td>
+    <td><span class="pill p-${esc(status)}">${esc(statusLabel(status))}</span></td>
+    <td class="num gross" title="${c.gross ? `Gross ${money(c.gross.amount, c.gross.code)}` : 'No pool total yet'}">${c.gross ? money(c.gross.amount, c.gross.code, true) : '<span class="muted">–</span>'}${c.final ? '<small class="final" title="Final pool total (betting closed)">✓</small>' : ''}</td>
+    <td class="num net" title="${c.net ? `Net ${money(c.net.amount, c.net.code)}` : ''}">${c.net ? money(c.net.amount, c.net.code, true) : ''}</td>
+    <td class="num div">${divText}</td>
+  </tr>`;
+}
+
+/** A finished race folds to one line: each pool's dividend (or its final total while dividends are awaited). */
+function dividendLine(state, products) {
+  if (!products.length) return '';
+  const chips = products.map((p) => {
+    const c = poolCells(state, p);
+    const type = p.betType ? titleCase(p.betType) : shortId(p.id);
+    const tip = `${p.name ?? p.id}: gross ${c.gross ? money(c.gross.amount, c.gross.code) : '–'}, net ${c.net ? money(c.net.amount, c.net.code) : '–'}`;
+    const value = c.div
+      ? `<b class="${c.div.status === 'FINAL' ? '' : 'prov'}">${money(c.div.amount, c.div.code, c.div.amount >= 1000)}${c.div.status === 'FINAL' ? '' : '<small>P</small>'}</b>`
+      : `<span class="muted">${c.gross ? money(c.gross.amount, c.gross.code, true) : '–'}</span>`;
+    return `<span class="dchip" data-product="${esc(p.id)}" title="${esc(tip)}">${esc(type)} ${value}</span>`;
+  });
+  return `<div class="divline">${chips.join('')}</div>`;
+}
+
+function countdown(status, start, now) {
+  if (status === 'STARTED') return '<span class="cd cd-off">Off</span>';
+  if (status === 'FINISHED') return '<span class="cd cd-done">Finished</span>';
+  if (status === 'CANCELLED' || status === 'ABANDONED') return `<span class="cd cd-done">${esc(titleCase(status))}</span>`;
+  const t = Date.parse(start ?? '');
+  if (!Number.isFinite(t)) return '';
+  const left = t - now;
+  if (status === 'DELAYED') return `<span class="cd cd-due">Delayed</span>`;
+  if (left < 1000) return `<span class="cd cd-due">Due off</span>`;
+  return `<span class="cd${left < 120_000 ? ' cd-soon' : ''}" data-start="${t}" title="Time to the off">in ${duration(left)}</span>`;
+}
+
+function resultLine(state, raceId) {
+  const ev = state.events.get(raceId);
+  const res = ev?.result?.payload;
+  const rows = Array.isArray(res?.competitorResults) ? res.competitorResults : [];
+  const placed = rows
+    .filter((r) => /^\d+$/.test(String(r.finishingPosition ?? '')))
+    .sort((a, b) => Number(a.finishingPosition) - Number(b.finishingPosition))
+    .slice(0, 3);
+  const nr = Object.entries(ev?.competitors ?? {}).filter(([, a]) => a.payload?.status === 'WITHDRAWN');
+  let html = '';
+  if (placed.length) {
+    const st = rows.find((r) => r.status)?.status ?? res.status ?? '';
+    html += `<div class="result"><span class="rlabel">${st === 'FINAL' ? 'Result' : 'Provisional'}</span>${placed
+      .map((r) => `<span class="pos"><b>${ordinal(r.finishingPosition)}</b> ${runnerName(state, r.competitorId)}</span>`)
+      .join('')}</div>`;
+  }
+  if (nr.length) {
+    html += `<div class="nr">Non-runner${nr.length > 1 ? 's' : ''}: ${nr.map(([id]) => runnerName(state, id)).join(', ')}</div>`;
+  }
+  return html;
+}
+
+export function runnerName(state, id) {
+  const c = state.names.competitors?.[id];
+  if (c?.name) return esc(c.number ? `${c.number}. ${c.name}` : c.name);
+  return `<code title="${esc(id)}">${esc(shortId(id))}</code>`;
+}
+
+function raceBlock(state, race, filters, now, timeZone) {
+  const status = state.eventStatus(race.id);
+  const products = race.products.filter((p) => !filters.types.size || (p.betType && filters.types.has(p.betType)));
+  if (!products.length && filters.types.size) return '';
+  if (filters.hideDone && DONE.has(status)) return '';
+  const name = race.name ? esc(race.name) : `Race <code title="${esc(race.id)}">${esc(shortId(race.id))}</code>`;
+  return `<article class="race s-${esc(status)}" data-event="${esc(race.id)}">
+    <header>
+      <time>${race.start ? clock(race.start, timeZone) : '--:--'}</time>
+      <h3 title="${esc(race.name ?? race.id)}">${name}</h3>
+      ${countdown(status, race.start, now)}
+    </header>
+    ${DONE.has(status) ? dividendLine(state, products) : products.length ? poolTable(products.map((p) => productRow(state, p, now)).join('')) : ''}
+    ${resultLine(state, race.id)}
+  </article>`;
+}
+
+/** Meetings keep their place all day: ordered by their first race, so columns do not jump as races finish. */
+const firstStart = (m) => m.raceList[0]?.start ?? '~';
+
+export function renderBoard(state, filters, now, timeZone) {
+  const meetings = [...arrange(state).values()]
+    .filter((m) => !filters.meeting || m.venue === filters.meeting)
+    .sort((a, b) => {
+      if (a.venue === UNKNOWN_MEETING) return 1;
+      if (b.venue === UNKNOWN_MEETING) return -1;
+      return firstStart(a).localeCompare(firstStart(b)) || a.venue.localeCompare(b.venue);
+    });
+  const cols = [];
+  for (const m of meetings) {
+    const races = m.raceList.map((r) => raceBlock(state, r, filters, now, timeZone)).join('');
+    const multi = m.multi.filter((p) => !filters.types.size || (p.betType && filters.types.has(p.betType)));
+    if (!races && !multi.length) continue;
+    const done = m.raceList.filter((r) => DONE.has(state.eventStatus(r.id))).length;
+    cols.push(`<section class="meeting" data-venue="${esc(m.venue)}">
+      <h2>${esc(m.venue)} <span class="sub">${m.raceList.length ? `${done}/${m.raceList.length} run` : ''}</span></h2>
+      ${multi.length ? `<div class="multi"><h4>Multi-race pools</h4>${poolTable(multi.map((p) => productRow(state, p, now)).join(''), 'wide-type')}</div>` : ''}
+      ${races}
+    </section>`);
+  }
+  return cols.length ? cols.join('') : '<p class="empty">Nothing matches these filters yet.</p>';
+}
+
+/** Meetings and product types present, for the filter controls. */
+export function filterChoices(state) {
+  const venues = new Set();
+  const types = new Set();
+  for (const e of Object.values(state.names.events)) if (e.venue) venues.add(e.venue);
+  for (const p of Object.values(state.names.products)) if (p.betType) types.add(p.betType);
+  return {
+    venues: [...venues].sort(),
+    types: [...types].sort((a, b) => typeRank(a) - typeRank(b) || a.localeCompare(b)),
+  };
+}
+
+/** "14:30 YORK · Win", or "YORK · Placepot" for a multi-race pool, from the card rather than the product's own name. */
+function productLabel(state, p, timeZone) {
+  const ev = state.names.events[p.eventIds?.[0]];
+  const type = p.betType ? titleCase(p.betType) : esc(p.name);
+  if (!ev) return esc(p.name ?? type);
+  return p.eventIds.length === 1 ? `${clock(ev.scheduledStart, timeZone)} ${esc(ev.venue)} · ${type}` : `${esc(ev.venue)} · ${type}`;
+}
+
+/** Side panel: the latest results and dividends, newest first. */
+export function renderDeclared(state, timeZone) {
+  if (!state.declared.length) return '<li class="muted">Nothing declared yet.</li>';
+  return state.declared
+    .slice(0, 12)
+    .map((d) => {
+      const at = clock(d.at, timeZone);
+      if (d.kind === 'result') {
+        const ev = state.names.events[d.id];
+        const rows = (d.aspect.payload?.competitorResults ?? [])
+          .filter((r) => /^\d+$/.test(String(r.finishingPosition ?? '')))
+          .sort((a, b) => Number(a.finishingPosition) - Number(b.finishingPosition))
+          .slice(0, 3);
+        const title = ev ? `${clock(ev.scheduledStart, timeZone)} ${esc(ev.venue)}` : `Race ${esc(shortId(d.id))}`;
+        return `<li><span class="when">${at}</span><span class="tag t-result">Result</span><b>${title}</b>
+          <div>${rows.map((r) => `${ordinal(r.finishingPosition)} ${runnerName(state, r.competitorId)}`).join(' · ')}</div></li>`;
+      }
+      const p = state.names.products[d.id];
+      const div = dividendOf(state, d.id);
+      const label = p ? productLabel(state, p, timeZone) : `Product ${esc(shortId(d.id))}`;
+      const amount = div ? `${money(div.amount, div.code)} <small>${div.status === 'FINAL' ? 'final' : 'provisional'}</small>` : '';
+      return `<li><span class="when">${at}</span><span class="tag t-div">Dividend</span><b>${label}</b><div>${amount}</div></li>`;
+    })
+    .join('');
+}
