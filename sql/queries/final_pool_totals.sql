@@ -13,5 +13,5 @@ FROM (
   FROM v_pool_totals
 ) AS p
 WHERE TRUE
-QUALIFY ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY COALESCE(is_finalized, FALSE) DESC, received_at DESC) = 1
+QUALIFY ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY COALESCE(is_finalized, FALSE) DESC, received_at DESC, envelope_id DESC) = 1
 ORDER BY product_id

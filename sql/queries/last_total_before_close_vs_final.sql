@@ -11,13 +11,13 @@ before_close AS (
   FROM v_pool_totals AS p
   JOIN closes AS c ON c.product_id = p.product_id
   WHERE p.received_at < c.closed_at
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY p.product_id ORDER BY p.received_at DESC) = 1
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY p.product_id ORDER BY p.received_at DESC, p.envelope_id DESC) = 1
 ),
 final AS (
   SELECT product_id, gross_amount, is_finalized
   FROM v_pool_totals
   WHERE TRUE
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY COALESCE(is_finalized, FALSE) DESC, received_at DESC) = 1
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY COALESCE(is_finalized, FALSE) DESC, received_at DESC, envelope_id DESC) = 1
 )
 SELECT
   f.product_id,

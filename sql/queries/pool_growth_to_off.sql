@@ -11,7 +11,7 @@ final AS (
   SELECT product_id, gross_amount AS final_gross
   FROM v_pool_totals
   WHERE TRUE
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY COALESCE(is_finalized, FALSE) DESC, received_at DESC) = 1
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY COALESCE(is_finalized, FALSE) DESC, received_at DESC, envelope_id DESC) = 1
 ),
 marks AS (
   SELECT 30 AS minutes_before UNION ALL SELECT 15 UNION ALL SELECT 10
@@ -25,7 +25,7 @@ snapshots AS (
     ON p.product_id = c.product_id
     AND UNIX_MILLIS(p.received_at) <= UNIX_MILLIS(c.closed_at) - k.minutes_before * 60000
   WHERE TRUE
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY c.product_id, k.minutes_before ORDER BY p.received_at DESC) = 1
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY c.product_id, k.minutes_before ORDER BY p.received_at DESC, p.envelope_id DESC) = 1
 )
 SELECT
   s.product_id,
