@@ -1,0 +1,90 @@
+import { ConfigError, EnvReader, type Env } from '../src/config/env.js';
+import { readSubscriberConfig } from '../src/config/subscriber.js';
+import { imageRepository } from './names.js';
+import { ENVIRONMENT_NAMES, ENVIRONMENTS, type EnvironmentName, type EnvironmentSettings } from './environments.js';
+import { alwaysInsideUtc, type DailyWindow, type UtcRange } from './window.js';
+
+/**
+ * Deployment configuration, read once from the environment of `cdktf` (the
+ * deploy scripts set it). The daily window is read with the subscriber's own
+ * reader from the same SUBSCRIBER_WINDOW_* variables, so the service, the
+ * scheduler and the alerts cannot disagree about it.
+ */
+export interface InfraConfig {
+  environment: EnvironmentName;
+  projectId: string;
+  region: string;
+  bigqueryLocation: string;
+  /** GCS bucket holding Terraform state; scripts/bootstrap.sh creates it. */
+  stateBucket: string;
+  /** Container image for both services; scripts/deploy.sh passes the tag it has just built. */
+  image: string;
+  window: DailyWindow;
+  /** Where the silence alert may look: inside the window on every day of the year, in UTC. */
+  alertWindowUtc: UtcRange;
+  /** An email notification channel is created for this address when set. */
+  alertEmail: string | undefined;
+  /** Existing channels (projects/P/notificationChannels/N), e.g. a pager or chat integration. */
+  notificationChannels: string[];
+  deletionProtection: boolean;
+  settings: EnvironmentSettings;
+}
+
+export { ConfigError };
+
+/** Zone rules are read for a fixed year so the synthesized stack is reproducible. */
+const OFFSET_REFERENCE_YEAR = 2026;
+
+const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const REGION = /^[a-z]+-[a-z]+\d+$/;
+const CHANNEL = /^projects\/[^/]+\/notificationChannels\/[^/]+$/;
+
+export function loadInfraConfig(env: Env): InfraConfig {
+  const r = new EnvReader(env);
+  const environment = r.oneOf<EnvironmentName>('DEPLOY_ENV', 'dev', ENVIRONMENT_NAMES);
+  const settings = ENVIRONMENTS[environment];
+  const projectId = r.str('DEPLOY_PROJECT', r.str('GOOGLE_CLOUD_PROJECT', ''));
+  if (!projectId) r.fail('DEPLOY_PROJECT is required: the Google Cloud project to deploy to (one project per environment)');
+  else if (!PROJECT_ID.test(projectId)) r.fail(`DEPLOY_PROJECT is not a valid project id: "${projectId}"`);
+  // London: the Tote is a UK operator and the data stays in the UK.
+  const region = r.str('DEPLOY_REGION', 'europe-west2');
+  if (!REGION.test(region)) r.fail(`DEPLOY_REGION is not a region name like europe-west2: "${region}"`);
+  const bigqueryLocation = r.str('DEPLOY_BQ_LOCATION', region);
+  const alertEmail = r.optionalStr('DEPLOY_ALERT_EMAIL');
+  if (alertEmail && !/^[^@\s]+@[^@\s]+$/.test(alertEmail)) r.fail(`DEPLOY_ALERT_EMAIL is not an email address: "${alertEmail}"`);
+  const notificationChannels = r.list('DEPLOY_NOTIFICATION_CHANNELS', []);
+  for (const c of notificationChannels) {
+    if (!CHANNEL.test(c)) r.fail(`DEPLOY_NOTIFICATION_CHANNELS entries must look like projects/P/notificationChannels/N, got "${c}"`);
+  }
+  const image = r.str('DEPLOY_IMAGE', `${imageRepository(region, projectId)}:latest`);
+  if (/\s/.test(image)) r.fail('DEPLOY_IMAGE must not contain spaces');
+
+  const subscriber = readSubscriberConfig(r);
+  const window: DailyWindow = { start: subscriber.windowStart, end: subscriber.windowEnd, timeZone: subscriber.timeZone };
+  const alertWindowUtc = r.problems.length
+    ? null
+    : alwaysInsideUtc(window, settings.alerts.silenceMinutes, OFFSET_REFERENCE_YEAR);
+  if (!alertWindowUtc && !r.problems.length) {
+    r.fail(
+      `SUBSCRIBER_WINDOW_START/END ${window.start}-${window.end} ${window.timeZone} must not cross midnight and must leave ` +
+        `part of the day inside the window in both winter and summer time (after a ${settings.alerts.silenceMinutes} min grace)`,
+    );
+  }
+  const stateBucket = r.str('DEPLOY_STATE_BUCKET', `${projectId}-tote-tfstate`);
+  const deletionProtection = r.bool('DEPLOY_DELETION_PROTECTION', settings.deletionProtection);
+  if (r.problems.length) throw new ConfigError(r.problems);
+  return {
+    environment,
+    projectId,
+    region,
+    bigqueryLocation,
+    stateBucket,
+    image,
+    window,
+    alertWindowUtc: alertWindowUtc!,
+    alertEmail,
+    notificationChannels,
+    deletionProtection,
+    settings,
+  };
+}

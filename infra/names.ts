@@ -1,0 +1,65 @@
+import type { EnvironmentName } from './environments.js';
+
+/**
+ * Names of everything the stack creates that something else refers to: the
+ * services' configuration, the deploy scripts (through print-config.ts) and
+ * the operator. Pub/Sub topic names come from the catalog, table names from
+ * the history schema.
+ */
+export const NAMES = {
+  subscriberService: 'tote-subscriber',
+  sseService: 'tote-sse',
+  repository: 'tote',
+  imageName: 'tote-pipeline',
+  dataset: 'tote',
+  deadLetterArchive: 'tote-dead-letter-archive',
+  accounts: {
+    subscriber: 'tote-subscriber',
+    sse: 'tote-sse',
+    /** Calls /start and /stop (OIDC): run.invoker on the subscriber, nothing else. */
+    scheduler: 'tote-scheduler',
+    /** Sets the subscriber's instance count (OAuth to the Cloud Run Admin API). */
+    scaler: 'tote-scaler',
+    /** Runs Cloud Build: reads the uploaded source, pushes the image. */
+    builder: 'tote-builder',
+  },
+  roles: {
+    sseSubscriptions: 'toteSseSubscriptions',
+    subscriberScaler: 'toteSubscriberScaler',
+  },
+  jobs: {
+    scaleUp: 'tote-subscriber-scale-up',
+    start: 'websocket-start',
+    stop: 'websocket-stop',
+    scaleDown: 'tote-subscriber-scale-down',
+  },
+} as const;
+
+/** Secret id per environment variable of the services; values are set by scripts/set-secrets.sh only. */
+export const SECRETS = {
+  TOTE_API_KEY: 'tote-api-key',
+  TOTE_GRAPHQL_URL: 'tote-graphql-url',
+  TOTE_SUBSCRIPTIONS_URL: 'tote-subscriptions-url',
+} as const;
+export type SecretVariable = keyof typeof SECRETS;
+
+export function stackIds(environment: EnvironmentName): { foundation: string; services: string } {
+  return { foundation: `tote-${environment}-foundation`, services: `tote-${environment}-services` };
+}
+
+export function serviceAccountEmail(accountId: string, projectId: string): string {
+  return `${accountId}@${projectId}.iam.gserviceaccount.com`;
+}
+
+/** A Secret Manager reference the services resolve at connect time, so a rotated value needs no redeploy. */
+export function secretRef(projectId: string, variable: SecretVariable): string {
+  return `sm://projects/${projectId}/secrets/${SECRETS[variable]}/versions/latest`;
+}
+
+export function buildBucket(projectId: string): string {
+  return `${projectId}-tote-build`;
+}
+
+export function imageRepository(region: string, projectId: string): string {
+  return `${region}-docker.pkg.dev/${projectId}/${NAMES.repository}/${NAMES.imageName}`;
+}
