@@ -1,0 +1,32 @@
+# One image for both Cloud Run services; each service picks its entry point:
+#   subscriber: node dist/src/subscriber/main.js (the default below)
+#   SSE:        node dist/src/sse/main.js
+# Built by Cloud Build from scripts/deploy.sh; `docker build .` works the same locally.
+
+# Node 22 is an LTS line (supported to April 2027); raise it with --build-arg NODE_VERSION=24.
+ARG NODE_VERSION=22
+
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+# Dependencies first: this layer is reused until the lockfile changes.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY sql ./sql
+RUN npx tsc -p tsconfig.build.json \
+  && cp -r src/sse/public dist/src/sse/public \
+  && cp -r sql dist/sql \
+  && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:${NODE_VERSION}-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# The image's own unprivileged user; nothing in /app is writable by it.
+USER node
+EXPOSE 8080
+# node itself is PID 1 (no npm, no shell), so Cloud Run's SIGTERM reaches the shutdown handlers.
+CMD ["node", "dist/src/subscriber/main.js"]
