@@ -1,0 +1,53 @@
+import { CATALOG, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
+import { inWindow } from '../src/subscriber/window.js';
+import { ConfigError, loadInfraConfig } from './config.js';
+import { REQUIRED_APIS } from './foundation/apis.js';
+import { NAMES, SECRETS, buildBucket, imageRepository, serviceAccountEmail, stackIds } from './names.js';
+
+/**
+ * The deployment's names and settings as shell assignments, so the scripts
+ * use exactly what the stack uses: `config=$(npx tsx infra/print-config.ts)`
+ * then `eval "$config"`.
+ */
+function quote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+try {
+  const c = loadInfraConfig(process.env);
+  const stacks = stackIds(c.environment);
+  const values: Record<string, string> = {
+    DEPLOY_ENV: c.environment,
+    PROJECT: c.projectId,
+    REGION: c.region,
+    STATE_BUCKET: c.stateBucket,
+    BUILD_BUCKET: buildBucket(c.projectId),
+    IMAGE_REPOSITORY: imageRepository(c.region, c.projectId),
+    REPOSITORY: NAMES.repository,
+    BUILDER_ACCOUNT: serviceAccountEmail(NAMES.accounts.builder, c.projectId),
+    FOUNDATION_STACK: stacks.foundation,
+    SERVICES_STACK: stacks.services,
+    SUBSCRIBER_SERVICE: NAMES.subscriberService,
+    SSE_SERVICE: NAMES.sseService,
+    DATASET: NAMES.dataset,
+    JOB_SCALE_UP: NAMES.jobs.scaleUp,
+    JOB_START: NAMES.jobs.start,
+    JOB_STOP: NAMES.jobs.stop,
+    JOB_SCALE_DOWN: NAMES.jobs.scaleDown,
+    WINDOW: `${c.window.start}-${c.window.end} ${c.window.timeZone}`,
+    INSIDE_WINDOW_NOW: String(inWindow(new Date(), c.window)),
+    DELETION_PROTECTION: String(c.deletionProtection),
+    REQUIRED_APIS: REQUIRED_APIS.join(' '),
+    SECRET_IDS: Object.values(SECRETS).join(' '),
+    SECRET_TOTE_API_KEY: SECRETS.TOTE_API_KEY,
+    SECRET_TOTE_GRAPHQL_URL: SECRETS.TOTE_GRAPHQL_URL,
+    SECRET_TOTE_SUBSCRIPTIONS_URL: SECRETS.TOTE_SUBSCRIPTIONS_URL,
+    FEED_TOPICS: CATALOG.map((e) => e.topic).join(' '),
+    DEAD_LETTER_TOPIC,
+  };
+  for (const [k, v] of Object.entries(values)) process.stdout.write(`${k}=${quote(v)}\n`);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Stores the Tote connection settings in Secret Manager as new secret versions.
+# Values are read from a file or stdin, never from the command line (argv is
+# visible to other users and kept in shell history), and never printed.
+#
+#   scripts/set-secrets.sh < tote.env              # NAME=VALUE lines, any of the three names
+#   scripts/set-secrets.sh --file tote.env
+#   scripts/set-secrets.sh TOTE_API_KEY < key.txt  # one value, the whole input
+#   scripts/set-secrets.sh                         # at a terminal: asks, input hidden
+#
+# The services read `latest` when they connect, so a new version is used at the
+# next reconnect (restart the subscriber to use it at once); no redeploy.
+source "$(dirname "$0")/deploy-env.sh"
+
+NAMES_ALLOWED="TOTE_SUBSCRIPTIONS_URL TOTE_GRAPHQL_URL TOTE_API_KEY"
+single="" file=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --file) [ $# -ge 2 ] || die "--file needs a path"; file=$2; shift 2 ;;
+    TOTE_SUBSCRIPTIONS_URL | TOTE_GRAPHQL_URL | TOTE_API_KEY) single=$1; shift ;;
+    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) die "Unknown argument. Values are never taken from the command line; see scripts/set-secrets.sh --help" ;;
+  esac
+done
+if [ -n "$file" ]; then
+  [ -r "$file" ] || die "Cannot read $file"
+  exec <"$file"
+fi
+
+say "Checking prerequisites"
+load_deploy_env
+need_api secretmanager.googleapis.com
+for id in $SECRET_IDS; do
+  gcloud secrets describe "$id" --project "$PROJECT" >/dev/null 2>&1 ||
+    die "Secret $id does not exist yet: run scripts/deploy.sh first (the stack creates the secrets, this script only adds values)."
+done
+
+set_value() { printf -v "VALUE_$1" '%s' "$2"; }
+value_of() { eval "printf '%s' \"\${VALUE_$1:-}\""; }
+
+if [ -n "$single" ]; then
+  if [ -t 0 ]; then
+    read -rs -p "$single: " v && echo
+  else
+    v=$(cat)
+  fi
+  set_value "$single" "$v"
+elif [ -t 0 ]; then
+  for name in $NAMES_ALLOWED; do
+    read -rs -p "$name (empty to leave unchanged): " v && echo
+    set_value "$name" "$v"
+  done
+else
+  while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in '' | '#'*) continue ;; esac
+    name=${line%%=*}
+    [ "$name" != "$line" ] || die "Expected NAME=VALUE lines; a line without '=' was found."
+    case " $NAMES_ALLOWED " in *" $name "*) ;; *) die "Unknown name $name (expected one of: $NAMES_ALLOWED)" ;; esac
+    v=${line#*=}
+    # Accept values quoted the way .env files often quote them.
+    case "$v" in \"*\") v=${v#\"}; v=${v%\"} ;; \'*\') v=${v#\'}; v=${v%\'} ;; esac
+    set_value "$name" "$v"
+  done
+fi
+
+# Check everything before storing anything.
+given=0
+for name in $NAMES_ALLOWED; do
+  v=$(value_of "$name")
+  [ -n "$v" ] || continue
+  given=$((given + 1))
+  case "$v" in *[[:space:]]*) die "$name contains whitespace or a line break." ;; esac
+  case "$name" in
+    TOTE_SUBSCRIPTIONS_URL) case "$v" in wss://* | ws://*) ;; *) die "$name must start with wss:// (or ws://)." ;; esac ;;
+    TOTE_GRAPHQL_URL) case "$v" in https://* | http://*) ;; *) die "$name must start with https:// (or http://)." ;; esac ;;
+  esac
+done
+[ "$given" -gt 0 ] || die "No values given."
+
+say "Adding secret versions in $PROJECT"
+for name in $NAMES_ALLOWED; do
+  v=$(value_of "$name")
+  [ -n "$v" ] || continue
+  id_var="SECRET_$name"
+  id=${!id_var}
+  version=$(printf '%s' "$v" | gcloud secrets versions add "$id" --project "$PROJECT" --data-file=- --format='value(name)') ||
+    die "Could not add a version to $id (do you have roles/secretmanager.admin or Owner?)"
+  note "$name -> $id version ${version##*/}"
+done
+unset v
+
+say "Done. The services use the new values at their next connect. To reconnect the subscriber now (inside the window):"
+note "url=\$(gcloud run services describe $SUBSCRIBER_SERVICE --region $REGION --project $PROJECT --format='value(status.url)')"
+note "curl -X POST -H \"Authorization: Bearer \$(gcloud auth print-identity-token)\" \$url/stop"
+note "curl -X POST -H \"Authorization: Bearer \$(gcloud auth print-identity-token)\" \$url/start"

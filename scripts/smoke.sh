@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# End-to-end check of a deployment: the subscriber answers /health and /status
+# with an identity token, POST /test-pubsub publishes one test envelope per
+# catalog topic, and each of them arrives on its topic. Outside the daily
+# window the subscriber is scaled to one instance for the check and back to
+# zero afterwards. Leaves nothing behind.
+#
+#   DEPLOY_ENV=dev|prod  DEPLOY_PROJECT=<project-id>  scripts/smoke.sh
+source "$(dirname "$0")/deploy-env.sh"
+
+say "Checking prerequisites"
+load_deploy_env
+need_api run.googleapis.com pubsub.googleapis.com
+need_cmd curl "Install curl."
+url=$(service_url "$SUBSCRIBER_SERVICE")
+[ -n "$url" ] || die "Service $SUBSCRIBER_SERVICE not found in $REGION: run scripts/deploy.sh first."
+token=$(gcloud auth print-identity-token 2>/dev/null) || die "Could not get an identity token: run gcloud auth login."
+call() { curl -sS --max-time 60 -H "Authorization: Bearer $token" "$@"; }
+
+run_id="smoke-$(date -u +%Y%m%d%H%M%S)"
+subs=()
+cleanup() {
+  local s
+  for s in ${subs[@]+"${subs[@]}"}; do gcloud pubsub subscriptions delete "$s" --project "$PROJECT" --quiet >/dev/null 2>&1 || true; done
+  if [ "$INSIDE_WINDOW_NOW" != true ]; then
+    say "Outside the window: back to zero instances"
+    gcloud scheduler jobs run "$JOB_SCALE_DOWN" --project "$PROJECT" --location "$REGION" || warn "Run it by hand: gcloud scheduler jobs run $JOB_SCALE_DOWN --location $REGION"
+  fi
+}
+trap cleanup EXIT
+
+if [ "$INSIDE_WINDOW_NOW" != true ]; then
+  say "Outside the window ($WINDOW): one instance for the check"
+  gcloud scheduler jobs run "$JOB_SCALE_UP" --project "$PROJECT" --location "$REGION"
+fi
+
+say "GET $url/health"
+for i in $(seq 1 36); do
+  code=$(call -o /dev/null -w '%{http_code}' "$url/health" || true)
+  [ "$code" = 200 ] && break
+  [ "$i" = 36 ] && die "/health did not answer 200 within 3 minutes (last: $code). See: gcloud run services logs read $SUBSCRIBER_SERVICE --region $REGION --project $PROJECT"
+  sleep 5
+done
+note "200"
+
+say "GET $url/status"
+call --fail-with-body "$url/status" | node -e '
+  let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+    const j = JSON.parse(s);
+    for (const k of ["state", "instanceId", "protocol", "connectedSince", "lastMessageAt"]) if (k in j) console.log(`    ${k}: ${j[k]}`);
+  });' || die "/status failed."
+
+say "Subscribing to every feed topic (test messages only)"
+for topic in $FEED_TOPICS; do
+  sub="$run_id-$topic"
+  gcloud pubsub subscriptions create "$sub" --project "$PROJECT" --topic "$topic" \
+    --message-filter='attributes.test = "true"' --expiration-period=1d --message-retention-duration=10m \
+    --labels=app=tote-pipeline,purpose=smoke >/dev/null || die "Could not create a subscription on $topic."
+  subs+=("$sub")
+done
+note "${#subs[@]} subscriptions"
+
+say "POST $url/test-pubsub"
+result=$(call -X POST "$url/test-pubsub") || die "/test-pubsub failed."
+echo "$result" | node -e '
+  let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+    const j = JSON.parse(s);
+    for (const [t, r] of Object.entries(j.topics ?? {})) if (!r.ok) console.log(`    ${t}: ${r.error}`);
+    process.exit(j.ok ? 0 : 1);
+  });' || die "The subscriber could not publish to every topic (above)."
+note "published one test envelope per topic"
+
+say "Waiting for each envelope on its topic"
+failed=0
+for topic in $FEED_TOPICS; do
+  expected=$(echo "$result" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).topics[process.argv[1]].envelopeId))' "$topic")
+  got=""
+  for i in $(seq 1 10); do
+    got=$(gcloud pubsub subscriptions pull "$run_id-$topic" --project "$PROJECT" --auto-ack --limit=10 \
+      --format='value(message.attributes.envelopeId)' 2>/dev/null | grep -Fx "$expected" || true)
+    [ -n "$got" ] && break
+    sleep 3
+  done
+  if [ -n "$got" ]; then note "ok      $topic"; else note "MISSING $topic ($expected)"; failed=1; fi
+done
+[ "$failed" = 0 ] || die "Some test envelopes did not arrive (above)."
+
+say "GET $(service_url "$SSE_SERVICE")/health (public)"
+sse_code=$(curl -sS --max-time 60 -o /dev/null -w '%{http_code}' "$(service_url "$SSE_SERVICE")/health" || true)
+[ "$sse_code" = 200 ] || die "The SSE service answered $sse_code."
+note "200"
+
+say "Smoke test passed"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Deletes everything the stacks created in one environment, history and
+# secrets included. Deletion protection (on in prod) is lifted first: that is
+# what typing the project id confirms. The state bucket and the enabled APIs
+# are left; the last lines say how to remove the bucket.
+#
+#   DEPLOY_ENV=dev|prod  DEPLOY_PROJECT=<project-id>  scripts/teardown.sh [--yes]
+source "$(dirname "$0")/deploy-env.sh"
+
+yes=""
+[ "${1:-}" = "--yes" ] && yes=1
+
+say "Checking prerequisites"
+load_deploy_env
+need_terraform
+
+say "This deletes the $DEPLOY_ENV deployment in $PROJECT: both services, the schedule, all topics,"
+note "the BigQuery dataset $DATASET with ALL history, the secrets, the images and the accounts."
+if [ -z "$yes" ]; then
+  [ -t 0 ] || die "Not a terminal: pass --yes to confirm."
+  read -r -p "    Type the project id to confirm: " answer
+  [ "$answer" = "$PROJECT" ] || die "Not confirmed; nothing was deleted."
+fi
+
+# Keep the running image so lifting protection does not roll out a new revision.
+current=$(gcloud run services describe "$SUBSCRIBER_SERVICE" --project "$PROJECT" --region "$REGION" \
+  --format='value(spec.template.spec.containers[0].image)' 2>/dev/null || true)
+[ -z "$current" ] || export DEPLOY_IMAGE=$current
+export DEPLOY_DELETION_PROTECTION=false
+
+if [ "$DELETION_PROTECTION" = true ]; then
+  say "Lifting deletion protection"
+  cdktf deploy "$FOUNDATION_STACK" "$SERVICES_STACK" --auto-approve
+fi
+
+say "Stopping the subscriber"
+url=$(service_url "$SUBSCRIBER_SERVICE")
+if [ -n "$url" ]; then
+  curl -sS --max-time 60 -X POST -H "Authorization: Bearer $(gcloud auth print-identity-token)" "$url/stop" >/dev/null 2>&1 ||
+    note "not running"
+fi
+
+say "Destroying $SERVICES_STACK"
+cdktf destroy "$SERVICES_STACK" --auto-approve --ignore-missing-stack-dependencies
+say "Destroying $FOUNDATION_STACK"
+cdktf destroy "$FOUNDATION_STACK" --auto-approve --ignore-missing-stack-dependencies
+
+say "Removing subscriptions the SSE instances left behind"
+left=$(gcloud pubsub subscriptions list --project "$PROJECT" --filter='name~/subscriptions/(sse|smoke)-' --format='value(name)' 2>/dev/null || true)
+for s in $left; do
+  gcloud pubsub subscriptions delete "$s" --project "$PROJECT" --quiet >/dev/null && note "deleted ${s##*/}"
+done
+[ -n "$left" ] || note "none"
+
+say "Done. Left in place: the enabled APIs and the state bucket. To remove the bucket too:"
+note "gcloud storage rm --recursive gs://$STATE_BUCKET"
