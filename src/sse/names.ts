@@ -170,6 +170,7 @@ export class NameDirectory {
       products: Object.keys(this.current.products).length,
       fetches: this.fetches,
       failures: this.failures,
+      refreshPending: this.pending !== undefined || this.inFlight !== null,
     };
   }
 
