@@ -54,7 +54,13 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
   let publisher: PubSubPublisher;
   const deadLetters: DeadLetter[] = [];
 
-  const sseConfig = (instanceId: string): SseConfig => ({ ...config.sse, instanceId, port: 0, host: '127.0.0.1' });
+  const sseConfig = (instanceId: string): SseConfig => ({
+    ...config.sse,
+    instanceId,
+    port: 0,
+    host: '127.0.0.1',
+    consumer: { ...config.sse.consumer, reopenDelayMs: 200 },
+  });
 
   const projectSubscriptions = async () => (await admin.getSubscriptions())[0].map((s) => s.name.split('/').pop()!);
 
@@ -144,6 +150,30 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
     expect(deadLetters.map((d) => d.reason).sort()).toEqual(['invalid-frame', 'invalid-frame', 'invalid-json', 'invalid-json']);
     expect(deadLetters.find((d) => d.reason === 'invalid-frame')!.detail).toContain('does not belong');
     for (const i of instances) expect(i.stream.ids).not.toContain(wrongType.id);
+  });
+
+  it('recreates a subscription deleted behind its back and keeps streaming', async () => {
+    const alpha = instances[0]!;
+    const entry = entryForMessageType('EventStatusChanged')!;
+    const name = subscriptionNameFor('sse', alpha.id, entry.topic);
+    await admin.subscription(name).delete();
+    await waitFor(
+      async () => {
+        const sub = alpha.consumer.status().subscriptions as { name: string; state: string }[];
+        const [exists] = await admin.subscription(name).exists();
+        return exists && sub.find((x) => x.name === name)?.state === 'active';
+      },
+      { timeoutMs: 30_000, what: 'subscription recreated' },
+    );
+    const e = envelopeFor('EventStatusChanged');
+    await waitFor(
+      async () => {
+        // Published until it arrives: the recreated subscription only sees messages published after it exists.
+        if (!alpha.stream.ids.includes(e.id)) await publisher.publish(e);
+        return alpha.stream.ids.includes(e.id);
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: 'message through the recreated subscription' },
+    );
   });
 
   it('deletes its own subscriptions on close, leaving the other instance streaming', async () => {

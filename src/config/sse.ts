@@ -19,6 +19,8 @@ export interface ConsumerConfig {
   deleteTimeoutMs: number;
   /** Publish undecodable messages to the dead-letter topic (needs publisher rights on it). */
   deadLetter: boolean;
+  /** Wait before recreating a subscription whose stream failed for good (e.g. it was deleted). */
+  reopenDelayMs: number;
 }
 
 /** Hours (HH:MM, in timeZone) when the feed should be flowing; start = end means all day. */
@@ -134,6 +136,8 @@ export function readSseConfig(r: EnvReader): SseConfig {
       // Cloud Run allows 10 s after SIGTERM; leave room to close the HTTP server too.
       deleteTimeoutMs: r.int('SSE_CONSUMER_DELETE_TIMEOUT_MS', 6_000, 100),
       deadLetter: r.bool('SSE_CONSUMER_DEAD_LETTER', true),
+      // The client has already retried transient errors by then; this only paces a persistent failure.
+      reopenDelayMs: r.int('SSE_CONSUMER_REOPEN_DELAY_MS', 5_000, 10),
     },
   };
   return cfg;

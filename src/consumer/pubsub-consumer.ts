@@ -17,9 +17,6 @@ import { subscriptionNameFor } from './subscription-name.js';
 const ALREADY_EXISTS = 6;
 const NOT_FOUND = 5;
 
-/** Wait before reopening a subscription whose stream failed; the client already retried transient errors. */
-const REOPEN_DELAY_MS = 5_000;
-
 export interface PubSubConsumerOptions {
   /** Project, emulator host and whether to create missing topics (the emulator; in the cloud they come from infra). */
   readonly config: BusConfig;
@@ -291,7 +288,7 @@ export class PubSubConsumer implements ReportingSource {
     slot.lastError = err.message;
     this.opts.log.error('pubsub subscription stream failed', { subscription: slot.name, err, code: codeOf(err) });
     if (slot.reopenTimer) return;
-    slot.reopenTimer = setTimeout(() => void this.reopen(slot), REOPEN_DELAY_MS);
+    slot.reopenTimer = setTimeout(() => void this.reopen(slot), this.cfg.reopenDelayMs);
     slot.reopenTimer.unref();
   }
 
