@@ -7,6 +7,7 @@ import type { ToteConfig } from '../config/tote.js';
 import type { HistorySink } from '../history/types.js';
 import { redact, type Logger } from '../log/logger.js';
 import { ToteClient } from '../tote/client.js';
+import type { SecretResolver } from '../tote/secrets.js';
 import { Ingest } from './ingest.js';
 import { createSubscriberMetrics } from './metrics.js';
 import { inWindow, type DailyWindow } from './window.js';
@@ -25,6 +26,8 @@ export interface SubscriberServiceOptions {
   apiKey?: string;
   /** "tote" or "simulator". */
   source?: string;
+  /** Reads sm:// references (default: Secret Manager with ambient credentials). */
+  resolveSecret?: SecretResolver;
   /** Period of the "subscriber stats" log line. */
   statsIntervalMs?: number;
   /** Envelopes in flight before the Tote socket is paused. */
@@ -67,6 +70,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     config: o.tote,
     ...(o.url ? { url: o.url } : {}),
     ...(o.apiKey ? { apiKey: o.apiKey } : {}),
+    ...(o.resolveSecret ? { resolveSecret: o.resolveSecret } : {}),
     log,
     handlers: {
       onMessage: (entry, payload, raw, meta) => ingest.handleMessage(entry, payload, raw, meta),
@@ -219,7 +223,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   statsTimer.unref();
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${!o.host || o.host === '0.0.0.0' ? 'localhost' : o.host}:${port}`,
     port,
     client,
     ingest,

@@ -15,7 +15,7 @@ import {
   type Dialect,
   type Inbound,
 } from './protocol.js';
-import { resolveSecret } from './secrets.js';
+import { resolveSecret, type SecretResolver } from './secrets.js';
 import { documentFromSchema, fetchSchema, introspectionUrl, type OperationDocument, type SelectionSource } from './selection.js';
 
 export type ClientState = 'stopped' | 'connecting' | 'running' | 'backoff';
@@ -82,6 +82,8 @@ export interface ToteClientOptions {
   log: Logger;
   handlers: ClientHandlers;
   entries?: readonly CatalogEntry[];
+  /** Reads sm:// references; defaults to Secret Manager with ambient credentials. */
+  resolveSecret?: SecretResolver;
   /** Replace an entry's selection (used to try documents against a schema). */
   selectionOverride?: (entry: CatalogEntry) => string | undefined;
 }
@@ -249,8 +251,9 @@ export class ToteClient {
     let url: string | undefined;
     let apiKey: string | undefined;
     try {
-      url = await resolveSecret(this.opts.url ?? this.cfg.subscriptionsUrl, { sensitive: false });
-      apiKey = await resolveSecret(this.opts.apiKey ?? this.cfg.apiKey);
+      const resolve = this.opts.resolveSecret ?? resolveSecret;
+      url = await resolve(this.opts.url ?? this.cfg.subscriptionsUrl, { sensitive: false });
+      apiKey = await resolve(this.opts.apiKey ?? this.cfg.apiKey);
     } catch (err) {
       if (gen !== this.gen) return;
       this.fail(`secret resolution failed: ${(err as Error).message}`);
@@ -377,7 +380,7 @@ export class ToteClient {
         this.send(conn, dialect.pong());
         return;
       case 'connection-error':
-        this.fail(`Tote refused the connection: ${summarise(msg.payload)}`);
+        this.fail(`Tote rejected the connection (check the API key): ${summarise(msg.payload)}`);
         this.onSocketGone(conn, 'auth', 'connection_error');
         return;
       case 'data':

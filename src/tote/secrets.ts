@@ -24,23 +24,30 @@ export function isSecretRef(value: string | undefined): boolean {
   return typeof value === 'string' && value.startsWith('sm://');
 }
 
+export type SecretResolver = (value: string | undefined, opts?: { sensitive?: boolean }) => Promise<string | undefined>;
+
 /**
- * `sensitive`: register a plain value for redaction too (API keys). Values read
- * from Secret Manager are always treated as sensitive.
+ * A resolver using `smClient` (default: one client with ambient credentials,
+ * created on first use). `sensitive`: register a plain value for redaction
+ * too (API keys); values read from Secret Manager are always sensitive.
  */
-export async function resolveSecret(
-  value: string | undefined,
-  { sensitive = true }: { sensitive?: boolean } = {},
-): Promise<string | undefined> {
-  if (value === undefined) return undefined;
-  if (!isSecretRef(value)) {
-    if (sensitive) registerSecret(value);
-    return value;
-  }
+export function createSecretResolver(smClient?: SecretManagerServiceClient): SecretResolver {
+  return async (value, { sensitive = true } = {}) => {
+    if (value === undefined) return undefined;
+    if (!isSecretRef(value)) {
+      if (sensitive) registerSecret(value);
+      return value;
+    }
+    return readSecret(value, smClient ?? (client ??= new SecretManagerServiceClient()));
+  };
+}
+
+export const resolveSecret: SecretResolver = createSecretResolver();
+
+async function readSecret(value: string, sm: SecretManagerServiceClient): Promise<string> {
   const name = value.slice('sm://'.length);
   try {
-    client ??= new SecretManagerServiceClient();
-    const [version] = await client.accessSecretVersion({ name });
+    const [version] = await sm.accessSecretVersion({ name });
     const data = version.payload?.data;
     const text = (typeof data === 'string' ? data : data ? Buffer.from(data).toString('utf8') : '').trim();
     if (!text) throw new Error('the secret version is empty');

@@ -1,0 +1,117 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
+import { GoogleAuth, OAuth2Client } from 'google-auth-library';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryBus } from '../src/bus/memory-bus.js';
+import { loadConfig } from '../src/config/index.js';
+import { createHistorySink } from '../src/history/index.js';
+import { createLogger, setLogWriter } from '../src/log/logger.js';
+import { startSimulator, type Simulator } from '../src/simulator/index.js';
+import { startSubscriberService, type SubscriberService } from '../src/subscriber/service.js';
+import { createSecretResolver } from '../src/tote/secrets.js';
+import { waitFor } from './helpers/ports.js';
+
+/**
+ * A stand-in for Secret Manager's REST surface (GET .../versions/V:access),
+ * driven by the real @google-cloud/secret-manager client. The test rotates
+ * the secret by changing what this server answers.
+ */
+function secretServer(values: Map<string, string>) {
+  const calls: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const m = /^\/v1\/(projects\/[^/]+\/secrets\/[^/]+)\/versions\/([^/:]+):access/.exec(req.url ?? '');
+    calls.push(req.url ?? '');
+    const value = m ? values.get(m[1]!) : undefined;
+    res.setHeader('content-type', 'application/json');
+    if (value === undefined) {
+      res.statusCode = 404;
+      res.end(JSON.stringify({ error: { code: 404, message: 'Secret not found', status: 'NOT_FOUND' } }));
+      return;
+    }
+    res.end(JSON.stringify({ name: `${m![1]}/versions/7`, payload: { data: Buffer.from(value).toString('base64') } }));
+  });
+  return { server, calls };
+}
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+  setLogWriter((l) => process.stdout.write(l + '\n'));
+});
+
+describe('secrets from Secret Manager', () => {
+  it('resolves the key at each connect, so a rotated key is used on the next reconnect, and never shows it', async () => {
+    const OLD = 'old-key-0a1b2c3d4e', NEW = 'new-key-9f8e7d6c5b';
+    const values = new Map([['projects/p/secrets/tote-api-key', OLD]]);
+    const { server, calls } = secretServer(values);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise((r) => server.close(() => r())));
+    const authClient = new OAuth2Client();
+    authClient.setCredentials({ access_token: 'local', expiry_date: Date.now() + 3_600_000 });
+    const sm = new SecretManagerServiceClient({
+      apiEndpoint: '127.0.0.1',
+      port: (server.address() as AddressInfo).port,
+      fallback: true,
+      protocol: 'http',
+      auth: new GoogleAuth({ authClient }),
+    } as ConstructorParameters<typeof SecretManagerServiceClient>[0]);
+    cleanup.push(() => sm.close());
+
+    const sim: Simulator = await startSimulator({ apiKeys: [NEW], autoplay: true, speed: 600 });
+    cleanup.push(() => sim.close());
+    const logs: string[] = [];
+    setLogWriter((l) => logs.push(l));
+    const config = loadConfig({
+      TOTE_SUBSCRIPTIONS_URL: sim.wsUrl,
+      TOTE_API_KEY: 'sm://projects/p/secrets/tote-api-key/versions/latest',
+      TOTE_AUTH_RETRY_MS: '300',
+      HISTORY: 'none',
+    });
+    const bus = new MemoryBus();
+    let received = 0;
+    bus.subscribe(() => received++);
+    const service: SubscriberService = await startSubscriberService({
+      tote: config.tote,
+      subscriber: { ...config.subscriber, autoStart: false },
+      publisher: bus,
+      history: createHistorySink(config.history),
+      log: createLogger(),
+      port: 0,
+      host: '127.0.0.1',
+      resolveSecret: createSecretResolver(sm),
+    });
+    cleanup.push(() => service.close());
+    service.client.start();
+
+    await waitFor(() => /rejected the (API key|connection)/.test(service.client.status().lastError ?? ''), { what: () => 'the old key to be refused: ' + JSON.stringify(service.client.status().lastError) + ' ' + service.client.status().state });
+    values.set('projects/p/secrets/tote-api-key', NEW); // rotation
+    await waitFor(() => service.client.status().state === 'running' && received > 0, { timeoutMs: 15_000, what: 'connected with the new key' });
+    expect(calls.filter((c) => c.includes('tote-api-key/versions/latest:access')).length).toBeGreaterThanOrEqual(2);
+
+    const visible = JSON.stringify(service.status()) + (await (await fetch(`${service.url}/status`)).text()) + logs.join('\n');
+    expect(visible).not.toContain(OLD);
+    expect(visible).not.toContain(NEW);
+  });
+
+  it('reports an unreadable secret by its reference, and keeps retrying', async () => {
+    const { server } = secretServer(new Map());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise((r) => server.close(() => r())));
+    const authClient = new OAuth2Client();
+    authClient.setCredentials({ access_token: 'local', expiry_date: Date.now() + 3_600_000 });
+    const sm = new SecretManagerServiceClient({
+      apiEndpoint: '127.0.0.1',
+      port: (server.address() as AddressInfo).port,
+      fallback: true,
+      protocol: 'http',
+      auth: new GoogleAuth({ authClient }),
+    } as ConstructorParameters<typeof SecretManagerServiceClient>[0]);
+    cleanup.push(() => sm.close());
+    const resolve = createSecretResolver(sm);
+    await expect(resolve('sm://projects/p/secrets/missing/versions/3')).rejects.toThrow(
+      /could not read sm:\/\/projects\/p\/secrets\/missing\/versions\/3 from Secret Manager/,
+    );
+  });
+});
