@@ -157,6 +157,14 @@ describe('filters', () => {
     expect(race.ids).toEqual([...idsOf(3, 5), raceMarker.id]);
   });
 
+  it('answers a HEAD probe with the stream headers without counting a viewer', async () => {
+    const { url, status } = await start();
+    const res = await fetch(`${url}/events`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect((await status()).connectionsOpened).toBe(0);
+  });
+
   it('answers 400 naming the problem for an unknown type', async () => {
     const { url } = await start();
     const res = await fetch(`${url}/events?types=PoolTotalChanged,PoolTotalChnged`);

@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { fileURLToPath } from 'node:url';
 import { FilterError, parseFilter } from './filter.js';
-import { NO_STORE_HEADERS } from './headers.js';
+import { NO_STORE_HEADERS, SSE_HEADERS } from './headers.js';
 import type { Hub } from './hub.js';
 import type { SseMetrics } from './metrics.js';
 import type { NameDirectory } from './names.js';
@@ -72,6 +72,11 @@ export function createApp(deps: AppDeps): express.Express {
         return;
       }
       throw err;
+    }
+    if (req.method === 'HEAD') {
+      // A probe, not a viewer: answer the headers without registering a stream.
+      res.writeHead(200, { ...SSE_HEADERS, ...(res.locals.cors as Record<string, string>) }).end();
+      return;
     }
     deps.hub.open(req, res, filter, lastEventIdOf(req), res.locals.cors as Record<string, string>);
   });
