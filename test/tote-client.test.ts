@@ -214,3 +214,40 @@ describe('subscriber control API', () => {
 });
 
 void entryForRootField;
+
+describe('subscriber logs for monitoring', () => {
+  it('logs per-type counts since the previous stats line, zeros included, for log-based metrics', async () => {
+    const { startSubscriberService } = await import('../src/subscriber/service.js');
+    const { MemoryBus } = await import('../src/bus/memory-bus.js');
+    const { loadConfig } = await import('../src/config/index.js');
+    const { createHistorySink } = await import('../src/history/index.js');
+    const { createLogger, setLogWriter } = await import('../src/log/logger.js');
+    h = await startHarness({ sim: { autoplay: true, speed: 900 } });
+    const lines: string[] = [];
+    setLogWriter((l) => lines.push(l));
+    const cfg = loadConfig({ TOTE_SUBSCRIPTIONS_URL: h.sim.wsUrl, TOTE_API_KEY: TEST_KEY, HISTORY: 'none' });
+    const svc = await startSubscriberService({
+      tote: cfg.tote,
+      subscriber: { ...cfg.subscriber, autoStart: false },
+      publisher: new MemoryBus(),
+      history: createHistorySink(cfg.history),
+      log: createLogger(),
+      port: 0,
+      host: '127.0.0.1',
+      statsIntervalMs: 300,
+    });
+    try {
+      svc.client.start();
+      await waitFor(() => lines.filter((l) => l.includes('"subscriber type stats"')).length >= 45, { what: 'three rounds of type stats' });
+      const typeLines = lines.filter((l) => l.includes('"subscriber type stats"')).map((l) => JSON.parse(l));
+      expect(new Set(typeLines.map((l) => l.type)).size).toBeGreaterThanOrEqual(15);
+      const sum = typeLines.reduce((a, l) => a + l.received, 0);
+      const now = (svc.status() as any).totals.received;
+      expect(sum).toBeLessThanOrEqual(now); // deltas add up to at most the running total
+      expect(sum).toBeGreaterThan(0);
+      expect(lines.some((l) => l.includes('"subscriber stats"'))).toBe(true);
+    } finally {
+      await svc.close();
+    }
+  });
+});

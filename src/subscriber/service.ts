@@ -204,8 +204,21 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   }, 30_000);
   windowTimer.unref();
 
+  // Per-type counts since the previous line: log-based metrics count these
+  // lines' values into rates (they cannot difference cumulative counters).
+  const lastCounts = new Map<string, { received: number; published: number; deadLettered: number }>();
   const statsTimer = setInterval(() => {
     const s = ingest.stats();
+    for (const [type, c] of Object.entries(s.types)) {
+      const prev = lastCounts.get(type) ?? { received: 0, published: 0, deadLettered: 0 };
+      log.info('subscriber type stats', {
+        type,
+        received: c.received - prev.received,
+        published: c.published - prev.published,
+        deadLettered: c.deadLettered - prev.deadLettered,
+      });
+      lastCounts.set(type, { received: c.received, published: c.published, deadLettered: c.deadLettered });
+    }
     const pick = (f: 'received' | 'published' | 'deadLettered') =>
       Object.fromEntries(Object.entries(s.types).map(([t, c]) => [t, c[f]]));
     log.info('subscriber stats', {
