@@ -1,0 +1,125 @@
+import { createServer, type Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { planDay } from '../src/simulator/day-plan.js';
+import { addDays } from '../src/simulator/london-time.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js';
+import { GatewayError, fetchDayCard } from '../src/tote/gateway.js';
+import { freePort, waitFor } from './helpers/ports.js';
+
+const KEY = 'gateway-test-key-7f3a9c';
+let sims: Simulator[] = [];
+let servers: Server[] = [];
+
+afterEach(async () => {
+  await Promise.all(sims.map((s) => s.close()));
+  sims = [];
+  for (const s of servers) s.closeAllConnections(), s.close();
+  servers = [];
+});
+
+async function sim(opts: Partial<SimulatorOptions> = {}): Promise<Simulator> {
+  const s = await startSimulator({ apiKeys: [KEY], autoplay: false, seed: 99, date: '2026-11-21', ...opts });
+  sims.push(s);
+  return s;
+}
+
+async function failure(p: Promise<unknown>): Promise<GatewayError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(GatewayError);
+  return err as GatewayError;
+}
+
+describe('gateway client (fetchDayCard)', () => {
+  it('pages through the whole day card: every race and product, placepots with all their legs', async () => {
+    const s = await sim();
+    const plan = s.plan();
+    const card = await fetchDayCard(s.gatewayUrl, KEY, undefined, { pageSize: 7, maxPages: 40 });
+    expect(card.truncated).toBe(false);
+    expect(card.events.map((e) => e.id)).toEqual(plan.races.map((r) => r.id));
+    expect(card.products.map((p) => p.id)).toEqual(plan.products.map((p) => p.id));
+    const first = card.events[0]!;
+    expect(first).toMatchObject({ name: plan.races[0]!.name, venue: plan.races[0]!.venue.name, status: 'SCHEDULED' });
+    const eventIds = new Set(card.events.map((e) => e.id));
+    const placepots = card.products.filter((p) => p.betType === 'PLACEPOT');
+    expect(placepots).toHaveLength(plan.meetings.length);
+    for (const p of placepots) {
+      expect(p.eventIds.length).toBeGreaterThan(1);
+      for (const id of p.eventIds) expect(eventIds.has(id)).toBe(true);
+    }
+    const win = card.products.find((p) => p.betType === 'WIN')!;
+    expect(win.name).toMatch(/^[A-Z ]+ \d\d:\d\d - WIN$/);
+    expect(win.status).toBe('UNKNOWN');
+  });
+
+  it("gives start times on the real clock at the simulator's speed, and statuses that follow the simulated day", async () => {
+    const s = await sim({ speed: 60 });
+    const race = s.plan().races[0]!;
+    const card = await fetchDayCard(s.gatewayUrl, KEY);
+    const expected = Date.now() + (race.scheduledAt - s.simNow()) / 60;
+    expect(Math.abs(Date.parse(card.events[0]!.scheduledStart) - expected)).toBeLessThan(2_000);
+    // About a minute of real time to the first off at 60x, though the race is an hour away in the day.
+    expect(Date.parse(card.events[0]!.scheduledStart) - Date.now()).toBeLessThan(2 * 60_000);
+
+    const fast = await sim({ speed: 5_000, autoplay: true });
+    const firstId = fast.plan().races[0]!.id;
+    const settled = await waitFor(
+      async () => {
+        const c = await fetchDayCard(fast.gatewayUrl, KEY);
+        const ev = c.events.find((e) => e.id === firstId)!;
+        const products = c.products.filter((p) => p.eventIds.length === 1 && p.eventIds[0] === firstId);
+        return ev.status === 'FINISHED' && products.every((p) => p.status === 'CLOSED') ? c : undefined;
+      },
+      { what: 'first race finished', timeoutMs: 20_000, intervalMs: 100 },
+    );
+    expect(settled.products.some((p) => p.status === 'OPEN')).toBe(true);
+  });
+
+  it("reads another date's card", async () => {
+    const s = await sim();
+    const tomorrow = addDays('2026-11-21', 1);
+    const card = await fetchDayCard(s.gatewayUrl, KEY, tomorrow);
+    expect(card.events.map((e) => e.id)).toEqual(planDay(99, 1, tomorrow).races.map((r) => r.id));
+    expect(card.events[0]!.id).not.toBe(s.plan().races[0]!.id);
+  });
+
+  it('stops after maxPages and says the card is truncated', async () => {
+    const s = await sim();
+    const card = await fetchDayCard(s.gatewayUrl, KEY, undefined, { pageSize: 5, maxPages: 2 });
+    expect(card.truncated).toBe(true);
+    expect(card.events).toHaveLength(10);
+    expect(card.products).toHaveLength(10);
+  });
+
+  it('refuses a bad key with an auth error that never contains the key', async () => {
+    const s = await sim();
+    const wrong = 'wrong-key-should-not-leak-123';
+    const err = await failure(fetchDayCard(s.gatewayUrl, wrong));
+    expect(err).toMatchObject({ kind: 'auth', status: 401, endpoint: s.gatewayUrl });
+    for (const text of [err.message, String(err), err.stack ?? '', JSON.stringify(err)]) expect(text).not.toContain(wrong);
+  });
+
+  it('reports a GraphQL error from the gateway, such as a malformed date', async () => {
+    const s = await sim();
+    const err = await failure(fetchDayCard(s.gatewayUrl, KEY, '21/11/2026'));
+    expect(err.kind).toBe('graphql');
+    expect(err.message).toMatch(/date must be YYYY-MM-DD/);
+  });
+
+  it('times out a gateway that never answers, and reports one that is not there', async () => {
+    const hang = createServer(() => undefined);
+    servers.push(hang);
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    const port = (hang.address() as { port: number }).port;
+    const slow = await failure(fetchDayCard(`http://127.0.0.1:${port}/partner/gateway/graphql`, KEY, undefined, { timeoutMs: 200 }));
+    expect(slow.kind).toBe('timeout');
+    expect(slow.message).not.toContain(KEY);
+    const gone = await failure(fetchDayCard(`http://127.0.0.1:${await freePort()}/partner/gateway/graphql`, KEY));
+    expect(gone.kind).toBe('network');
+    const controller = new AbortController();
+    controller.abort();
+    expect((await failure(fetchDayCard(`http://127.0.0.1:${port}/x`, KEY, undefined, { signal: controller.signal }))).kind).toBe('aborted');
+  });
+});
