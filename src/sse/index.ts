@@ -9,9 +9,8 @@ import { createApp } from './app.js';
 import { History } from './history.js';
 import { Hub } from './hub.js';
 import { SseMetrics } from './metrics.js';
-import { NameDirectory, type DayCardFetcher } from './names.js';
+import { gatewayDayCard, NameDirectory, type DayCardFetcher } from './names.js';
 import { SnapshotState } from './snapshot.js';
-import { fetchDayCard as gatewayFetchDayCard } from './day-card.js';
 
 export interface NamesSource {
   /** Tote's query API (or the simulator's); the key stays on the server. */
@@ -81,7 +80,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     ? new NameDirectory({
         gatewayUrl: opts.names.gatewayUrl,
         apiKey: opts.names.apiKey,
-        fetchDayCard: opts.names.fetchDayCard ?? gatewayFetchDayCard,
+        fetchDayCard: opts.names.fetchDayCard ?? gatewayDayCard,
         refreshMs: config.namesRefreshMs,
         minGapMs: config.namesMinGapMs,
         log,

@@ -1,14 +1,12 @@
 import type { Envelope } from '../envelope/envelope.js';
 import { RecentIds } from '../consumer/recent-ids.js';
+import { fetchDayCard, type DayCard } from '../tote/gateway.js';
 import { redact, type Logger } from '../log/logger.js';
 
-/** The day's card as the query API gives it (see src/tote/gateway.ts). */
-export interface DayCard {
-  events: { id: string; name: string; venue: string; scheduledStart: string; status: string }[];
-  products: { id: string; name: string; betType: string; eventIds: string[]; status: string }[];
-}
-
 export type DayCardFetcher = (url: string, apiKey: string) => Promise<DayCard>;
+
+/** Today's card from the query API (the date rolls over by itself, so a long-running service follows the days). */
+export const gatewayDayCard: DayCardFetcher = (url, apiKey) => fetchDayCard(url, apiKey);
 
 export interface NamesOptions {
   readonly gatewayUrl: string;
@@ -135,7 +133,7 @@ export class NameDirectory {
     for (const p of card.products.slice(0, MAX_CARD_PRODUCTS)) {
       products[p.id] = { name: p.name, betType: p.betType, eventIds: [...p.eventIds], status: p.status };
     }
-    if (card.events.length > MAX_CARD_EVENTS || card.products.length > MAX_CARD_PRODUCTS) {
+    if (card.truncated || card.events.length > MAX_CARD_EVENTS || card.products.length > MAX_CARD_PRODUCTS) {
       this.opts.log.warn('day card cut to its limits', { events: card.events.length, products: card.products.length });
     }
     const changed =
