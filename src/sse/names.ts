@@ -44,6 +44,7 @@ export class NameDirectory {
   private timer: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | null = null;
+  private again = false;
   private lastFetchStarted = 0;
   private closed = false;
   private readonly listeners = new Set<(version: number) => void>();
@@ -88,7 +89,13 @@ export class NameDirectory {
   }
 
   private requestRefresh(): void {
-    if (this.closed || this.pending || this.inFlight) return;
+    if (this.closed) return;
+    // A fetch already under way may have started before the change: fetch once more after it.
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    if (this.pending) return;
     const wait = Math.max(0, this.lastFetchStarted + this.opts.minGapMs - Date.now());
     this.pending = setTimeout(() => {
       this.pending = undefined;
@@ -115,6 +122,10 @@ export class NameDirectory {
       })
       .finally(() => {
         this.inFlight = null;
+        if (this.again) {
+          this.again = false;
+          this.requestRefresh();
+        }
       });
     return this.inFlight;
   }
