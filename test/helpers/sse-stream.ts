@@ -100,12 +100,13 @@ export class SseStream {
     return this.events.filter((e) => e.event === event);
   }
 
-  waitForEvents(n: number, timeoutMs = 10_000): Promise<SseEvent[]> {
-    return waitFor(() => this.events.length >= n && this.events, { timeoutMs, what: `${n} SSE events (have ${this.events.length})` });
+  async waitForEvents(n: number, timeoutMs = 10_000): Promise<SseEvent[]> {
+    await waitFor(() => this.events.length >= n, { timeoutMs, what: () => `${n} SSE events (have ${this.events.length})` });
+    return this.events;
   }
 
-  waitForEnd(timeoutMs = 10_000): Promise<true> {
-    return waitFor(() => this.ended, { timeoutMs, what: 'stream end' });
+  async waitForEnd(timeoutMs = 10_000): Promise<void> {
+    await waitFor(() => this.ended, { timeoutMs, what: 'stream end' });
   }
 
   pause(): void {

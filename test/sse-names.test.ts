@@ -1,0 +1,110 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryBus } from '../src/bus/memory-bus.js';
+import { entryForMessageType } from '../src/catalog/catalog.js';
+import { loadConfig } from '../src/config/index.js';
+import type { SseConfig } from '../src/config/sse.js';
+import { extractKeys, makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
+import { createLogger, setLogWriter } from '../src/log/logger.js';
+import { startSimulator, type Simulator } from '../src/simulator/index.js';
+import { startSseService, type SseService } from '../src/sse/index.js';
+import { waitFor } from './helpers/ports.js';
+import { openStream, type SseStream } from './helpers/sse-stream.js';
+
+const KEY = 'names-test-key-7f3a91';
+const logLines: string[] = [];
+setLogWriter((l) => {
+  logLines.push(l);
+  if (logLines.length > 1000) logLines.splice(0, 500);
+});
+const log = createLogger({ test: 'sse-names' });
+
+function envelope(type: string, payload: Record<string, unknown>): Envelope {
+  const entry = entryForMessageType(type)!;
+  const keys = extractKeys(entry, payload);
+  if (!keys.ok) throw new Error('payload misses keys');
+  return makeEnvelope(entry, payload, keys.keys, { source: 'test', protocol: null, connectionId: 'c', instanceId: 'i' });
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(apiKey = KEY) {
+  const sim: Simulator = await startSimulator({ apiKeys: [KEY], autoplay: false });
+  let simClosed = false;
+  const closeSim = async () => {
+    if (!simClosed) await sim.close();
+    simClosed = true;
+  };
+  cleanups.push(closeSim);
+  const bus = new MemoryBus();
+  const config: SseConfig = { ...loadConfig({}).sse, port: 0, host: '127.0.0.1', namesMinGapMs: 0 };
+  const sse: SseService = await startSseService({ config, source: bus, log, names: { gatewayUrl: sim.gatewayUrl, apiKey } });
+  cleanups.push(() => sse.close());
+  const status = async () => (await (await fetch(`${sse.url}/status`)).json()).names as Record<string, any>;
+  return { sim, closeSim, bus, sse, status };
+}
+
+describe('names from the query API', () => {
+  it("loads the day's races and products server-side and never shows the key", async () => {
+    const { sim, sse } = await setup();
+    const names = await waitFor(async () => {
+      const n = await (await fetch(`${sse.url}/names`)).json();
+      return n.version >= 1 ? n : null;
+    });
+    const plan = sim.plan();
+    expect(Object.keys(names.events)).toHaveLength(plan.races.length);
+    expect(Object.keys(names.products)).toHaveLength(plan.products.length);
+    const race = plan.races[0]!;
+    expect(names.events[race.id]).toMatchObject({ name: race.name, venue: race.venue.name });
+    expect(Date.parse(names.events[race.id].scheduledStart)).toBeGreaterThan(0);
+    const product = race.products[0]!;
+    expect(names.products[product.id]).toMatchObject({ betType: product.betType, eventIds: [race.id] });
+    for (const path of ['/', '/app.js', '/names', '/status', '/config.json', '/snapshot', '/metrics']) {
+      const body = await (await fetch(sse.url + path)).text();
+      expect(body, path).not.toContain(KEY);
+    }
+    expect(logLines.join('\n')).not.toContain(KEY);
+  });
+
+  it('refetches on EventUpdated and once per unknown id, not on every message about it', async () => {
+    const { bus, status } = await setup();
+    await waitFor(async () => (await status()).fetches === 1 && (await status()).version >= 1);
+    await bus.publish(envelope('EventUpdated', { eventId: 'anything' }));
+    await waitFor(async () => (await status()).fetches === 2, { what: 'refetch after EventUpdated' });
+    await bus.publish(envelope('PoolTotalChanged', { productId: 'not-on-the-card', isFinalized: false }));
+    await waitFor(async () => (await status()).fetches === 3, { what: 'refetch for an unknown product' });
+    await waitFor(async () => !(await status()).refreshPending);
+    for (let i = 0; i < 5; i++) await bus.publish(envelope('PoolTotalChanged', { productId: 'not-on-the-card', isFinalized: false }));
+    // A refetch is asked for synchronously, so none pending now means the repeats asked for none.
+    expect(await status()).toMatchObject({ fetches: 3, refreshPending: false });
+  });
+
+  it('reports a failing query API without the key, keeps the last card, and tells open pages', async () => {
+    const { closeSim, bus, sse, status } = await setup();
+    await waitFor(async () => (await status()).version >= 1);
+    const before = await (await fetch(`${sse.url}/names`)).json();
+    const stream: SseStream = await openStream(`${sse.url}/events`);
+    cleanups.push(() => stream.close());
+    await closeSim();
+    await bus.publish(envelope('EventUpdated', { eventId: 'x' }));
+    await waitFor(async () => (await status()).failures >= 1, { what: 'failed refetch' });
+    const after = await (await fetch(`${sse.url}/names`)).json();
+    expect(after.error).toBeTruthy();
+    expect(after.error).not.toContain(KEY);
+    expect(after.version).toBeGreaterThan(before.version);
+    expect(Object.keys(after.events)).toEqual(Object.keys(before.events));
+    await waitFor(() => stream.named('names').length >= 1, { what: 'names event' });
+    expect(JSON.parse(stream.named('names').at(-1)!.data).version).toBe(after.version);
+  });
+
+  it('shows ids with the reason when the key is refused', async () => {
+    const { sse, status } = await setup('wrong-key-for-the-gateway');
+    await waitFor(async () => (await status()).failures >= 1);
+    const names = await (await fetch(`${sse.url}/names`)).json();
+    expect(names.error).toMatch(/auth|401|403|key|unauthori[sz]ed/i);
+    expect(names.error).not.toContain('wrong-key-for-the-gateway');
+    expect(names.events).toEqual({});
+  });
+});
