@@ -240,6 +240,25 @@ async function post(url: string, body: unknown, key: string | null = KEY) {
   return { status: res.status, body: (await res.json()) as Frame };
 }
 
+describe('simulator clock', () => {
+  it('rolls over to the next day when the racing is over, and keeps playing', async () => {
+    const s = await sim({ startAt: '21:00', speed: 10_000, autoplay: true, date: '2026-11-21' });
+    const firstDay = s.plan().races.map((r) => r.id);
+    await waitFor(() => s.stats().day.index === 1, { what: 'day 1', timeoutMs: 20_000 });
+    expect(s.stats().day.date).toBe('2026-11-22');
+    expect(s.plan().races[0]!.id).not.toBe(firstDay[0]);
+    const opened = s.stats().sent.onProductStatusChanged!;
+    await waitFor(() => s.stats().sent.onProductStatusChanged! > opened, { what: 'markets opening on day 1' });
+  });
+
+  it('refuses options that cannot work, naming them', async () => {
+    await expect(startSimulator({ apiKeys: [] })).rejects.toThrow(/apiKeys/);
+    await expect(startSimulator({ apiKeys: [KEY], rate: 0 })).rejects.toThrow(/rate must be a positive number/);
+    await expect(startSimulator({ apiKeys: [KEY], startAt: '25:00' })).rejects.toThrow(/startAt must be HH:MM/);
+    await expect(startSimulator({ apiKeys: [KEY], date: '2026-02-30' })).rejects.toThrow(/date must be YYYY-MM-DD/);
+  });
+});
+
 describe('simulator over HTTP', () => {
   it('answers introspection with the 15 subscription fields, and 401 without a key', async () => {
     const s = await sim();

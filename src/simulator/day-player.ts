@@ -77,7 +77,7 @@ export class DayPlayer {
   }
 
   private planOf(index: number): DayPlan {
-    if (index === this.dayIndex && this.plan) return this.plan;
+    if (this.plan?.dayIndex === index) return this.plan;
     let plan = this.cache.get(index);
     if (!plan) {
       plan = planDay(this.opts.seed, index, addDays(this.opts.date, index));

@@ -27,7 +27,7 @@ import { buildGatewaySchema } from './gateway-schema.js';
 import { GATEWAY_PATH, SUBSCRIPTIONS_PATH, handleHttp } from './http-endpoints.js';
 import { LastSent } from './last-sent.js';
 import { LegacyConnection, type ProtocolDeps } from './legacy-protocol.js';
-import { londonDate, londonTime, parseHHMM } from './london-time.js';
+import { isIsoDate, londonDate, londonTime, parseHHMM } from './london-time.js';
 import { poolTotal } from './payloads.js';
 import { SimClock } from './sim-clock.js';
 import { SimSocket, type SocketCounters, type WireProtocol } from './sim-socket.js';
@@ -158,6 +158,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS &
     SimulatorOptions;
   if (!o.apiKeys?.length) throw new SimulatorError('apiKeys must list at least one key');
+  for (const name of ['speed', 'rate', 'kaIntervalMs', 'initTimeoutMs'] as const) {
+    if (!(Number.isFinite(o[name]) && o[name] > 0)) throw new SimulatorError(`${name} must be a positive number, got ${o[name]}`);
+  }
+  if (o.date !== undefined && !isIsoDate(o.date)) throw new SimulatorError(`date must be YYYY-MM-DD, got "${o.date}"`);
   const startMinutes = o.startAt === undefined ? undefined : parseHHMM(o.startAt);
   if (o.startAt !== undefined && startMinutes === undefined) throw new SimulatorError(`startAt must be HH:MM, got "${o.startAt}"`);
 
