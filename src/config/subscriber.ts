@@ -8,7 +8,7 @@ export interface SubscriberConfig {
   servicePort: number;
   /** Connect to Tote at boot when inside the window (Cloud Run restarts mid-day resume by themselves). */
   autoStart: boolean;
-  /** Daily window the subscriber holds the Tote connection, e.g. 06:00-23:00, in `timeZone`. */
+  /** Daily window the subscriber holds the Tote connection, e.g. 06:00-23:00, in `timeZone`; equal start and end means all day. */
   windowStart: string;
   windowEnd: string;
   timeZone: string;
