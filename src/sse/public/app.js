@@ -10,7 +10,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = new DayState();
 const chart = new RateChart($('rate-chart'), $('rate-legend'));
-const filters = { meeting: '', types: new Set(), hideDone: false };
+const filters = { meeting: '', types: new Set(), hideDone: false, openFolds: new Set() };
 let config = {
   staleAfterMs: 30_000,
   feedWindow: { start: '06:00', end: '23:00', timeZone: 'Europe/London' },
@@ -69,6 +69,13 @@ function wireFilters() {
     e.target.closest('button').classList.toggle('on');
     dirty = true;
   });
+  // The board is redrawn often: remember which "Earlier races" folds the operator opened.
+  $('board').addEventListener('toggle', (e) => {
+    const d = e.target;
+    if (!(d instanceof HTMLDetailsElement) || !d.dataset.venue) return;
+    if (d.open) filters.openFolds.add(d.dataset.venue);
+    else filters.openFolds.delete(d.dataset.venue);
+  }, true);
   $('filter-hide-done').addEventListener('change', (e) => {
     filters.hideDone = e.target.checked;
     dirty = true;

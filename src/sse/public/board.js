@@ -163,8 +163,27 @@ function raceBlock(state, race, filters, now, timeZone) {
   </article>`;
 }
 
-/** Meetings keep their place all day: ordered by their first race, so columns do not jump as races finish. */
+/** Meetings keep their place all day (ordered by first race) until every race is run, then move to the end. */
 const firstStart = (m) => m.raceList[0]?.start ?? '~';
+const allRun = (state, m) => m.raceList.length > 0 && m.raceList.every((r) => DONE.has(state.eventStatus(r.id)));
+
+/** Races finished before the last two fold into "Earlier races", so what is live stays near the top. */
+const KEEP_FINISHED = 2;
+
+function raceBlocks(state, m, filters, now, timeZone) {
+  const blocks = m.raceList.map((r) => ({ done: DONE.has(state.eventStatus(r.id)), html: raceBlock(state, r, filters, now, timeZone) }));
+  const lastDone = blocks.map((b) => b.done).lastIndexOf(true);
+  const fold = [];
+  const rest = [];
+  blocks.forEach((b, i) => {
+    if (!b.html) return;
+    const finishedBefore = blocks.slice(i, lastDone + 1).filter((x) => x.done).length > KEEP_FINISHED;
+    (b.done && finishedBefore ? fold : rest).push(b.html);
+  });
+  if (!fold.length) return rest.join('');
+  const open = filters.openFolds?.has(m.venue) ? ' open' : '';
+  return `<details class="earlier" data-venue="${esc(m.venue)}"${open}><summary>Earlier races (${fold.length})</summary>${fold.join('')}</details>${rest.join('')}`;
+}
 
 export function renderBoard(state, filters, now, timeZone) {
   const meetings = [...arrange(state).values()]
@@ -172,11 +191,12 @@ export function renderBoard(state, filters, now, timeZone) {
     .sort((a, b) => {
       if (a.venue === UNKNOWN_MEETING) return 1;
       if (b.venue === UNKNOWN_MEETING) return -1;
-      return firstStart(a).localeCompare(firstStart(b)) || a.venue.localeCompare(b.venue);
+      const done = Number(allRun(state, a)) - Number(allRun(state, b));
+      return done || firstStart(a).localeCompare(firstStart(b)) || a.venue.localeCompare(b.venue);
     });
   const cols = [];
   for (const m of meetings) {
-    const races = m.raceList.map((r) => raceBlock(state, r, filters, now, timeZone)).join('');
+    const races = raceBlocks(state, m, filters, now, timeZone);
     const multi = m.multi.filter((p) => !filters.types.size || (p.betType && filters.types.has(p.betType)));
     if (!races && !multi.length) continue;
     const done = m.raceList.filter((r) => DONE.has(state.eventStatus(r.id))).length;
