@@ -19,12 +19,10 @@ import { PubSubConsumer } from './consumer/index.js';
 import { createHistorySink } from './history/index.js';
 import { createLogger, log as rootLog, type Logger } from './log/logger.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
+import { simulatorOptionsFrom } from './simulator/options.js';
 import { startSseService } from './sse/index.js';
 import { startSubscriberService, type SubscriberService } from './subscriber/service.js';
 import { onShutdown } from './subscriber/shutdown.js';
-
-/** The key the local simulator accepts. Not a secret: it opens nothing but the simulator. */
-export const LOCAL_SIMULATOR_KEY = 'local-dev-key';
 
 export interface LocalPipeline {
   readonly config: Config;
@@ -58,16 +56,10 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
     let apiKey: string | undefined;
     let gatewayUrl = config.tote.graphqlUrl;
     if (!config.tote.subscriptionsUrl) {
-      simulator = await startSimulator({
-        host: opts.host ?? '127.0.0.1',
-        port: config.simulator.port,
-        apiKeys: [LOCAL_SIMULATOR_KEY],
-        seed: config.simulator.seed,
-        speed: config.simulator.speed,
-      });
+      simulator = await startSimulator({ ...simulatorOptionsFrom(config.simulator), ...(opts.host ? { host: opts.host } : {}) });
       closers.push(() => simulator!.close());
       url = simulator.wsUrl;
-      apiKey = LOCAL_SIMULATOR_KEY;
+      apiKey = config.simulator.apiKey;
       gatewayUrl = simulator.gatewayUrl;
     }
 
