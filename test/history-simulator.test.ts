@@ -29,6 +29,11 @@ describe('history of a simulated racing day', () => {
     const config = loadConfig({ DUCKDB_PATH: join(dir, 'tote.duckdb'), HISTORY_SPILL: 'none', HISTORY_BATCH_MAX_DELAY_MS: '50' });
     const history = createHistorySink(config.history);
     const bus = new MemoryBus();
+    // The subscriber's selection set narrows the payload: compare what both sides have.
+    const totalOf = (p: Record<string, unknown> | undefined) =>
+      p ? JSON.stringify([p.isFinalized, (p.total as { grossAmounts: unknown[]; netAmounts: unknown[] }).grossAmounts, (p.total as { netAmounts: unknown[] }).netAmounts]) : undefined;
+    const lastSeen = new Map<string, string | undefined>();
+    bus.subscribe((e) => e.type === 'PoolTotalChanged' && lastSeen.set(e.keys.productId!, totalOf(e.payload)));
     const svc = await startSubscriberService({
       tote: config.tote,
       subscriber: { ...config.subscriber, autoStart: false },
@@ -53,6 +58,12 @@ describe('history of a simulated racing day', () => {
           return closedProducts.length >= 3;
         },
         { timeoutMs: 20_000, what: 'three products with a finalized pool total' },
+      );
+      // Stop the day, and let what is already on the wire arrive before stopping the socket.
+      sim.pause();
+      await waitFor(
+        () => closedProducts.every((id) => lastSeen.get(id) === totalOf(sim.lastSent('onPoolTotalChanged', id))),
+        { timeoutMs: 10_000, what: 'the last pool totals to reach the subscriber' },
       );
     } finally {
       await svc.stopAndFlush();

@@ -121,22 +121,24 @@ export class BatchLane {
     }
   }
 
+  /**
+   * Stores what it can until two thirds of `timeoutMs`, then spills the rest
+   * within the last third; a spill that does not answer in time counts the
+   * rows as lost (each written to the log). A request still in flight is not
+   * waited for: its answer is ignored.
+   */
   async close(timeoutMs: number): Promise<void> {
     if (this.closed) return;
     this.closing = true;
     this.nudge();
     this.wakeBackoff?.();
     this.releaseWaiters();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      this.idle().then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) await this.abandon();
+    const spillMs = Math.floor(timeoutMs / 3);
+    const timedOut = await raceTimer(this.idle().then(() => false), timeoutMs - spillMs, true);
+    if (timedOut) await this.abandon(Math.max(1, spillMs));
     this.closed = true;
     this.nudge();
-    await this.pumpDone;
+    if (!timedOut) await this.pumpDone;
   }
 
   private idle(): Promise<void> {
@@ -345,7 +347,7 @@ export class BatchLane {
    * both stored and spilled, and its replay is dropped by insertId or by the
    * views' dedupe on envelope_id.
    */
-  private async abandon(): Promise<void> {
+  private async abandon(spillMs: number): Promise<void> {
     this.abandoned = true;
     const queued = this.queue.splice(0);
     this.queuedBytes = 0;
@@ -362,8 +364,8 @@ export class BatchLane {
       let spilled = false;
       if (this.spill) {
         try {
-          await this.spill.spill(rows, reason);
-          spilled = true;
+          spilled = await raceTimer(this.spill.spill(rows, reason).then(() => true), spillMs, false);
+          if (!spilled) this.noteSpillFailure(new Error(`no answer within ${spillMs} ms`));
         } catch (err) {
           this.noteSpillFailure(err);
         }
@@ -375,4 +377,10 @@ export class BatchLane {
     this.idleWaiters = [];
     for (const w of ws) w();
   }
+}
+
+/** The promise's value, or `onTimeout` after `ms`. */
+function raceTimer<T>(p: Promise<T>, ms: number, onTimeout: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((resolve) => (timer = setTimeout(() => resolve(onTimeout), ms)))]).finally(() => clearTimeout(timer));
 }
