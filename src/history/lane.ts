@@ -176,10 +176,14 @@ export class BatchLane {
     }
   }
 
-  /** A wait the next add() or close() cuts short. */
-  private sleep(ms: number): Promise<void> {
+  /**
+   * A wait the next add() or close() cuts short. The idle wait (nothing
+   * queued) does not keep the process alive; a wait with rows due does.
+   */
+  private sleep(ms: number, idle = false): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
+      if (idle) timer.unref();
       function done() {
         clearTimeout(timer);
         resolve();
@@ -212,7 +216,7 @@ export class BatchLane {
   private async pump(): Promise<void> {
     while (!this.closed) {
       if (!this.queue.length) {
-        await this.sleep(60_000);
+        await this.sleep(60_000, true);
         continue;
       }
       if (!this.batchReady()) {
