@@ -74,7 +74,7 @@ function productRow(state, p, now) {
   const c = poolCells(state, p);
   const status = state.productStatus(p.id);
   const fresh = now - (state.poolChangedAt.get(p.id) ?? 0) < FRESH_MS;
-  const label = p.betType ? titleCase(p.betType) : `<code>${esc(shortId(p.id))}</code>`;
+  const label = p.betType ? esc(titleCase(p.betType)) : `<code>${esc(shortId(p.id))}</code>`;
   const legs = p.eventIds.length > 1 ? ` (${p.eventIds.length} races)` : '';
   const title = esc((p.name ?? p.id) + legs);
   const divText = c.div
@@ -224,8 +224,8 @@ export function filterChoices(state) {
 /** "14:30 YORK · Win", or "YORK · Placepot" for a multi-race pool, from the card rather than the product's own name. */
 function productLabel(state, p, timeZone) {
   const ev = state.names.events[p.eventIds?.[0]];
-  const type = p.betType ? titleCase(p.betType) : esc(p.name);
-  if (!ev) return esc(p.name ?? type);
+  const type = esc(p.betType ? titleCase(p.betType) : p.name);
+  if (!ev) return p.name ? esc(p.name) : type;
   return p.eventIds.length === 1 ? `${clock(ev.scheduledStart, timeZone)} ${esc(ev.venue)} · ${type}` : `${esc(ev.venue)} · ${type}`;
 }
 
