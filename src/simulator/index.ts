@@ -10,3 +10,5 @@ export {
   type WireProtocol,
 } from './simulator.js';
 export { planDay, type DayPlan } from './day-plan.js';
+export { DayTimeline, firstMessages, type TimelineOptions } from './day-timeline.js';
+export type { TimedMessage } from './timed-message.js';
