@@ -24,7 +24,7 @@ function poolTotal(i: number) {
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (p) => (p.has('graphql-ws') ? 'graphql-ws' : false) });
 wss.on('listening', () => {
   const addr = wss.address();
-  process.stdout.write(JSON.stringify({ port: typeof addr === 'object' ? addr.port : 0 }) + '\n');
+  process.stdout.write(JSON.stringify({ port: addr && typeof addr === 'object' ? addr.port : 0 }) + '\n');
 });
 wss.on('connection', (ws) => {
   const ids = new Map<string, string>();

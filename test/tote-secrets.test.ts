@@ -34,6 +34,21 @@ function secretServer(values: Map<string, string>) {
   return { server, calls };
 }
 
+/** The real Secret Manager client over REST to the local server, with a fixed local token. */
+function localSecretManager(server: Server): SecretManagerServiceClient {
+  const authClient = new OAuth2Client();
+  authClient.setCredentials({ access_token: 'local', expiry_date: Date.now() + 3_600_000 });
+  const options = {
+    apiEndpoint: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+    fallback: true,
+    protocol: 'http',
+    auth: new GoogleAuth({ authClient }),
+  };
+  // The client bundles its own copy of google-auth-library; the objects are compatible at run time.
+  return new SecretManagerServiceClient(options as unknown as ConstructorParameters<typeof SecretManagerServiceClient>[0]);
+}
+
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanup.reverse()) await c();
@@ -48,15 +63,7 @@ describe('secrets from Secret Manager', () => {
     const { server, calls } = secretServer(values);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     cleanup.push(() => new Promise((r) => server.close(() => r())));
-    const authClient = new OAuth2Client();
-    authClient.setCredentials({ access_token: 'local', expiry_date: Date.now() + 3_600_000 });
-    const sm = new SecretManagerServiceClient({
-      apiEndpoint: '127.0.0.1',
-      port: (server.address() as AddressInfo).port,
-      fallback: true,
-      protocol: 'http',
-      auth: new GoogleAuth({ authClient }),
-    } as ConstructorParameters<typeof SecretManagerServiceClient>[0]);
+    const sm = localSecretManager(server);
     cleanup.push(() => sm.close());
 
     const sim: Simulator = await startSimulator({ apiKeys: [NEW], autoplay: true, speed: 600 });
@@ -99,15 +106,7 @@ describe('secrets from Secret Manager', () => {
     const { server } = secretServer(new Map());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     cleanup.push(() => new Promise((r) => server.close(() => r())));
-    const authClient = new OAuth2Client();
-    authClient.setCredentials({ access_token: 'local', expiry_date: Date.now() + 3_600_000 });
-    const sm = new SecretManagerServiceClient({
-      apiEndpoint: '127.0.0.1',
-      port: (server.address() as AddressInfo).port,
-      fallback: true,
-      protocol: 'http',
-      auth: new GoogleAuth({ authClient }),
-    } as ConstructorParameters<typeof SecretManagerServiceClient>[0]);
+    const sm = localSecretManager(server);
     cleanup.push(() => sm.close());
     const resolve = createSecretResolver(sm);
     await expect(resolve('sm://projects/p/secrets/missing/versions/3')).rejects.toThrow(

@@ -4,22 +4,11 @@
  */
 import { loadConfig } from '../config/index.js';
 import { log } from '../log/logger.js';
+import { simulatorOptionsFrom } from './options.js';
 import { startSimulator } from './simulator.js';
 
 const config = loadConfig().simulator;
-const sim = await startSimulator({
-  host: config.host,
-  port: config.port,
-  apiKeys: [config.apiKey],
-  seed: config.seed,
-  speed: config.speed,
-  rate: config.rate,
-  kaIntervalMs: config.kaIntervalMs,
-  initTimeoutMs: config.initTimeoutMs,
-  protocols: config.protocols,
-  introspection: config.introspection,
-  startAt: config.startAt,
-});
+const sim = await startSimulator(simulatorOptionsFrom(config));
 
 const day = sim.plan();
 log.info('Tote simulator listening', {
