@@ -64,7 +64,9 @@ export function buildGatewaySchema(source: CardSource): GraphQLSchema {
 
   const competitor = (race: RacePlan, i: number, now: number) => {
     const r = race.runners[i]!;
-    return { id: r.id, name: r.name, clothNumber: r.clothNumber, status: entryStatusAt(race, i, now) };
+    // __typename picks the CompetitorDetails implementation (graphql-js's default type resolver reads it).
+    const details = { __typename: 'HorseDetails', id: r.id, clothNumber: r.clothNumber };
+    return { id: r.id, name: r.name, entryStatus: entryStatusAt(race, i, now), details };
   };
   const event = (race: RacePlan, now: number) => ({
     id: race.id,
@@ -73,7 +75,7 @@ export function buildGatewaySchema(source: CardSource): GraphQLSchema {
     status: eventStatusAt(race, now),
     venue: race.venue,
     // Functions are resolved only when selected (graphql-js calls them as resolvers).
-    competitors: () => race.runners.map((_, i) => competitor(race, i, now)),
+    eventCompetitors: () => ({ nodes: race.runners.map((_, i) => competitor(race, i, now)) }),
   });
   const product = (plan: DayPlan, p: ProductPlan, now: number) => ({
     id: p.id,

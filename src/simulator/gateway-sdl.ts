@@ -36,11 +36,32 @@ type Venue {
   country: Country!
 }
 
+"Sport-specific facts of a competitor: HorseDetails for horse racing, GreyhoundDetails for greyhounds."
+interface CompetitorDetails {
+  id: String!
+}
+
+type HorseDetails implements CompetitorDetails {
+  id: String!
+  clothNumber: Int!
+}
+
+type GreyhoundDetails implements CompetitorDetails {
+  id: String!
+  trapNumber: Int!
+}
+
+"A runner. Its id is the competitorId of CompetitorStatusChanged and EventResultChanged."
 type Competitor {
   id: String!
   name: String!
-  clothNumber: Int
-  status: EntryStatus!
+  entryStatus: EntryStatus!
+  details: CompetitorDetails
+}
+
+"Tote removed paging from this connection: nodes holds every competitor of the event."
+type EventCompetitorsConnection {
+  nodes: [Competitor!]!
 }
 
 type Event {
@@ -50,7 +71,8 @@ type Event {
   scheduledStartDateTime: DateTime!
   status: EventStatus!
   venue: Venue!
-  competitors: [Competitor!]!
+  "Every runner declared for the event, non-runners included (entryStatus WITHDRAWN)."
+  eventCompetitors: EventCompetitorsConnection!
 }
 
 type BetType {
@@ -61,6 +83,7 @@ type Selling {
   status: BettingProductSellingStatus!
 }
 
+"A runner as offered in one product leg. Its id is the selectionId of SelectionStatusChanged and the selection id in dividends; each product has its own, so competitor ties it to the runner."
 type ProductLegSelection {
   id: String!
   competitor: Competitor!
