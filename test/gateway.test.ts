@@ -54,6 +54,57 @@ describe('gateway client (fetchDayCard)', () => {
     expect(win.status).toBe('UNKNOWN');
   });
 
+  it('names every runner with its cloth number, and ties each product selection to its runner', async () => {
+    const s = await sim();
+    const plan = s.plan();
+    const card = await fetchDayCard(s.gatewayUrl, KEY, undefined, { pageSize: 20 });
+    expect(card.truncated).toBe(false);
+    for (const [i, race] of plan.races.entries()) {
+      expect(card.events[i]!.competitors).toEqual(race.runners.map((r) => ({ id: r.id, name: r.name, number: r.clothNumber })));
+    }
+    expect(card.events[0]!.competitors.length).toBeGreaterThanOrEqual(6);
+    for (const [i, product] of plan.products.entries()) {
+      const expected = product.legs.flatMap((leg) =>
+        leg.selections.map((id, runner) => ({ id, competitorId: plan.races[leg.raceOrder]!.runners[runner]!.id })),
+      );
+      expect(card.products[i]!.selections).toEqual(expected);
+    }
+    // A product's selections are its own: the same runner has a different selection id in each product.
+    const [win, place] = plan.races[0]!.products;
+    expect(card.products.find((p) => p.id === win!.id)!.selections[0]!.id).not.toBe(
+      card.products.find((p) => p.id === place!.id)!.selections[0]!.id,
+    );
+  });
+
+  it("matches the feed's ids: the non-runner, its withdrawn selections, the result and the dividend's selections", async () => {
+    const s = await sim({ speed: 5_000, autoplay: true });
+    const race = s.plan().races[0]!;
+    const winId = race.products.find((p) => p.betType === 'WIN')!.id;
+    // The day's first race always has a non-runner; its provisional dividends come about 70 simulated minutes in.
+    const dividend = await waitFor(() => s.lastSent('onPoolDividendChanged', winId), { what: 'first WIN dividend', timeoutMs: 20_000, intervalMs: 50 });
+    const card = await fetchDayCard(s.gatewayUrl, KEY);
+    const event = card.events.find((e) => e.id === race.id)!;
+    const competitorIds = new Set(event.competitors.map((c) => c.id));
+    const runnerOfSelection = new Map(card.products.flatMap((p) => p.selections.map((x) => [x.id, x.competitorId] as const)));
+
+    const withdrawn = event.competitors.filter((c) => s.lastSent('onCompetitorStatusChanged', c.id)?.status === 'WITHDRAWN');
+    expect(withdrawn.length).toBeGreaterThanOrEqual(1);
+    for (const c of withdrawn) expect(s.lastSent('onCompetitorStatusChanged', c.id)).toMatchObject({ eventId: race.id });
+    const notAvailable = card.products
+      .filter((p) => p.eventIds.includes(race.id))
+      .flatMap((p) => p.selections.filter((x) => s.lastSent('onSelectionStatusChanged', x.id)?.status === 'NOT_AVAILABLE'));
+    // Every product on the race (four, plus the placepot leg) withdrew the same runner.
+    expect(notAvailable.length).toBeGreaterThanOrEqual(5);
+    for (const x of notAvailable) expect(withdrawn.map((c) => c.id)).toContain(x.competitorId);
+
+    const result = s.lastSent('onEventResultChanged', race.id) as { competitorResults: { competitorId: string; finishingPosition: string }[] };
+    expect(result.competitorResults.length).toBe(event.competitors.length - withdrawn.length);
+    for (const r of result.competitorResults) expect(competitorIds.has(r.competitorId)).toBe(true);
+    const winner = result.competitorResults.find((r) => r.finishingPosition === '1')!.competitorId;
+    const line = (dividend as { dividends: { legs: { selections: { id: string }[] }[] }[] }).dividends[0]!;
+    expect(runnerOfSelection.get(line.legs[0]!.selections[0]!.id)).toBe(winner);
+  });
+
   it("gives start times on the real clock at the simulator's speed, and statuses that follow the simulated day", async () => {
     const s = await sim({ speed: 60 });
     const race = s.plan().races[0]!;
@@ -91,6 +142,15 @@ describe('gateway client (fetchDayCard)', () => {
     expect(card.truncated).toBe(true);
     expect(card.events).toHaveLength(10);
     expect(card.products).toHaveLength(10);
+  });
+
+  it('caps runners per event and selections per product, and says the card is truncated', async () => {
+    const s = await sim();
+    const card = await fetchDayCard(s.gatewayUrl, KEY, undefined, { maxCompetitorsPerEvent: 3, maxSelectionsPerProduct: 5 });
+    expect(card.truncated).toBe(true);
+    expect(card.events.map((e) => e.competitors.length)).toEqual(card.events.map(() => 3));
+    expect(Math.max(...card.products.map((p) => p.selections.length))).toBe(5);
+    expect(card.events.map((e) => e.id)).toEqual(s.plan().races.map((r) => r.id));
   });
 
   it('refuses a bad key with an auth error that never contains the key', async () => {

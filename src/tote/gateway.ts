@@ -1,14 +1,25 @@
 /**
- * Client for Tote's query gateway, used for names: the day's events and
- * products (the subscription messages carry ids only).
+ * Client for Tote's query gateway, used for names: the day's events with
+ * their runners, and products with the runner behind each selection (the
+ * subscription messages carry ids only).
  *
  * It pages through both lists with cursors, at most `maxPages` pages each (a
  * card larger than that comes back with `truncated: true` rather than never
- * finishing), each request bounded by `timeoutMs`. The key travels only in the
+ * finishing), each request bounded by `timeoutMs`. Runners per event and
+ * selections per product are capped the same way (`maxCompetitorsPerEvent`,
+ * `maxSelectionsPerProduct`): the rest are left out and `truncated` is set. The key travels only in the
  * `Authorization: Api-Key <key>` header; errors never contain it.
  *
  * The exact queries sent are DAY_CARD_EVENTS_QUERY and DAY_CARD_PRODUCTS_QUERY.
  */
+
+export interface DayCardCompetitor {
+  /** The competitorId of CompetitorStatusChanged and EventResultChanged. */
+  id: string;
+  name: string;
+  /** Cloth number (horses) or trap number (greyhounds); null when the gateway gives neither. */
+  number: number | null;
+}
 
 export interface DayCardEvent {
   id: string;
@@ -17,6 +28,15 @@ export interface DayCardEvent {
   /** ISO 8601. */
   scheduledStart: string;
   status: string;
+  /** Every declared runner, non-runners included, in the gateway's order. */
+  competitors: DayCardCompetitor[];
+}
+
+/** A product leg's selection and the runner it backs (selection ids differ per product). */
+export interface DayCardSelection {
+  /** The selectionId of SelectionStatusChanged and of the selections in dividends. */
+  id: string;
+  competitorId: string;
 }
 
 export interface DayCardProduct {
@@ -25,12 +45,14 @@ export interface DayCardProduct {
   betType: string;
   eventIds: string[];
   status: string;
+  /** All legs' selections whose runner the gateway names. */
+  selections: DayCardSelection[];
 }
 
 export interface DayCard {
   events: DayCardEvent[];
   products: DayCardProduct[];
-  /** True when a list had more pages than maxPages allows. */
+  /** True when a list had more pages than maxPages allows, or an event or product more runners or selections than kept. */
   truncated: boolean;
 }
 
@@ -41,6 +63,10 @@ export interface FetchDayCardOptions {
   pageSize?: number;
   /** Pages per list before giving up with truncated: true. @default 20 */
   maxPages?: number;
+  /** Runners kept per event; the largest British field is 40 (the Grand National). @default 64 */
+  maxCompetitorsPerEvent?: number;
+  /** Selections kept per product: 64 runners in each of up to 8 legs (Scoop6, Placepot7). @default 512 */
+  maxSelectionsPerProduct?: number;
   /** Cancels the whole fetch. */
   signal?: AbortSignal;
 }
@@ -62,19 +88,24 @@ export class GatewayError extends Error {
 
 export const DAY_CARD_EVENTS_QUERY = `query DayCardEvents($date: String, $first: Int, $after: String) {
   events(date: $date, first: $first, after: $after) {
-    nodes { id name status scheduledStartDateTime { iso8601 } venue { name } }
+    nodes {
+      id name status scheduledStartDateTime { iso8601 } venue { name }
+      eventCompetitors { nodes { id name details { ... on HorseDetails { clothNumber } ... on GreyhoundDetails { trapNumber } } } }
+    }
     pageInfo { hasNextPage endCursor }
   }
 }`;
 
 export const DAY_CARD_PRODUCTS_QUERY = `query DayCardProducts($date: String, $first: Int, $after: String) {
   products(date: $date, first: $first, after: $after) {
-    nodes { id name type { code } legs { event { id } } selling { status } }
+    nodes { id name type { code } legs { event { id } selections { id competitor { id } } } selling { status } }
     pageInfo { hasNextPage endCursor }
   }
 }`;
 
-const DEFAULTS = { timeoutMs: 10_000, pageSize: 250, maxPages: 20 };
+const DEFAULTS = { timeoutMs: 10_000, pageSize: 250, maxPages: 20, maxCompetitorsPerEvent: 64, maxSelectionsPerProduct: 512 };
+
+type Options = Required<Omit<FetchDayCardOptions, 'signal'>> & { signal?: AbortSignal };
 
 interface Page<N> {
   nodes: N[];
@@ -87,13 +118,20 @@ interface EventNode {
   status: string;
   scheduledStartDateTime: { iso8601: string } | null;
   venue: { name: string } | null;
+  eventCompetitors: { nodes: (CompetitorNode | null)[] | null } | null;
+}
+
+interface CompetitorNode {
+  id: string | null;
+  name: string | null;
+  details: { clothNumber?: number | null; trapNumber?: number | null } | null;
 }
 
 interface ProductNode {
   id: string;
   name: string;
   type: { code: string } | null;
-  legs: { event: { id: string } | null }[] | null;
+  legs: { event: { id: string } | null; selections: ({ id: string | null; competitor: { id: string | null } | null } | null)[] | null }[] | null;
   selling: { status: string } | null;
 }
 
@@ -121,7 +159,7 @@ async function post(
   apiKey: string,
   query: string,
   variables: Record<string, unknown>,
-  o: Required<Omit<FetchDayCardOptions, 'signal'>> & { signal?: AbortSignal },
+  o: Options,
 ): Promise<Record<string, unknown>> {
   const endpoint = endpointOf(url);
   const fail = (message: string, kind: GatewayErrorKind, status?: number) =>
@@ -162,7 +200,7 @@ async function pages<N>(
   query: string,
   field: string,
   date: string | undefined,
-  o: Required<Omit<FetchDayCardOptions, 'signal'>> & { signal?: AbortSignal },
+  o: Options,
 ): Promise<{ nodes: N[]; truncated: boolean }> {
   const nodes: N[] = [];
   let after: string | null = null;
@@ -180,16 +218,44 @@ async function pages<N>(
   return { nodes, truncated: true };
 }
 
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n);
+
+/** Runners with an id; the number is the cloth number, or the trap number for greyhounds. */
+function competitorsOf(e: EventNode): DayCardCompetitor[] {
+  return (e.eventCompetitors?.nodes ?? []).flatMap((c) => {
+    if (!c || typeof c.id !== 'string') return [];
+    const d = c.details;
+    const number = isCount(d?.clothNumber) ? d.clothNumber : isCount(d?.trapNumber) ? d.trapNumber : null;
+    return [{ id: c.id, name: c.name ?? '', number }];
+  });
+}
+
+function selectionsOf(p: ProductNode): DayCardSelection[] {
+  return (p.legs ?? []).flatMap((l) =>
+    (l.selections ?? []).flatMap((s) =>
+      s && typeof s.id === 'string' && typeof s.competitor?.id === 'string' ? [{ id: s.id, competitorId: s.competitor.id }] : [],
+    ),
+  );
+}
+
 /** The day's events and products; `date` is YYYY-MM-DD, omitted for today. */
 export async function fetchDayCard(url: string, apiKey: string, date?: string, opts: FetchDayCardOptions = {}): Promise<DayCard> {
-  const o = {
+  const o: Options = {
     timeoutMs: opts.timeoutMs ?? DEFAULTS.timeoutMs,
     pageSize: opts.pageSize ?? DEFAULTS.pageSize,
     maxPages: opts.maxPages ?? DEFAULTS.maxPages,
+    maxCompetitorsPerEvent: opts.maxCompetitorsPerEvent ?? DEFAULTS.maxCompetitorsPerEvent,
+    maxSelectionsPerProduct: opts.maxSelectionsPerProduct ?? DEFAULTS.maxSelectionsPerProduct,
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
   const events = await pages<EventNode>(url, apiKey, DAY_CARD_EVENTS_QUERY, 'events', date, o);
   const products = await pages<ProductNode>(url, apiKey, DAY_CARD_PRODUCTS_QUERY, 'products', date, o);
+  let cut = false;
+  const capped = <T>(items: T[], max: number): T[] => {
+    if (items.length <= max) return items;
+    cut = true;
+    return items.slice(0, max);
+  };
   return {
     events: events.nodes.map((e) => ({
       id: e.id,
@@ -197,6 +263,7 @@ export async function fetchDayCard(url: string, apiKey: string, date?: string, o
       venue: e.venue?.name ?? '',
       scheduledStart: e.scheduledStartDateTime?.iso8601 ?? '',
       status: e.status,
+      competitors: capped(competitorsOf(e), o.maxCompetitorsPerEvent),
     })),
     products: products.nodes.map((p) => ({
       id: p.id,
@@ -204,7 +271,8 @@ export async function fetchDayCard(url: string, apiKey: string, date?: string, o
       betType: p.type?.code ?? '',
       eventIds: (p.legs ?? []).flatMap((l) => (l.event ? [l.event.id] : [])),
       status: p.selling?.status ?? '',
+      selections: capped(selectionsOf(p), o.maxSelectionsPerProduct),
     })),
-    truncated: events.truncated || products.truncated,
+    truncated: events.truncated || products.truncated || cut,
   };
 }
