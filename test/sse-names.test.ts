@@ -48,7 +48,7 @@ async function setup(apiKey = KEY) {
 
 describe('names from the query API', () => {
   it("loads the day's races and products server-side and never shows the key", async () => {
-    const { sim, sse } = await setup();
+    const { sim, sse, status } = await setup();
     const names = await waitFor(async () => {
       const n = await (await fetch(`${sse.url}/names`)).json();
       return n.version >= 1 ? n : null;
@@ -61,11 +61,34 @@ describe('names from the query API', () => {
     expect(Date.parse(names.events[race.id].scheduledStart)).toBeGreaterThan(0);
     const product = race.products[0]!;
     expect(names.products[product.id]).toMatchObject({ betType: product.betType, eventIds: [race.id] });
+    // Runners by the competitor ids of CompetitorStatusChanged and EventResultChanged...
+    const runners = plan.races.flatMap((r) => r.runners);
+    expect(Object.keys(names.competitors)).toHaveLength(runners.length);
+    for (const r of race.runners) expect(names.competitors[r.id]).toEqual({ name: r.name, number: r.clothNumber });
+    // ...and each product's own selection ids (SelectionStatusChanged, dividends) tied to them.
+    const legs = plan.products.flatMap((p) => p.legs);
+    expect(Object.keys(names.selections)).toHaveLength(legs.reduce((n, l) => n + l.selections.length, 0));
+    for (const p of race.products) p.legs[0]!.selections.forEach((sel, i) => expect(names.selections[sel]).toBe(race.runners[i]!.id));
+    expect(await status()).toMatchObject({ competitors: runners.length, selections: Object.keys(names.selections).length });
     for (const path of ['/', '/app.js', '/names', '/status', '/config.json', '/snapshot', '/metrics']) {
       const body = await (await fetch(sse.url + path)).text();
       expect(body, path).not.toContain(KEY);
     }
     expect(logLines.join('\n')).not.toContain(KEY);
+  });
+
+  it('serves the card compressed to browsers that accept it, the same card as uncompressed', async () => {
+    const { sse } = await setup();
+    const plain = await waitFor(async () => {
+      const res = await fetch(`${sse.url}/names`, { headers: { 'accept-encoding': 'identity' } });
+      const n = await res.json();
+      return n.version >= 1 ? { res, n } : null;
+    });
+    expect(plain.res.headers.get('content-encoding')).toBeNull();
+    const gz = await fetch(`${sse.url}/names`, { headers: { 'accept-encoding': 'gzip, deflate, br' } });
+    expect(gz.headers.get('content-encoding')).toBe('gzip');
+    expect(gz.headers.get('cache-control')).toBe('no-store');
+    expect(await gz.json()).toEqual(plain.n);
   });
 
   it('refetches on EventUpdated and once per unknown id, not on every message about it', async () => {

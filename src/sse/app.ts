@@ -4,7 +4,7 @@ import { FilterError, parseFilter } from './filter.js';
 import { NO_STORE_HEADERS, SSE_HEADERS } from './headers.js';
 import type { Hub } from './hub.js';
 import type { SseMetrics } from './metrics.js';
-import type { NameDirectory } from './names.js';
+import { NO_NAMES, type NameDirectory } from './names.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 
@@ -92,9 +92,18 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
-  app.get('/names', (_req: Request, res: Response) => {
-    const names = deps.names?.json() ?? { version: 0, fetchedAt: null, error: 'names are not configured', events: {}, products: {} };
-    res.set(NO_STORE_HEADERS).json(names);
+  app.get('/names', async (req: Request, res: Response) => {
+    res.set(NO_STORE_HEADERS);
+    if (!deps.names) {
+      res.json(NO_NAMES);
+      return;
+    }
+    // Runner and selection names make this the largest answer the service gives; most of it is ids, which compress well.
+    const body = deps.names.body();
+    res.type('application/json').vary('Accept-Encoding');
+    const gzipped = req.acceptsEncodings('gzip') === 'gzip' ? await body.gzip.catch(() => undefined) : undefined;
+    if (gzipped) res.set('Content-Encoding', 'gzip').send(gzipped);
+    else res.send(body.json);
   });
 
   app.get('/config.json', (_req: Request, res: Response) => {

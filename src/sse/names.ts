@@ -2,6 +2,8 @@ import type { Envelope } from '../envelope/envelope.js';
 import { RecentIds } from '../consumer/recent-ids.js';
 import { fetchDayCard, type DayCard } from '../tote/gateway.js';
 import { redact, type Logger } from '../log/logger.js';
+import { cardNames, EMPTY_CARD_NAMES, type CardNames } from './day-card.js';
+import { EncodedJson } from './encoded-json.js';
 
 export type DayCardFetcher = (url: string, apiKey: string) => Promise<DayCard>;
 
@@ -18,29 +20,32 @@ export interface NamesOptions {
   readonly log: Logger;
 }
 
-export interface NamesJson {
+export interface NamesJson extends CardNames {
   /** Bumped on every change; the page refetches when a `names` event carries a newer one. */
   version: number;
   fetchedAt: string | null;
   /** Why the last fetch failed (never includes the key); null after a success. */
   error: string | null;
-  events: Record<string, { name: string; venue: string; scheduledStart: string; status: string }>;
-  products: Record<string, { name: string; betType: string; eventIds: string[]; status: string }>;
 }
 
-/** A card far bigger than any racing day is cut here rather than held whole. */
-export const MAX_CARD_EVENTS = 5_000;
-export const MAX_CARD_PRODUCTS = 20_000;
+/** A card far bigger than any racing day is cut at these limits rather than held whole. */
+export { MAX_CARD_COMPETITORS, MAX_CARD_EVENTS, MAX_CARD_PRODUCTS, MAX_CARD_SELECTIONS } from './day-card.js';
+
+/** What /names answers when the service has no query API configured. */
+export const NO_NAMES: Readonly<NamesJson> = Object.freeze({ version: 0, fetchedAt: null, error: 'names are not configured', ...EMPTY_CARD_NAMES });
 
 /**
- * Names for the ids the feed carries: venue, race time and product names from
- * Tote's query API, fetched server-side so the API key never reaches a
+ * Names for the ids the feed carries: venue, race time, product and runner
+ * names from Tote's query API, fetched server-side so the API key never reaches a
  * browser. Fetched at start, every `refreshMs`, and soon after an
  * EventUpdated or an id the card does not know (at most once per
  * `minGapMs`). The last good card is kept when a fetch fails.
  */
 export class NameDirectory {
-  private current: NamesJson = { version: 0, fetchedAt: null, error: null, events: {}, products: {} };
+  private current: NamesJson = { version: 0, fetchedAt: null, error: null, ...EMPTY_CARD_NAMES };
+  /** /names is read by every open page at once after a `names` event: serialized once per change. */
+  private readonly encoded = new EncodedJson<NamesJson>();
+  private sizes = { events: 0, products: 0, competitors: 0, selections: 0 };
   private timer: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | null = null;
@@ -63,6 +68,11 @@ export class NameDirectory {
 
   json(): NamesJson {
     return this.current;
+  }
+
+  /** The current names as JSON text, and gzipped. */
+  body() {
+    return this.encoded.of(this.current);
   }
 
   onChange(listener: (version: number) => void): () => void {
@@ -136,32 +146,27 @@ export class NameDirectory {
   }
 
   private accept(card: DayCard): void {
-    const events: NamesJson['events'] = {};
-    const products: NamesJson['products'] = {};
-    for (const e of card.events.slice(0, MAX_CARD_EVENTS)) {
-      events[e.id] = { name: e.name, venue: e.venue, scheduledStart: e.scheduledStart, status: e.status };
-    }
-    for (const p of card.products.slice(0, MAX_CARD_PRODUCTS)) {
-      products[p.id] = { name: p.name, betType: p.betType, eventIds: [...p.eventIds], status: p.status };
-    }
-    if (card.truncated || card.events.length > MAX_CARD_EVENTS || card.products.length > MAX_CARD_PRODUCTS) {
+    const { names, cut } = cardNames(card);
+    if (card.truncated || cut) {
       this.opts.log.warn('day card cut to its limits', { events: card.events.length, products: card.products.length });
     }
     const changed =
       this.current.error !== null ||
-      JSON.stringify(events) !== JSON.stringify(this.current.events) ||
-      JSON.stringify(products) !== JSON.stringify(this.current.products);
+      (Object.keys(names) as (keyof CardNames)[]).some((k) => JSON.stringify(names[k]) !== JSON.stringify(this.current[k]));
     const fetchedAt = new Date().toISOString();
     if (!changed) {
       this.current = { ...this.current, fetchedAt };
       return;
     }
-    this.publish({ version: this.current.version, fetchedAt, error: null, events, products });
-    this.opts.log.info('names loaded', {
-      events: Object.keys(events).length,
-      products: Object.keys(products).length,
-      version: this.current.version,
-    });
+    // Counted once here: /status is polled often and the maps can be large.
+    this.sizes = {
+      events: Object.keys(names.events).length,
+      products: Object.keys(names.products).length,
+      competitors: Object.keys(names.competitors).length,
+      selections: Object.keys(names.selections).length,
+    };
+    this.publish({ version: this.current.version, fetchedAt, error: null, ...names });
+    this.opts.log.info('names loaded', { ...this.sizes, version: this.current.version });
   }
 
   private publish(next: NamesJson): void {
@@ -175,8 +180,7 @@ export class NameDirectory {
       version: this.current.version,
       fetchedAt: this.current.fetchedAt,
       error: this.current.error,
-      events: Object.keys(this.current.events).length,
-      products: Object.keys(this.current.products).length,
+      ...this.sizes,
       fetches: this.fetches,
       failures: this.failures,
       refreshPending: this.pending !== undefined || this.inFlight !== null,
