@@ -197,9 +197,27 @@ export class Ingest {
     }
   }
 
-  /** Resolves when everything handed over so far has settled (published, dead-lettered or failed). */
-  async drain(): Promise<void> {
-    while (this.settling.size) await Promise.allSettled([...this.settling]);
+  /**
+   * Resolves true when everything handed over so far has settled (published,
+   * dead-lettered or failed), or false if `timeoutMs` passes first: a bus that
+   * never answers must not hold a stop or a shutdown for ever.
+   */
+  async drain(timeoutMs = Infinity): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.settling.size) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        Promise.allSettled([...this.settling]).then(() => false),
+        new Promise<boolean>((r) => {
+          if (Number.isFinite(left)) timer = setTimeout(() => r(true), left);
+        }),
+      ]);
+      if (timer) clearTimeout(timer);
+      if (timedOut) return false;
+    }
+    return true;
   }
 
   stats() {

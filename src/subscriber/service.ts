@@ -42,8 +42,12 @@ export interface SubscriberService {
   readonly client: ToteClient;
   readonly ingest: Ingest;
   status(): Record<string, unknown>;
-  /** Stop the Tote socket and flush the bus and history (what POST /stop and SIGTERM do). */
-  stopAndFlush(): Promise<void>;
+  /**
+   * Stop the Tote socket and flush the bus and history (what POST /stop and
+   * SIGTERM do). Resolves false if something was still pending after the
+   * shutdown grace.
+   */
+  stopAndFlush(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -82,7 +86,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   await o.history.connect();
 
   const startedAt = new Date();
-  let stopping: Promise<void> | null = null;
+  let stopping: Promise<boolean> | null = null;
 
   const publishLatency = () => o.publisher.publishLatency?.() ?? { p50Ms: null, p99Ms: null, samples: 0 };
 
@@ -133,10 +137,16 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
 
   const stopAndFlush = async () => {
     stopping ??= (async () => {
+      // Bounded: Cloud Run kills the instance 10 s after SIGTERM whatever we do,
+      // and a bus that never answers must not hold POST /stop for ever.
+      const deadline = Date.now() + o.subscriber.shutdownGraceMs;
       await client.stop();
-      await ingest.drain();
-      await o.publisher.flush();
-      await o.history.flush();
+      const drained = await ingest.drain(deadline - Date.now());
+      const flushed = drained && (await settlesBy(Promise.all([o.publisher.flush(), o.history.flush()]), deadline));
+      if (!flushed) {
+        log.error('stopped with work still pending', { ...ingest.stats().totals, publishBacklog: ingest.stats().publishBacklog, historyBacklog: o.history.status().backlog });
+      }
+      return flushed;
     })().finally(() => {
       stopping = null;
     });
@@ -163,8 +173,8 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   app.post('/stop', async (_req, res, next) => {
     try {
       log.info('stop requested');
-      await stopAndFlush();
-      res.json({ state: client.status().state, flushed: true, totals: ingest.stats().totals });
+      const flushed = await stopAndFlush();
+      res.status(flushed ? 200 : 503).json({ state: client.status().state, flushed, totals: ingest.stats().totals });
     } catch (err) {
       next(err);
     }
@@ -252,4 +262,15 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       await o.history.close();
     },
   };
+}
+
+/** True if `p` settles before `deadline` (epoch ms), false otherwise. */
+async function settlesBy(p: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()))));
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
