@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { createLogger, setLogWriter } from '../src/log/logger.js';
 import { startLocalPipeline, type LocalPipeline } from '../src/main.js';
+import { dividendLines } from '../src/simulator/dividends.js';
+import { poolDividend } from '../src/simulator/payloads.js';
 import { waitFor } from './helpers/ports.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -128,6 +130,36 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
     expect(await page.locator('#health-text').innerText()).toMatch(/no messages for \d+ s/);
     pipeline.simulator!.play();
     await page.waitForFunction(() => document.querySelector('#health')?.getAttribute('data-state') === 'live', null, { timeout: 15_000 });
+  });
+
+  it("names runners by cloth number and name: the non-runner, a result and a dividend's winning selections", async () => {
+    const sim = pipeline.simulator!;
+    const card = sim.plan();
+    const race = card.races[0]!;
+    const runner = (i: number) => `${race.runners[i]!.clothNumber} ${race.runners[i]!.name}`;
+    const inRace = (sel: string) => page.locator(`.race[data-event="${race.id}"] ${sel}`);
+    // The day's first race loses a runner minutes after its market opens (seconds at this speed).
+    await inRace('.nr .runner').first().waitFor({ timeout: 20_000 });
+    expect(await inRace('.nr .runner').allInnerTexts()).toEqual(race.fate.nonRunners.map((n) => runner(n.runner)));
+    expect(await inRace('.nr code').count()).toBe(0);
+
+    // Declared now rather than at the race's finish a minute away: the feed carries ids only, names come from the card.
+    const order = race.fate.order;
+    sim.emit('onEventResultChanged', {
+      eventId: race.id,
+      competitorResults: order.map((r, i) => ({ competitorId: race.runners[r]!.id, finishingPosition: String(i + 1), status: 'PROVISIONAL' })),
+    });
+    const exacta = race.products.find((p) => p.betType === 'EXACTA')!;
+    sim.emit('onPoolDividendChanged', poolDividend(exacta, 'PROVISIONAL', dividendLines(exacta, card.races)));
+    await inRace('.result .runner').first().waitFor({ timeout: 10_000 });
+    expect(await inRace('.result .runner').allInnerTexts()).toEqual(order.slice(0, 3).map(runner));
+    const declared = page.locator('#declared li', { has: page.locator('.t-div') }).first();
+    await declared.locator('.dl .runner').first().waitFor({ timeout: 10_000 });
+    expect(await declared.locator('.dl .runner').allInnerTexts()).toEqual([runner(order[0]!), runner(order[1]!)]);
+    expect(await page.locator('#declared li', { has: page.locator('.t-result') }).first().locator('.runner').allInnerTexts()).toEqual(
+      order.slice(0, 3).map(runner),
+    );
+    expect(pageErrors).toEqual([]);
   });
 
   it('filters by meeting and product type, and saves a screenshot', async () => {

@@ -140,6 +140,7 @@ function feedDetails() {
     ['Viewers', s ? String(s.connections) : '–'],
     ['Slow viewers dropped', s ? String(s.droppedSlowClients) : '–'],
     ['Names', s?.names?.enabled ? `${s.names.events} races, ${s.names.products} products` : 'off'],
+    ['Runners named', s?.names?.enabled ? String(s.names.competitors ?? 0) : '–'],
   ];
   $('feed-details').innerHTML = rows.map(([k, v]) => `<div><dt>${esc(k)}</dt><dd>${esc(v)}</dd></div>`).join('');
 }

@@ -87,7 +87,7 @@ function productRow(state, p, now) {
     <td><span class="pill p-${esc(status)}">${esc(statusLabel(status))}</span></td>
     <td class="num gross" title="${c.gross ? `Gross ${money(c.gross.amount, c.gross.code)}` : 'No pool total yet'}">${c.gross ? money(c.gross.amount, c.gross.code, true) : '<span class="muted">–</span>'}${c.final ? '<small class="final" title="Final pool total (betting closed)">✓</small>' : ''}</td>
     <td class="num net" title="${c.net ? `Net ${money(c.net.amount, c.net.code)}` : ''}">${c.net ? money(c.net.amount, c.net.code, true) : ''}</td>
-    <td class="num div">${divText}</td>
+    <td class="num div"${c.div ? ` title="${esc(winnersText(state, p.id))}"` : ''}>${divText}</td>
   </tr>`;
 }
 
@@ -97,7 +97,8 @@ function dividendLine(state, products) {
   const chips = products.map((p) => {
     const c = poolCells(state, p);
     const type = p.betType ? titleCase(p.betType) : shortId(p.id);
-    const tip = `${p.name ?? p.id}: gross ${c.gross ? money(c.gross.amount, c.gross.code) : '–'}, net ${c.net ? money(c.net.amount, c.net.code) : '–'}`;
+    const winners = c.div ? winnersText(state, p.id) : '';
+    const tip = `${p.name ?? p.id}: gross ${c.gross ? money(c.gross.amount, c.gross.code) : '–'}, net ${c.net ? money(c.net.amount, c.net.code) : '–'}${winners ? ` · ${winners}` : ''}`;
     const value = c.div
       ? `<b class="${c.div.status === 'FINAL' ? '' : 'prov'}">${money(c.div.amount, c.div.code, c.div.amount >= 1000)}${c.div.status === 'FINAL' ? '' : '<small>P</small>'}</b>`
       : `<span class="muted">${c.gross ? money(c.gross.amount, c.gross.code, true) : '–'}</span>`;
@@ -140,11 +141,65 @@ function resultLine(state, raceId) {
   return html;
 }
 
-export function runnerName(state, id) {
-  const c = state.names.competitors?.[id];
-  if (c?.name) return esc(c.number ? `${c.number}. ${c.name}` : c.name);
-  return `<code title="${esc(id)}">${esc(shortId(id))}</code>`;
+const idCode = (id) => `<code title="${esc(id)}">${esc(shortId(id))}</code>`;
+const runnerOf = (state, competitorId) => {
+  const c = state.names.competitors?.[competitorId];
+  return c?.name ? c : null;
+};
+/** Selections are per product; the card ties each to the runner it backs. */
+const selectionRunner = (state, selectionId) => state.names.selections?.[selectionId];
+
+/** A runner by cloth (or trap) number and name; its short id until the card names it. */
+export function runnerName(state, competitorId) {
+  const c = runnerOf(state, competitorId);
+  if (!c) return idCode(competitorId);
+  const number = c.number != null ? `<span class="cloth">${esc(c.number)}</span> ` : '';
+  return `<span class="runner" title="${esc(competitorId)}">${number}${esc(c.name)}</span>`;
 }
+
+function runnerText(state, competitorId) {
+  const c = runnerOf(state, competitorId);
+  if (!c) return shortId(competitorId);
+  return c.number != null ? `${c.number} ${c.name}` : c.name;
+}
+
+export function selectionName(state, selectionId) {
+  const competitorId = selectionRunner(state, selectionId);
+  return competitorId ? runnerName(state, competitorId) : idCode(selectionId);
+}
+
+function selectionText(state, selectionId) {
+  const competitorId = selectionRunner(state, selectionId);
+  return competitorId ? runnerText(state, competitorId) : shortId(selectionId);
+}
+
+const byPosition = (a, b) => Number(a.finishingPosition) - Number(b.finishingPosition);
+/** Place pools declare one line per placed runner; more than this is not a single race's. */
+const MAX_DIVIDEND_LINES = 4;
+
+/**
+ * A single-race product's declared lines: the winning selections in
+ * finishing order, with the amount. Empty for multi-race pools (a placepot's
+ * line names every placed runner of six races).
+ */
+function winningLines(state, productId) {
+  const d = state.products.get(productId)?.dividends?.payload;
+  const lines = Array.isArray(d?.dividends) ? d.dividends : [];
+  if (lines.length > MAX_DIVIDEND_LINES) return [];
+  const out = [];
+  for (const line of lines) {
+    const legs = Array.isArray(line?.legs) ? line.legs : [];
+    if (legs.length !== 1 || !Array.isArray(legs[0]?.selections)) return [];
+    const ids = [...legs[0].selections].sort(byPosition).map((sel) => sel.id);
+    out.push({ ids, money: firstMoney(line.dividend?.amounts, line.dividend?.amount) });
+  }
+  return out;
+}
+
+const winnersText = (state, productId) =>
+  winningLines(state, productId)
+    .map((l) => l.ids.map((id) => selectionText(state, id)).join(' – '))
+    .join(', ');
 
 function raceBlock(state, race, filters, now, timeZone) {
   const status = state.eventStatus(race.id);
@@ -249,8 +304,16 @@ export function renderDeclared(state, timeZone) {
       const p = state.names.products[d.id];
       const div = dividendOf(state, d.id);
       const label = p ? productLabel(state, p, timeZone) : `Product ${esc(shortId(d.id))}`;
-      const amount = div ? `${money(div.amount, div.code)} <small>${div.status === 'FINAL' ? 'final' : 'provisional'}</small>` : '';
-      return `<li><span class="when">${at}</span><span class="tag t-div">Dividend</span><b>${label}</b><div>${amount}</div></li>`;
+      const status = div ? ` <small>${div.status === 'FINAL' ? 'final' : 'provisional'}</small>` : '';
+      const lines = winningLines(state, d.id);
+      const body = lines.length
+        ? lines
+            .map((l) => `<span class="dl">${l.ids.map((id) => selectionName(state, id)).join(' – ')} <b>${l.money ? money(l.money.amount, l.money.code) : '–'}</b></span>`)
+            .join('')
+        : div
+          ? money(div.amount, div.code)
+          : '';
+      return `<li><span class="when">${at}</span><span class="tag t-div">Dividend</span><b>${label}</b><div class="dlines">${body}${status}</div></li>`;
     })
     .join('');
 }

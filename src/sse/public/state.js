@@ -20,7 +20,7 @@ export class DayState {
   constructor() {
     this.products = new Map();
     this.events = new Map();
-    this.names = { version: 0, events: {}, products: {}, competitors: {} };
+    this.names = { version: 0, events: {}, products: {}, competitors: {}, selections: {} };
     this.seen = new Set();
     this.declared = [];
     this.received = 0;
@@ -56,7 +56,8 @@ export class DayState {
   }
 
   setNames(names) {
-    this.names = { competitors: {}, ...names };
+    // A server from before runner names sends neither map.
+    this.names = { competitors: {}, selections: {}, ...names };
   }
 
   /** Applies one streamed envelope; false when it was a repeat. */
