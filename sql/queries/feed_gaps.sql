@@ -4,8 +4,8 @@
 WITH active AS (
   SELECT DISTINCT
     FORMAT_TIMESTAMP('%Y-%m-%d', received_at, 'Europe/London') AS day,
-    EXTRACT(HOUR FROM received_at AT TIME ZONE 'Europe/London') * 60
-      + EXTRACT(MINUTE FROM received_at AT TIME ZONE 'Europe/London') AS minute_of_day
+    CAST(FORMAT_TIMESTAMP('%H', received_at, 'Europe/London') AS INT64) * 60
+      + CAST(FORMAT_TIMESTAMP('%M', received_at, 'Europe/London') AS INT64) AS minute_of_day
   FROM v_messages
 ),
 bounds AS (
