@@ -68,6 +68,8 @@ interface Operation {
   state: OperationState;
   id: string | null;
   failures: number;
+  /** Failures since the operation last delivered data: drives its backoff. */
+  consecutiveFailures: number;
   lastError: string | null;
   lastErrorAt: Date | null;
   retryTimer: NodeJS.Timeout | null;
@@ -143,6 +145,7 @@ export class ToteClient {
         state: 'pending',
         id: null,
         failures: 0,
+        consecutiveFailures: 0,
         lastError: null,
         lastErrorAt: null,
         retryTimer: null,
@@ -446,6 +449,10 @@ export class ToteClient {
       this.recordOpError(op, summarise(payload.errors));
     }
     if (value === undefined || value === null) {
+      if (payload.errors?.length) {
+        op.failures++;
+        op.consecutiveFailures++;
+      }
       const reason: DeadLetterReason = payload.errors?.length ? 'graphql-error' : 'payload-not-object';
       this.handlers.onBadFrame(reason, `no data.${op.entry.rootField} in frame`, raw, this.meta(conn), op.entry);
       return;
@@ -454,6 +461,7 @@ export class ToteClient {
       this.handlers.onBadFrame('payload-not-object', `data.${op.entry.rootField} is not an object`, raw, this.meta(conn), op.entry);
       return;
     }
+    op.consecutiveFailures = 0;
     this.handlers.onMessage(op.entry, value as Record<string, unknown>, raw, this.meta(conn));
   }
 
@@ -469,8 +477,9 @@ export class ToteClient {
     op.id = null;
     op.state = 'failed';
     op.failures++;
+    op.consecutiveFailures++;
     this.recordOpError(op, summarise(errors));
-    const delay = backoffDelay(op.failures - 1, this.cfg.operationRetryMinMs, this.cfg.operationRetryMaxMs);
+    const delay = this.opBackoff(op);
     this.log.error('tote operation failed', {
       rootField: op.entry.rootField,
       error: op.lastError,
@@ -486,9 +495,15 @@ export class ToteClient {
     this.byId.delete(id);
     op.id = null;
     op.state = 'completed';
-    // Tote ended a subscription we still want (e.g. a server redeploy): ask again.
-    this.log.warn('tote completed an operation; resubscribing', { rootField: op.entry.rootField });
-    this.retryOperation(conn, op, this.cfg.operationRetryMinMs);
+    // Tote ended a subscription we still want (e.g. a server redeploy): ask
+    // again, backing off if it has been failing (errors, then complete).
+    const delay = op.consecutiveFailures > 0 ? this.opBackoff(op) : this.cfg.operationRetryMinMs;
+    this.log.warn('tote completed an operation; resubscribing', { rootField: op.entry.rootField, retryInMs: delay });
+    this.retryOperation(conn, op, delay);
+  }
+
+  private opBackoff(op: Operation): number {
+    return backoffDelay(op.consecutiveFailures - 1, this.cfg.operationRetryMinMs, this.cfg.operationRetryMaxMs);
   }
 
   private retryOperation(conn: Connection, op: Operation, delayMs: number): void {
