@@ -154,3 +154,4 @@ const only = process.argv[2];
 console.log(`Benchmarks on ${process.platform} ${process.arch}, node ${process.version}; rounds ${ROUNDS}`);
 if (!only || only === 'ingest') await benchIngest();
 if (!only || only === 'publish') await benchPublish();
+if (!only || only === 'sse') await (await import('./sse.js')).benchSse(ROUNDS);
