@@ -126,6 +126,7 @@ export class ToteClient {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private nextRetryAt: Date | null = null;
   private livenessTimer: NodeJS.Timeout | null = null;
+  private lastFrameAt = 0;
   private pingTimer: NodeJS.Timeout | null = null;
   private ackTimer: NodeJS.Timeout | null = null;
   private stableTimer: NodeJS.Timeout | null = null;
@@ -360,7 +361,8 @@ export class ToteClient {
 
   private onFrame(conn: Connection, text: string): void {
     this.framesReceived++;
-    if (conn.acked && !this.paused) this.armLiveness(conn);
+    // A timestamp per frame, not a timer per frame: this is the hot path.
+    this.lastFrameAt = Date.now();
     const dialect = conn.dialect;
     if (!dialect) return;
     let msg: Inbound;
@@ -524,17 +526,23 @@ export class ToteClient {
 
   // --- liveness and reconnects ----------------------------------------------
 
+  /**
+   * Checks a few times per interval whether any frame arrived, so a silent
+   * socket is replaced within livenessTimeoutMs (+ a fifth of it).
+   */
   private armLiveness(conn: Connection): void {
     this.clearLiveness();
-    this.livenessTimer = setTimeout(() => {
-      if (conn.gen !== this.gen) return;
-      this.fail(`no frame from Tote for ${this.cfg.livenessTimeoutMs} ms; replacing the socket`);
+    this.lastFrameAt = Date.now();
+    const timeout = this.cfg.livenessTimeoutMs;
+    this.livenessTimer = setInterval(() => {
+      if (conn.gen !== this.gen || Date.now() - this.lastFrameAt < timeout) return;
+      this.fail(`no frame from Tote for ${timeout} ms; replacing the socket`);
       this.onSocketGone(conn, 'retry', 'liveness timeout');
-    }, this.cfg.livenessTimeoutMs);
+    }, Math.max(50, Math.floor(timeout / 5)));
   }
 
   private clearLiveness(): void {
-    if (this.livenessTimer) clearTimeout(this.livenessTimer);
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
     this.livenessTimer = null;
   }
 
