@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { fileURLToPath } from 'node:url';
-import { FilterError, parseFilter } from './filter.js';
-import { NO_STORE_HEADERS, SSE_HEADERS } from './headers.js';
+import { corsHeaders } from './cors.js';
+import { NO_STORE_HEADERS } from './headers.js';
 import type { Hub } from './hub.js';
 import type { SseMetrics } from './metrics.js';
 import { NO_NAMES, type NameDirectory } from './names.js';
@@ -21,28 +21,6 @@ export interface AppDeps {
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
-/** Ids are UUIDs (36 characters); anything much longer is not ours and is not looked up. */
-const MAX_LAST_EVENT_ID = 100;
-
-/** Allowed-origin check for cross-origin dashboards; same-origin pages need none of it. */
-function corsHeaders(origins: readonly string[], origin: string | undefined): Record<string, string> {
-  if (!origin || origins.length === 0) return {};
-  if (origins.includes('*')) return { 'Access-Control-Allow-Origin': '*' };
-  if (origins.includes(origin)) return { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
-  return {};
-}
-
-function lastEventIdOf(req: Request): string | undefined {
-  // The header wins: EventSource sends it on every reconnect, while the query
-  // parameter (for the first request, which cannot carry headers) stays in
-  // the URL and would be stale.
-  const header = req.get('last-event-id');
-  const query = typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined;
-  const id = (header ?? query)?.trim();
-  if (!id) return undefined;
-  return id.slice(0, MAX_LAST_EVENT_ID);
-}
-
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -62,24 +40,7 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
-  app.get('/events', (req: Request, res: Response) => {
-    let filter;
-    try {
-      filter = parseFilter(req.query as Record<string, unknown>);
-    } catch (err) {
-      if (err instanceof FilterError) {
-        res.status(400).json({ error: err.message });
-        return;
-      }
-      throw err;
-    }
-    if (req.method === 'HEAD') {
-      // A probe, not a viewer: answer the headers without registering a stream.
-      res.writeHead(200, { ...SSE_HEADERS, ...(res.locals.cors as Record<string, string>) }).end();
-      return;
-    }
-    deps.hub.open(req, res, filter, lastEventIdOf(req), res.locals.cors as Record<string, string>);
-  });
+  // GET and HEAD /events are served ahead of Express (events-route.ts); only their CORS preflight comes here.
 
   app.get('/snapshot', (_req: Request, res: Response) => {
     const hub = deps.hub;

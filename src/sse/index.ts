@@ -6,6 +6,7 @@ import type { SseConfig } from '../config/sse.js';
 import { isReportingSource } from '../consumer/source-status.js';
 import { log as rootLog, type Logger } from '../log/logger.js';
 import { createApp } from './app.js';
+import { eventsRoute } from './events-route.js';
 import { History } from './history.js';
 import { Hub } from './hub.js';
 import { SseMetrics } from './metrics.js';
@@ -152,7 +153,10 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     names?.note(e);
   });
 
-  const server: Server = createServer(app);
+  const events = eventsRoute({ hub, corsOrigins: config.corsOrigins, log });
+  const server: Server = createServer((req, res) => {
+    if (!events(req, res)) app(req, res);
+  });
   // Streams live for up to an hour: no socket or request timeouts on this server.
   server.requestTimeout = 0;
   server.timeout = 0;
