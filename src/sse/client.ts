@@ -10,9 +10,6 @@ export interface ClientLimits {
 
 export type EndReason = 'client-closed' | 'slow' | 'lifetime' | 'shutdown' | 'error';
 
-/** Largest single write: big enough to batch a burst, small enough not to copy megabytes at once. */
-const WRITE_BATCH_BYTES = 64 * 1024;
-
 /**
  * One open event stream. Frames are shared buffers (serialized once per
  * event for all clients); this class only queues references to them.
@@ -22,8 +19,9 @@ const WRITE_BATCH_BYTES = 64 * 1024;
  * Past either bound the client is disconnected rather than slowed: a stalled
  * browser must not hold the server's memory, and EventSource reconnects with
  * Last-Event-ID and resumes from history. Memory per client is therefore at
- * most the bound, plus one write batch (64 KiB) in the socket's own buffer,
- * plus references to the frames of a single bus burst (shared by all clients).
+ * most the bound, plus what the socket's buffer takes before it pushes back
+ * (its 16 KiB high-water mark, in references to the shared frames), plus
+ * references to the frames of a single bus burst (shared by all clients).
  *
  * Replay frames on resume are queued separately and do not count towards the
  * bound: they already live in the history, so queueing them costs only
@@ -96,36 +94,35 @@ export class SseClient {
     return true;
   }
 
-  /** Writes queued frames until the socket pushes back. */
+  /**
+   * Writes queued frames until the socket pushes back. Each shared frame is
+   * written as it is, never copied into a per-client batch: Node corks the
+   * socket until the end of the tick, so a burst still leaves in one writev,
+   * and what waits in the socket's buffer are references, not copies.
+   */
   flush(): void {
     while (!this.ended && !this.blocked) {
-      const chunk = this.nextBatch();
-      if (!chunk) return;
-      if (!this.res.write(chunk)) this.blocked = true;
+      const frame = this.nextFrame();
+      if (!frame) return;
+      if (!this.res.write(frame)) this.blocked = true;
     }
   }
 
-  private nextBatch(): Buffer | null {
-    const parts: Buffer[] = [];
-    let size = 0;
-    while (size < WRITE_BATCH_BYTES && this.replayPos < this.replay.length) {
+  private nextFrame(): Buffer | null {
+    if (this.replayPos < this.replay.length) {
       const b = this.replay[this.replayPos++]!;
-      parts.push(b);
-      size += b.length;
-    }
-    if (this.replayPos === this.replay.length && this.replay.length) {
-      this.replay.length = 0;
-      this.replayPos = 0;
+      if (this.replayPos === this.replay.length) {
+        this.replay.length = 0;
+        this.replayPos = 0;
+      }
+      return b;
     }
     // Live frames only once the replay is out, so the client sees history in order.
-    while (size < WRITE_BATCH_BYTES && this.replay.length === 0 && this.livePos < this.live.length) {
-      const b = this.live[this.livePos]!;
-      this.live[this.livePos++] = EMPTY;
-      this.liveBytes -= b.length;
-      parts.push(b);
-      size += b.length;
-    }
-    if (this.livePos === this.live.length && this.live.length) {
+    if (this.livePos === this.live.length) return null;
+    const b = this.live[this.livePos]!;
+    this.live[this.livePos++] = EMPTY;
+    this.liveBytes -= b.length;
+    if (this.livePos === this.live.length) {
       this.live.length = 0;
       this.livePos = 0;
     } else if (this.livePos > 1024 && this.livePos * 2 > this.live.length) {
@@ -133,8 +130,7 @@ export class SseClient {
       this.live.splice(0, this.livePos);
       this.livePos = 0;
     }
-    if (parts.length === 0) return null;
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+    return b;
   }
 
   /** Ends the stream; safe to call more than once and from any disconnect path. */
