@@ -1,20 +1,28 @@
 /**
  * The executable query gateway: the day's card (events and products) read
  * from the day plans, with statuses as of the simulated now and start times
- * projected to real wall-clock time.
+ * projected to real wall-clock time. The schema is GATEWAY_SDL, a subset of
+ * Tote's; where the simulator's answers differ from Tote's it says so there.
  */
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLScalarType, GraphQLSchema, ValueNode } from 'graphql';
 import { graphql } from './graphql-runtime.js';
 import type { DayPlan, ProductPlan, RacePlan } from './day-plan.js';
 import { GATEWAY_SDL } from './gateway-sdl.js';
-import { isIsoDate } from './london-time.js';
+import { DAY_MS, daysBetween, isIsoDate, londonDate, addDays } from './london-time.js';
 import { entryStatusAt, eventStatusAt, sellingStatusAt } from './race-status.js';
 
-const { GraphQLError, buildSchema } = graphql;
+const { GraphQLError, Kind, buildSchema } = graphql;
 
 /** Tote's documented page size limit. */
 export const MAX_PAGE_SIZE = 250;
 const DEFAULT_PAGE_SIZE = 50;
+/**
+ * The widest since..until served, in simulated days: each day is planned on
+ * demand (a few milliseconds each) and only a handful are cached. Wider
+ * windows are refused with an error naming the limit.
+ */
+export const MAX_EVENT_WINDOW_DAYS = 7;
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export interface CardSource {
   /** The plan of `date` (YYYY-MM-DD), or of the current simulated day; undefined when out of range. */
@@ -35,7 +43,6 @@ function decodeCursor(cursor: string): number {
 }
 
 interface PageArgs {
-  date?: string | null;
   first?: number | null;
   after?: string | null;
 }
@@ -48,7 +55,6 @@ function page<T, N>(items: readonly T[], args: PageArgs, node: (item: T) => N) {
   const slice = items.slice(start, end);
   return {
     nodes: slice.map(node),
-    totalCount: items.length,
     pageInfo: {
       hasNextPage: end < items.length,
       hasPreviousPage: start > 0,
@@ -58,13 +64,40 @@ function page<T, N>(items: readonly T[], args: PageArgs, node: (item: T) => N) {
   };
 }
 
+/** Gives a scalar of the SDL its input parsing; a GraphQLError thrown here reaches the caller as the variable's or argument's error. */
+function parseScalar(type: GraphQLScalarType, parse: (value: unknown) => unknown): void {
+  type.parseValue = parse;
+  type.parseLiteral = (node: ValueNode) => parse(node.kind === Kind.STRING ? node.value : undefined);
+}
+
+function parseDate(value: unknown): string {
+  if (typeof value === 'string' && isIsoDate(value)) return value;
+  throw new GraphQLError(`Date must be YYYY-MM-DD, got ${JSON.stringify(value)}.`);
+}
+
+/** A DateTime argument reaches resolvers as epoch milliseconds. */
+function parseDateTime(value: unknown): number {
+  const ms = typeof value === 'string' && ISO_DATE_TIME.test(value) ? Date.parse(value) : NaN;
+  if (Number.isFinite(ms)) return ms;
+  throw new GraphQLError(`DateTime must be an ISO-8601 date and time with an offset, such as 2026-11-21T13:40:00Z, got ${JSON.stringify(value)}.`);
+}
+
+interface EventArgs extends PageArgs {
+  since?: number | null;
+  until?: number | null;
+}
+
 export function buildGatewaySchema(source: CardSource): GraphQLSchema {
   const schema = buildSchema(GATEWAY_SDL);
-  const iso = (simMs: number) => new Date(source.project(simMs)).toISOString();
+  parseScalar(schema.getType('Date') as GraphQLScalarType, parseDate);
+  parseScalar(schema.getType('DateTime') as GraphQLScalarType, parseDateTime);
+  // Start times as served: projected, in whole milliseconds as their ISO text carries them.
+  const servedAt = (simMs: number) => new Date(source.project(simMs)).getTime();
+  const iso = (simMs: number) => new Date(servedAt(simMs)).toISOString();
 
   const competitor = (race: RacePlan, i: number, now: number) => {
     const r = race.runners[i]!;
-    // __typename picks the CompetitorDetails implementation (graphql-js's default type resolver reads it).
+    // __typename picks the interface's implementation (graphql-js's default type resolver reads it).
     const details = { __typename: 'HorseDetails', id: r.id, clothNumber: r.clothNumber };
     return { id: r.id, name: r.name, entryStatus: entryStatusAt(race, i, now), details };
   };
@@ -77,44 +110,77 @@ export function buildGatewaySchema(source: CardSource): GraphQLSchema {
     // Functions are resolved only when selected (graphql-js calls them as resolvers).
     eventCompetitors: () => ({ nodes: race.runners.map((_, i) => competitor(race, i, now)) }),
   });
-  const product = (plan: DayPlan, p: ProductPlan, now: number) => ({
-    id: p.id,
-    name: p.name,
-    type: { code: p.betType },
-    selling: { status: sellingStatusAt(p, now) },
-    legs: p.legs.map((leg) => {
-      const race = plan.races[leg.raceOrder]!;
-      return {
-        id: leg.id,
-        event: () => event(race, now),
-        selections: () => leg.selections.map((id, i) => ({ id, competitor: competitor(race, i, now) })),
-      };
-    }),
-  });
+  const product = (plan: DayPlan, p: ProductPlan, now: number) => {
+    const bettingProduct: Record<string, unknown> = {
+      __typename: 'BettingProduct',
+      id: p.id,
+      name: p.name,
+      betType: { code: p.betType },
+      selling: { status: sellingStatusAt(p, now) },
+      country: plan.races[p.legs[0]!.raceOrder]!.venue.country,
+      legs: () => ({
+        nodes: p.legs.map((leg) => {
+          const race = plan.races[leg.raceOrder]!;
+          return {
+            id: leg.id,
+            event: () => event(race, now),
+            selections: () => ({ nodes: leg.selections.map((id, i) => ({ id, name: race.runners[i]!.name, competitor: competitor(race, i, now) })) }),
+          };
+        }),
+      }),
+    };
+    // Tote serves a product's fields on `type` (the product as a BettingProduct) since its Feb 2025 change.
+    bettingProduct.type = bettingProduct;
+    return bettingProduct;
+  };
 
-  const planOf = (date: string | null | undefined): DayPlan | undefined => {
-    if (date != null && !isIsoDate(date)) throw new GraphQLError(`date must be YYYY-MM-DD, got "${date}".`);
-    return source.planFor(date ?? undefined);
+  /** Simulated ms of a real instant: the inverse of `project`, which is linear in simulated time. */
+  const simAt = (realMs: number, now: number) => {
+    const p0 = source.project(now);
+    const perSimMs = (source.project(now + DAY_MS) - p0) / DAY_MS;
+    return now + (realMs - p0) / perSimMs;
   };
+  /** Races starting (as served) within since..until, both ends included; an open end reaches a simulated day from the other. */
+  const racesBetween = (args: EventArgs, now: number): RacePlan[] => {
+    const { since, until } = args;
+    if (since == null && until == null) return [...(source.planFor(undefined)?.races ?? [])];
+    const simFrom = since != null ? simAt(since, now) : simAt(until!, now) - DAY_MS;
+    const simTo = until != null ? simAt(until, now) : simFrom + DAY_MS;
+    if (simTo < simFrom) return [];
+    const first = londonDate(simFrom);
+    const days = daysBetween(first, londonDate(simTo)) + 1;
+    if (days > MAX_EVENT_WINDOW_DAYS) {
+      throw new GraphQLError(`since..until spans ${days} simulated days; the simulator serves at most ${MAX_EVENT_WINDOW_DAYS}.`);
+    }
+    const from = since ?? -Infinity;
+    const to = until ?? Infinity;
+    const races: RacePlan[] = [];
+    for (let d = 0; d < days; d++) {
+      for (const race of source.planFor(addDays(first, d))?.races ?? []) {
+        const at = servedAt(race.scheduledAt);
+        if (at >= from && at <= to) races.push(race);
+      }
+    }
+    return races;
+  };
+
   const fields = schema.getQueryType()!.getFields();
-  fields.events!.resolve = (_root, args: PageArgs) => {
-    const plan = planOf(args.date);
+  fields.events!.resolve = (_root, args: EventArgs) => {
     const now = source.simNow();
-    return page(plan?.races ?? [], args, (race) => event(race, now));
+    return page(racesBetween(args, now), args, (race) => event(race, now));
   };
-  fields.products!.resolve = (_root, args: PageArgs) => {
-    const plan = planOf(args.date);
+  fields.products!.resolve = (_root, args: PageArgs & { date?: string | null }) => {
+    const plan = source.planFor(args.date ?? undefined);
     const now = source.simNow();
     return page(plan?.products ?? [], args, (p) => product(plan!, p, now));
   };
-  fields.event!.resolve = (_root, args: { id: string }) => {
-    const plan = source.planFor(undefined);
-    const race = plan?.raceById.get(args.id);
+  fields.event!.resolve = (_root, args: { id?: string | null }) => {
+    const race = args.id == null ? undefined : source.planFor(undefined)?.raceById.get(args.id);
     return race ? event(race, source.simNow()) : null;
   };
-  fields.product!.resolve = (_root, args: { id: string }) => {
+  fields.product!.resolve = (_root, args: { id?: string | null }) => {
     const plan = source.planFor(undefined);
-    const p = plan?.productById.get(args.id);
+    const p = args.id == null ? undefined : plan?.productById.get(args.id);
     return plan && p ? product(plan, p, source.simNow()) : null;
   };
   return schema;

@@ -3,14 +3,22 @@
  * their runners, and products with the runner behind each selection (the
  * subscription messages carry ids only).
  *
+ * The queries follow Tote's gateway schema (the simulator serves a subset of
+ * it, src/simulator/gateway-sdl.ts, and test/gateway.test.ts validates these
+ * exact texts against it). Tote's events cannot be asked for by date, only
+ * by start instants (`since`/`until`), while products take a date; so the
+ * products come first and the events are asked for over their start times.
+ *
  * It pages through both lists with cursors, at most `maxPages` pages each (a
  * card larger than that comes back with `truncated: true` rather than never
  * finishing), each request bounded by `timeoutMs`. Runners per event and
  * selections per product are capped the same way (`maxCompetitorsPerEvent`,
- * `maxSelectionsPerProduct`): the rest are left out and `truncated` is set. The key travels only in the
+ * `maxSelectionsPerProduct`): the rest are left out and `truncated` is set.
+ * Nearly every field of Tote's schema is nullable: a node without an id is
+ * skipped, a missing name or status reads as ''. The key travels only in the
  * `Authorization: Api-Key <key>` header; errors never contain it.
  *
- * The exact queries sent are DAY_CARD_EVENTS_QUERY and DAY_CARD_PRODUCTS_QUERY.
+ * The exact queries sent are DAY_CARD_PRODUCTS_QUERY and DAY_CARD_EVENTS_QUERY.
  */
 
 export interface DayCardCompetitor {
@@ -86,8 +94,30 @@ export class GatewayError extends Error {
   }
 }
 
-export const DAY_CARD_EVENTS_QUERY = `query DayCardEvents($date: String, $first: Int, $after: String) {
-  events(date: $date, first: $first, after: $after) {
+/**
+ * The day's products (`date` null for the gateway's today). Product fields sit
+ * behind `type { ... on BettingProduct }`, as Tote documents since its
+ * 10 Feb 2025 change; each leg names its event and start, and each selection
+ * its runner.
+ */
+export const DAY_CARD_PRODUCTS_QUERY = `query DayCardProducts($date: Date, $first: Int, $after: String) {
+  products(date: $date, first: $first, after: $after) {
+    nodes {
+      id name
+      type {
+        ... on BettingProduct {
+          betType { code } selling { status }
+          legs { nodes { event { id scheduledStartDateTime { iso8601 } } selections { nodes { id competitor { id } } } } }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+/** The events starting within since..until, with their runners (Tote's events take instants, not a date). */
+export const DAY_CARD_EVENTS_QUERY = `query DayCardEvents($since: DateTime, $until: DateTime, $first: Int, $after: String) {
+  events(since: $since, until: $until, first: $first, after: $after) {
     nodes {
       id name status scheduledStartDateTime { iso8601 } venue { name }
       eventCompetitors { nodes { id name details { ... on HorseDetails { clothNumber } ... on GreyhoundDetails { trapNumber } } } }
@@ -96,43 +126,53 @@ export const DAY_CARD_EVENTS_QUERY = `query DayCardEvents($date: String, $first:
   }
 }`;
 
-export const DAY_CARD_PRODUCTS_QUERY = `query DayCardProducts($date: String, $first: Int, $after: String) {
-  products(date: $date, first: $first, after: $after) {
-    nodes { id name type { code } legs { event { id } selections { id competitor { id } } } selling { status } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
-
 const DEFAULTS = { timeoutMs: 10_000, pageSize: 250, maxPages: 20, maxCompetitorsPerEvent: 64, maxSelectionsPerProduct: 512 };
+/**
+ * The events window reaches this far past the products' first and last start:
+ * Tote does not say whether `until` is inclusive, and a start time can move
+ * between the two queries (a simulator's paused clock projects it later as
+ * real time passes). Events outside the products are dropped anyway.
+ */
+const WINDOW_MARGIN_MS = 10_000;
 
 type Options = Required<Omit<FetchDayCardOptions, 'signal'>> & { signal?: AbortSignal };
 
+/** Tote's connections: a nullable list of nullable nodes and a page info. */
 interface Page<N> {
-  nodes: N[];
+  nodes: (N | null)[] | null;
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 
+/** Every field of Tote's types here is nullable unless marked `!` in its schema (only statuses and numbers are). */
 interface EventNode {
-  id: string;
-  name: string;
+  id: string | null;
+  name: string | null;
   status: string;
-  scheduledStartDateTime: { iso8601: string } | null;
-  venue: { name: string } | null;
+  scheduledStartDateTime: { iso8601: string | null } | null;
+  venue: { name: string | null } | null;
   eventCompetitors: { nodes: (CompetitorNode | null)[] | null } | null;
 }
 
 interface CompetitorNode {
   id: string | null;
   name: string | null;
-  details: { clothNumber?: number | null; trapNumber?: number | null } | null;
+  details: { clothNumber?: number; trapNumber?: number } | null;
+}
+
+interface LegNode {
+  event: { id: string | null; scheduledStartDateTime: { iso8601: string | null } | null } | null;
+  selections: { nodes: ({ id: string | null; competitor: { id: string | null } | null } | null)[] | null } | null;
 }
 
 interface ProductNode {
-  id: string;
-  name: string;
-  type: { code: string } | null;
-  legs: { event: { id: string } | null; selections: ({ id: string | null; competitor: { id: string | null } | null } | null)[] | null }[] | null;
-  selling: { status: string } | null;
+  id: string | null;
+  name: string | null;
+  /** Empty when the product is not a BettingProduct (the fragment matches nothing). */
+  type: {
+    betType?: { code: string } | null;
+    selling?: { status: string } | null;
+    legs?: { nodes: (LegNode | null)[] | null } | null;
+  } | null;
 }
 
 function endpointOf(url: string): string {
@@ -151,16 +191,16 @@ function scrub(text: string, apiKey: string): string {
 
 function isPage(v: unknown): v is Page<unknown> {
   const p = v as Page<unknown> | null;
-  return !!p && Array.isArray(p.nodes) && !!p.pageInfo && typeof p.pageInfo.hasNextPage === 'boolean';
+  return !!p && (p.nodes === null || Array.isArray(p.nodes)) && !!p.pageInfo && typeof p.pageInfo.hasNextPage === 'boolean';
 }
 
-async function post(
-  url: string,
-  apiKey: string,
-  query: string,
-  variables: Record<string, unknown>,
-  o: Options,
-): Promise<Record<string, unknown>> {
+/** What one request answered: its data, and the first GraphQL error beside it (Tote nulls a failed field and says why in errors). */
+interface Answer {
+  data: Record<string, unknown>;
+  firstError: string | undefined;
+}
+
+async function post(url: string, apiKey: string, query: string, variables: Record<string, unknown>, o: Options): Promise<Answer> {
   const endpoint = endpointOf(url);
   const fail = (message: string, kind: GatewayErrorKind, status?: number) =>
     new GatewayError(scrub(`gateway ${endpoint}: ${message}`, apiKey), kind, endpoint, status);
@@ -188,30 +228,36 @@ async function post(
   } catch {
     throw fail(`HTTP ${res.status} with a body that is not JSON`, res.ok ? 'bad-response' : 'http', res.status);
   }
-  const firstError = body?.errors?.[0]?.message;
-  if (!res.ok) throw fail(`HTTP ${res.status}${firstError ? `: ${String(firstError).slice(0, 300)}` : ''}`, 'http', res.status);
-  if (!body?.data) throw fail(firstError ? `GraphQL error: ${String(firstError).slice(0, 300)}` : 'response without data', firstError ? 'graphql' : 'bad-response', res.status);
-  return body.data;
+  const message = body?.errors?.[0]?.message;
+  const firstError = message === undefined ? undefined : scrub(String(message).slice(0, 300), apiKey);
+  if (!res.ok) throw fail(`HTTP ${res.status}${firstError ? `: ${firstError}` : ''}`, 'http', res.status);
+  if (!body?.data) throw fail(firstError ? `GraphQL error: ${firstError}` : 'response without data', firstError ? 'graphql' : 'bad-response', res.status);
+  return { data: body.data, firstError };
 }
 
+/** Every page of one connection, at most maxPages; null nodes (items Tote could not resolve) are skipped. */
 async function pages<N>(
   url: string,
   apiKey: string,
   query: string,
   field: string,
-  date: string | undefined,
+  variables: Record<string, unknown>,
   o: Options,
 ): Promise<{ nodes: N[]; truncated: boolean }> {
+  const endpoint = endpointOf(url);
   const nodes: N[] = [];
   let after: string | null = null;
   for (let n = 0; n < o.maxPages; n++) {
-    const data = await post(url, apiKey, query, { date: date ?? null, first: o.pageSize, after }, o);
+    const { data, firstError } = await post(url, apiKey, query, { ...variables, first: o.pageSize, after }, o);
     const page = data[field];
-    if (!isPage(page)) throw new GatewayError(`gateway ${endpointOf(url)}: ${field} is not a page of nodes`, 'bad-response', endpointOf(url));
-    nodes.push(...(page.nodes as N[]));
+    if (!isPage(page)) {
+      if (firstError) throw new GatewayError(`gateway ${endpoint}: GraphQL error: ${firstError}`, 'graphql', endpoint);
+      throw new GatewayError(`gateway ${endpoint}: ${field} is not a page of nodes`, 'bad-response', endpoint);
+    }
+    for (const node of page.nodes ?? []) if (node) nodes.push(node as N);
     if (!page.pageInfo.hasNextPage) return { nodes, truncated: false };
     if (!page.pageInfo.endCursor || page.pageInfo.endCursor === after) {
-      throw new GatewayError(`gateway ${endpointOf(url)}: ${field} says there is a next page but gives no new cursor`, 'bad-response', endpointOf(url));
+      throw new GatewayError(`gateway ${endpoint}: ${field} says there is a next page but gives no new cursor`, 'bad-response', endpoint);
     }
     after = page.pageInfo.endCursor;
   }
@@ -219,26 +265,52 @@ async function pages<N>(
 }
 
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n);
+const isId = (id: unknown): id is string => typeof id === 'string';
 
 /** Runners with an id; the number is the cloth number, or the trap number for greyhounds. */
 function competitorsOf(e: EventNode): DayCardCompetitor[] {
   return (e.eventCompetitors?.nodes ?? []).flatMap((c) => {
-    if (!c || typeof c.id !== 'string') return [];
+    if (!c || !isId(c.id)) return [];
     const d = c.details;
     const number = isCount(d?.clothNumber) ? d.clothNumber : isCount(d?.trapNumber) ? d.trapNumber : null;
     return [{ id: c.id, name: c.name ?? '', number }];
   });
 }
 
+const legsOf = (p: ProductNode): LegNode[] => (p.type?.legs?.nodes ?? []).filter((l): l is LegNode => !!l);
+
 function selectionsOf(p: ProductNode): DayCardSelection[] {
-  return (p.legs ?? []).flatMap((l) =>
-    (l.selections ?? []).flatMap((s) =>
-      s && typeof s.id === 'string' && typeof s.competitor?.id === 'string' ? [{ id: s.id, competitorId: s.competitor.id }] : [],
-    ),
+  return legsOf(p).flatMap((l) =>
+    (l.selections?.nodes ?? []).flatMap((s) => (s && isId(s.id) && isId(s.competitor?.id) ? [{ id: s.id, competitorId: s.competitor.id }] : [])),
   );
 }
 
-/** The day's events and products; `date` is YYYY-MM-DD, omitted for today. */
+/**
+ * The instants to ask events for: from the first to the last start of the
+ * products' events, widened by WINDOW_MARGIN_MS. Tote's events have no date
+ * filter, and the products' own starts are on the gateway's clock, which a
+ * simulator's differs from. Undefined when no leg gives a start.
+ */
+function eventsWindow(products: ProductNode[]): { since: string; until: string } | undefined {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const p of products) {
+    for (const l of legsOf(p)) {
+      const at = Date.parse(l.event?.scheduledStartDateTime?.iso8601 ?? '');
+      if (!Number.isFinite(at)) continue;
+      first = Math.min(first, at);
+      last = Math.max(last, at);
+    }
+  }
+  if (first > last) return undefined;
+  return { since: new Date(first - WINDOW_MARGIN_MS).toISOString(), until: new Date(last + WINDOW_MARGIN_MS).toISOString() };
+}
+
+/**
+ * The day's products, then the events they run on: `date` is YYYY-MM-DD,
+ * omitted for the gateway's today. Events come from one events query over the
+ * products' start times; those no product runs on are left out.
+ */
 export async function fetchDayCard(url: string, apiKey: string, date?: string, opts: FetchDayCardOptions = {}): Promise<DayCard> {
   const o: Options = {
     timeoutMs: opts.timeoutMs ?? DEFAULTS.timeoutMs,
@@ -248,8 +320,11 @@ export async function fetchDayCard(url: string, apiKey: string, date?: string, o
     maxSelectionsPerProduct: opts.maxSelectionsPerProduct ?? DEFAULTS.maxSelectionsPerProduct,
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
-  const events = await pages<EventNode>(url, apiKey, DAY_CARD_EVENTS_QUERY, 'events', date, o);
-  const products = await pages<ProductNode>(url, apiKey, DAY_CARD_PRODUCTS_QUERY, 'products', date, o);
+  const products = await pages<ProductNode>(url, apiKey, DAY_CARD_PRODUCTS_QUERY, 'products', { date: date ?? null }, o);
+  const window = eventsWindow(products.nodes);
+  const events = window ? await pages<EventNode>(url, apiKey, DAY_CARD_EVENTS_QUERY, 'events', window, o) : { nodes: [], truncated: false };
+  const eventIdsOf = (p: ProductNode) => legsOf(p).flatMap((l) => (isId(l.event?.id) ? [l.event.id] : []));
+  const raced = new Set(products.nodes.flatMap(eventIdsOf));
   let cut = false;
   const capped = <T>(items: T[], max: number): T[] => {
     if (items.length <= max) return items;
@@ -257,22 +332,34 @@ export async function fetchDayCard(url: string, apiKey: string, date?: string, o
     return items.slice(0, max);
   };
   return {
-    events: events.nodes.map((e) => ({
-      id: e.id,
-      name: e.name,
-      venue: e.venue?.name ?? '',
-      scheduledStart: e.scheduledStartDateTime?.iso8601 ?? '',
-      status: e.status,
-      competitors: capped(competitorsOf(e), o.maxCompetitorsPerEvent),
-    })),
-    products: products.nodes.map((p) => ({
-      id: p.id,
-      name: p.name,
-      betType: p.type?.code ?? '',
-      eventIds: (p.legs ?? []).flatMap((l) => (l.event ? [l.event.id] : [])),
-      status: p.selling?.status ?? '',
-      selections: capped(selectionsOf(p), o.maxSelectionsPerProduct),
-    })),
+    events: events.nodes.flatMap((e) =>
+      isId(e.id) && raced.has(e.id)
+        ? [
+            {
+              id: e.id,
+              name: e.name ?? '',
+              venue: e.venue?.name ?? '',
+              scheduledStart: e.scheduledStartDateTime?.iso8601 ?? '',
+              status: e.status ?? '',
+              competitors: capped(competitorsOf(e), o.maxCompetitorsPerEvent),
+            },
+          ]
+        : [],
+    ),
+    products: products.nodes.flatMap((p) =>
+      isId(p.id)
+        ? [
+            {
+              id: p.id,
+              name: p.name ?? '',
+              betType: p.type?.betType?.code ?? '',
+              eventIds: eventIdsOf(p),
+              status: p.type?.selling?.status ?? '',
+              selections: capped(selectionsOf(p), o.maxSelectionsPerProduct),
+            },
+          ]
+        : [],
+    ),
     truncated: events.truncated || products.truncated || cut,
   };
 }
