@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { planDay } from '../src/simulator/day-plan.js';
+import { buildGatewaySchema } from '../src/simulator/gateway-schema.js';
+import { graphql } from '../src/simulator/graphql-runtime.js';
 import { addDays } from '../src/simulator/london-time.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js';
-import { GatewayError, fetchDayCard } from '../src/tote/gateway.js';
+import { DAY_CARD_EVENTS_QUERY, DAY_CARD_PRODUCTS_QUERY, GatewayError, fetchDayCard } from '../src/tote/gateway.js';
 import { freePort, waitFor } from './helpers/ports.js';
 
 const KEY = 'gateway-test-key-7f3a9c';
@@ -183,5 +185,29 @@ describe('gateway client (fetchDayCard)', () => {
     const controller = new AbortController();
     controller.abort();
     expect((await failure(fetchDayCard(`http://127.0.0.1:${port}/x`, KEY, undefined, { signal: controller.signal }))).kind).toBe('aborted');
+  });
+});
+
+describe("the simulated gateway's schema (a subset of Tote's)", () => {
+  // Validation needs no data: a card source with no days.
+  const schema = buildGatewaySchema({ planFor: () => undefined, simNow: () => 0, project: (ms) => ms });
+  const errorsOf = (text: string) => graphql.validate(schema, graphql.parse(text)).map((e) => e.message);
+
+  it('accepts the exact queries the gateway client sends', () => {
+    expect(errorsOf(DAY_CARD_PRODUCTS_QUERY)).toEqual([]);
+    expect(errorsOf(DAY_CARD_EVENTS_QUERY)).toEqual([]);
+  });
+
+  it("refuses shapes Tote's gateway does not have", () => {
+    // Product fields are behind `type { ... on BettingProduct }`; legs and selections are connections.
+    expect(errorsOf('{ products { nodes { id type { code } } } }')).toEqual([expect.stringMatching(/Cannot query field "code" on type "ProductType"/)]);
+    expect(errorsOf('{ products { nodes { id legs { event { id } } } } }')).toEqual([expect.stringMatching(/Cannot query field "legs" on type "Product"/)]);
+    expect(errorsOf('{ products { nodes { ... on BettingProduct { legs { event { id } } } } } }')).toEqual([
+      expect.stringMatching(/Cannot query field "event" on type "LegsConnection"/),
+    ]);
+    // Events take instants, not a date; products take a Date, not a String; connections have no totalCount.
+    expect(errorsOf('query ($date: String) { events(date: $date) { nodes { id } } }')).toEqual([expect.stringMatching(/Unknown argument "date"/)]);
+    expect(errorsOf('query ($date: String) { products(date: $date) { nodes { id } } }')).toEqual([expect.stringMatching(/"\$date" of type "String" used in position expecting type "Date"/)]);
+    expect(errorsOf('{ events { totalCount } }')).toEqual([expect.stringMatching(/Cannot query field "totalCount"/)]);
   });
 });
