@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { planDay } from '../src/simulator/day-plan.js';
-import { buildGatewaySchema } from '../src/simulator/gateway-schema.js';
+import { buildGatewaySchema, MAX_EVENT_WINDOW_DAYS } from '../src/simulator/gateway-schema.js';
 import { graphql } from '../src/simulator/graphql-runtime.js';
 import { addDays } from '../src/simulator/london-time.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js';
@@ -23,6 +23,16 @@ async function sim(opts: Partial<SimulatorOptions> = {}): Promise<Simulator> {
   const s = await startSimulator({ apiKeys: [KEY], autoplay: false, seed: 99, date: '2026-11-21', ...opts });
   sims.push(s);
   return s;
+}
+
+/** One POST to the simulated gateway, as Tote's partners send it. */
+async function query(url: string, text: string, variables: Record<string, unknown> = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Api-Key ${KEY}` },
+    body: JSON.stringify({ query: text, variables }),
+  });
+  return { status: res.status, body: (await res.json()) as { data?: any; errors?: { message: string }[] } };
 }
 
 async function failure(p: Promise<unknown>): Promise<GatewayError> {
@@ -130,6 +140,14 @@ describe('gateway client (fetchDayCard)', () => {
     expect(settled.products.some((p) => p.status === 'OPEN')).toBe(true);
   });
 
+  it("names only the events the day's products run on, though the events window reaches into other days", async () => {
+    // At 10,000x the client's ten-second margin is over a simulated day either side.
+    const s = await sim({ speed: 10_000 });
+    const card = await fetchDayCard(s.gatewayUrl, KEY);
+    expect(card.truncated).toBe(false);
+    expect(card.events.map((e) => e.id)).toEqual(s.plan().races.map((r) => r.id));
+  });
+
   it("reads another date's card", async () => {
     const s = await sim();
     const tomorrow = addDays('2026-11-21', 1);
@@ -209,5 +227,24 @@ describe("the simulated gateway's schema (a subset of Tote's)", () => {
     expect(errorsOf('query ($date: String) { events(date: $date) { nodes { id } } }')).toEqual([expect.stringMatching(/Unknown argument "date"/)]);
     expect(errorsOf('query ($date: String) { products(date: $date) { nodes { id } } }')).toEqual([expect.stringMatching(/"\$date" of type "String" used in position expecting type "Date"/)]);
     expect(errorsOf('{ events { totalCount } }')).toEqual([expect.stringMatching(/Cannot query field "totalCount"/)]);
+  });
+
+  it('serves the events starting between since and until, and refuses a malformed or too wide window', async () => {
+    // At 1x a minute of real time is a simulated minute, and starts are five minutes apart at least.
+    const s = await sim({ speed: 1 });
+    const card = await fetchDayCard(s.gatewayUrl, KEY);
+    const starts = card.events.map((e) => Date.parse(e.scheduledStart));
+    // A minute of slack either side: a paused clock's projected starts move on with real time.
+    const since = new Date(starts[2]! - 60_000).toISOString();
+    const until = new Date(starts[6]! + 60_000).toISOString();
+    const text = 'query ($since: DateTime, $until: DateTime) { events(since: $since, until: $until, first: 250) { nodes { id } } }';
+    const inside = await query(s.gatewayUrl, text, { since, until });
+    const expected = card.events.filter((_, i) => starts[i]! >= starts[2]! && starts[i]! <= starts[6]!).map((e) => e.id);
+    expect(inside.body.data.events.nodes.map((e: { id: string }) => e.id)).toEqual(expected);
+
+    const malformed = await query(s.gatewayUrl, text, { since: '2026-11-21 13:40', until });
+    expect(malformed.body.errors![0]!.message).toMatch(/DateTime must be an ISO-8601 date and time with an offset/);
+    const wide = await query(s.gatewayUrl, text, { since, until: new Date(starts[0]! + 30 * 86_400_000).toISOString() });
+    expect(wide.body.errors![0]!.message).toMatch(new RegExp(`at most ${MAX_EVENT_WINDOW_DAYS}`));
   });
 });
