@@ -17,6 +17,7 @@ import { createLogger, setLogLevel } from '../src/log/logger.js';
 import { Ingest } from '../src/subscriber/ingest.js';
 import { ToteClient } from '../src/tote/client.js';
 import { gcloudAvailable, startPubsubEmulator } from '../test/helpers/pubsub-emulator.js';
+import { fmt, median } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 40_000);
@@ -27,12 +28,6 @@ setLogLevel('ERROR');
 process.env.METADATA_SERVER_DETECTION ??= 'none';
 const log = createLogger({ component: 'bench' });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const fmt = (n: number) => Math.round(n).toLocaleString('en-GB');
 
 async function startSender(frames: number): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/frame-sender.ts', String(frames)], { stdio: ['ignore', 'pipe', 'inherit'] });

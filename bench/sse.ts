@@ -15,6 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { fmt, median } from './stats.js';
 
 const CLIENTS = (process.env.BENCH_SSE_CLIENTS ?? '1000,5000').split(',').map(Number);
 const RATE = Number(process.env.BENCH_SSE_RATE ?? 20);
@@ -122,12 +123,6 @@ async function runOnce(kind: Kind, clients: number): Promise<RunResult> {
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const fmt = (n: number) => Math.round(n).toLocaleString('en-GB');
 const ratio = (a: number, b: number) => (b === 0 ? (a === 0 ? '1.00' : '∞') : (a / b).toFixed(2));
 
 function summarize(runs: RunResult[]) {

@@ -420,6 +420,19 @@ describe('snapshot, status, health, metrics, CORS', () => {
     expect(no.headers.get('access-control-allow-origin')).toBeNull();
     const s = await stream(`${url}/events`, { Origin: 'https://ops.example.com' });
     expect(s.headers['access-control-allow-origin']).toBe('https://ops.example.com');
+    // The stream's preflight and its refusals carry the same CORS answer, so a
+    // browser on an allowed origin can read why it was refused.
+    const pre = await fetch(`${url}/events`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://ops.example.com', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'last-event-id' },
+    });
+    expect(pre.status).toBeLessThan(300);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('https://ops.example.com');
+    const evilPre = await fetch(`${url}/events`, { method: 'OPTIONS', headers: { Origin: 'https://evil.example.com', 'Access-Control-Request-Method': 'GET' } });
+    expect(evilPre.headers.get('access-control-allow-origin')).toBeNull();
+    const bad = await fetch(`${url}/events?types=NoSuchType`, { headers: { Origin: 'https://ops.example.com' } });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('access-control-allow-origin')).toBe('https://ops.example.com');
   });
 
   it('refuses streams past the connection limit with 503 and Retry-After', async () => {
