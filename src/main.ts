@@ -38,13 +38,14 @@ export interface LocalPipelineOptions {
   /** Environment to read instead of process.env (tests). */
   env?: Env;
   log?: Logger;
-  /** Bind address for both services (tests use loopback). */
+  /** Bind address for both services; default LOCAL_HOST (loopback). */
   host?: string;
 }
 
 export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promise<LocalPipeline> {
   const config = loadConfig(opts.env ?? process.env);
   const log = opts.log ?? rootLog;
+  const host = opts.host ?? config.local.host;
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch((err: Error) => log.error('close failed', { error: err.message }));
@@ -56,7 +57,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
     let apiKey: string | undefined;
     let gatewayUrl = config.tote.graphqlUrl;
     if (!config.tote.subscriptionsUrl) {
-      simulator = await startSimulator({ ...simulatorOptionsFrom(config.simulator), ...(opts.host ? { host: opts.host } : {}) });
+      simulator = await startSimulator(simulatorOptionsFrom(config.simulator));
       closers.push(() => simulator!.close());
       url = simulator.wsUrl;
       apiKey = config.simulator.apiKey;
@@ -86,7 +87,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
       history,
       log: log.child({ component: 'subscriber' }),
       port: config.subscriber.port,
-      ...(opts.host ? { host: opts.host } : {}),
+      host,
       ...(url ? { url } : {}),
       ...(apiKey ? { apiKey } : {}),
       source: simulator ? 'simulator' : 'tote',
@@ -97,7 +98,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
       config: config.sse,
       source,
       log: log.child({ component: 'sse' }),
-      ...(opts.host ? { host: opts.host } : {}),
+      host,
       ...(gatewayUrl && (apiKey ?? config.tote.apiKey) ? { names: { gatewayUrl, apiKey: (apiKey ?? config.tote.apiKey)! } } : {}),
     });
     closers.push(() => sse.close());

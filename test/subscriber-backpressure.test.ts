@@ -43,7 +43,8 @@ describe('subscriber under a stalled bus', () => {
     bus.subscribe((e) => arrived.push(e));
     h = await startHarness({ publisher: bus, maxInFlight: 50, env: { TOTE_LIVENESS_TIMEOUT_MS: '1500' } });
     h.service.client.start();
-    await waitFor(() => h!.service.client.status().state === 'running', { what: 'connected' });
+    // Running means acked; the simulator must also have every operation before a burst reaches us.
+    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'connected and subscribed' });
 
     bus.stall();
     const sent = h.sim.faults.burst(2_000);
@@ -77,7 +78,8 @@ describe('POST /stop with a bus that never answers', () => {
     const bus = new StalledBus();
     h = await startHarness({ publisher: bus, env: { SHUTDOWN_GRACE_MS: '700' } });
     h.service.client.start();
-    await waitFor(() => h!.service.client.status().state === 'running', { what: 'connected' });
+    // Running means acked; the simulator must also have every operation before a burst reaches us.
+    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'connected and subscribed' });
     bus.stall();
     h.sim.faults.burst(20);
     await waitFor(() => bus.pending === 20, { what: 'twenty stuck publishes' });

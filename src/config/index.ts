@@ -1,6 +1,7 @@
 import { ConfigError, EnvReader, type Env } from './env.js';
 import { readBusConfig, type BusConfig } from './bus.js';
 import { readHistoryConfig, type HistoryConfig } from './history.js';
+import { readLocalConfig, type LocalConfig } from './local.js';
 import { readSimulatorConfig, type SimulatorConfig } from './simulator.js';
 import { readSseConfig, type SseConfig } from './sse.js';
 import { readSubscriberConfig, type SubscriberConfig } from './subscriber.js';
@@ -13,6 +14,7 @@ export interface Config {
   subscriber: SubscriberConfig;
   sse: SseConfig;
   simulator: SimulatorConfig;
+  local: LocalConfig;
 }
 
 /** Reads the environment once; throws a ConfigError naming every bad variable. */
@@ -25,10 +27,11 @@ export function loadConfig(env: Env = process.env): Config {
     subscriber: readSubscriberConfig(r),
     sse: readSseConfig(r),
     simulator: readSimulatorConfig(r),
+    local: readLocalConfig(r),
   };
   if (r.problems.length) throw new ConfigError(r.problems);
   return config;
 }
 
 export { ConfigError } from './env.js';
-export type { ToteConfig, BusConfig, HistoryConfig, SubscriberConfig, SseConfig, SimulatorConfig };
+export type { ToteConfig, BusConfig, HistoryConfig, SubscriberConfig, SseConfig, SimulatorConfig, LocalConfig };
