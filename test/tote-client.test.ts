@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CATALOG, entryForRootField } from '../src/catalog/catalog.js';
+import { MemoryBus } from '../src/bus/memory-bus.js';
+import { CATALOG } from '../src/catalog/catalog.js';
+import { loadConfig } from '../src/config/index.js';
+import { createHistorySink } from '../src/history/index.js';
+import { createLogger, setLogWriter } from '../src/log/logger.js';
+import { startSubscriberService } from '../src/subscriber/service.js';
+import { ToteClient } from '../src/tote/client.js';
 import { waitFor } from './helpers/ports.js';
 import { startHarness, TEST_KEY, type Harness } from './helpers/subscriber-harness.js';
 
@@ -103,9 +109,6 @@ describe('Tote client', () => {
   });
 
   it('reports a field Tote does not have as an error on that operation only', async () => {
-    const { ToteClient } = await import('../src/tote/client.js');
-    const { loadConfig } = await import('../src/config/index.js');
-    const { createLogger } = await import('../src/log/logger.js');
     h = await startHarness({ sim: { autoplay: true, speed: 900 } });
     const received: string[] = [];
     const client = new ToteClient({
@@ -213,15 +216,9 @@ describe('subscriber control API', () => {
   });
 });
 
-void entryForRootField;
 
 describe('subscriber logs for monitoring', () => {
   it('logs per-type counts since the previous stats line, zeros included, for log-based metrics', async () => {
-    const { startSubscriberService } = await import('../src/subscriber/service.js');
-    const { MemoryBus } = await import('../src/bus/memory-bus.js');
-    const { loadConfig } = await import('../src/config/index.js');
-    const { createHistorySink } = await import('../src/history/index.js');
-    const { createLogger, setLogWriter } = await import('../src/log/logger.js');
     h = await startHarness({ sim: { autoplay: true, speed: 900 } });
     const lines: string[] = [];
     setLogWriter((l) => lines.push(l));
