@@ -248,3 +248,22 @@ describe('subscriber logs for monitoring', () => {
     }
   });
 });
+
+describe('stop then start at once', () => {
+  it('ends with exactly one running connection and every operation active', async () => {
+    h = await startHarness({ sim: { autoplay: true, speed: 900 } });
+    h.service.client.start();
+    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'running' });
+    const stopping = fetch(`${h.service.url}/stop`, { method: 'POST' });
+    await fetch(`${h.service.url}/start`, { method: 'POST' });
+    await stopping;
+    await fetch(`${h.service.url}/start`, { method: 'POST' });
+    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.connections() === 1 && h!.sim.stats().operations === 15, {
+      what: () => `one running connection (state ${h!.service.client.status().state}, sockets ${h!.sim.connections()}, operations ${h!.sim.stats().operations})`,
+    });
+    const ops = Object.values(h.service.client.status().operations);
+    expect(ops.every((o) => o.state === 'active' && o.id !== null)).toBe(true);
+    const n = h.envelopes.length;
+    await waitFor(() => h!.envelopes.length > n + 5, { what: 'messages after the restart' });
+  });
+});

@@ -133,7 +133,6 @@ export class ToteClient {
   private paused = false;
   private framesReceived = 0;
   private keepAlives = 0;
-  private closing: Promise<void> | null = null;
 
   constructor(private readonly opts: ToteClientOptions) {
     this.cfg = opts.config;
@@ -172,13 +171,15 @@ export class ToteClient {
     const conn = this.conn;
     this.conn = null;
     this.gen++;
-    if (conn) await this.closeSocket(conn, 1000, 'subscriber stopping');
+    const activeIds = [...this.ops.values()].map((op) => op.id).filter((id): id is string => id !== null);
+    // Reset before waiting for the close, so a start() that comes in meanwhile begins clean.
     for (const op of this.ops.values()) {
       op.state = 'pending';
       op.id = null;
     }
     this.byId.clear();
     this.connectedSince = null;
+    if (conn) await this.closeSocket(conn, activeIds, 1000, 'subscriber stopping');
   }
 
   /** Stop reading from the socket (TCP backpressure to Tote) while downstream catches up. */
@@ -596,7 +597,7 @@ export class ToteClient {
     this.clearLiveness();
   }
 
-  private closeSocket(conn: Connection, code: number, reason: string): Promise<void> {
+  private closeSocket(conn: Connection, operationIds: readonly string[], code: number, reason: string): Promise<void> {
     const ws = conn.ws;
     if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
     return new Promise<void>((resolve) => {
@@ -611,7 +612,7 @@ export class ToteClient {
       }, 2_000);
       ws.once('close', done);
       if (ws.readyState === WebSocket.OPEN && conn.dialect) {
-        for (const op of this.ops.values()) if (op.id) ws.send(conn.dialect.unsubscribe(op.id));
+        for (const id of operationIds) ws.send(conn.dialect.unsubscribe(id));
         const bye = conn.dialect.terminate();
         if (bye) ws.send(bye);
         ws.close(code, reason);
