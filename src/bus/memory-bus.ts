@@ -1,6 +1,7 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
 import { log } from '../log/logger.js';
-import type { EnvelopeListener, EnvelopePublisher, EnvelopeSource } from './types.js';
+import type { DayCard } from '../tote/gateway.js';
+import type { DayCardListener, DayCardPublisher, DayCardSource, EnvelopeListener, EnvelopePublisher, EnvelopeSource } from './types.js';
 
 /**
  * The in-process stand-in for Pub/Sub: the subscriber publishes, the SSE
@@ -9,9 +10,12 @@ import type { EnvelopeListener, EnvelopePublisher, EnvelopeSource } from './type
  * Dead letters are kept in a ring of `deadLettersKept` (oldest dropped from
  * memory first; every one was also logged and counted).
  */
-export class MemoryBus implements EnvelopePublisher, EnvelopeSource {
+export class MemoryBus implements EnvelopePublisher, EnvelopeSource, DayCardPublisher, DayCardSource {
   readonly name = 'memory';
   private readonly listeners = new Set<EnvelopeListener>();
+  private readonly cardListeners = new Set<DayCardListener>();
+  /** Only the latest card is kept, for listeners that join later. */
+  private latestCard: DayCard | null = null;
   private readonly deadLetterRing: DeadLetter[] = [];
   private published = 0;
   private deadLettered = 0;
@@ -38,6 +42,23 @@ export class MemoryBus implements EnvelopePublisher, EnvelopeSource {
     if (this.deadLetterRing.length > this.deadLettersKept) this.deadLetterRing.shift();
   }
 
+  async publishDayCard(card: DayCard): Promise<void> {
+    this.latestCard = card;
+    for (const listener of this.cardListeners) {
+      try {
+        listener(card);
+      } catch (err) {
+        log.error('memory bus day-card listener failed', { err });
+      }
+    }
+  }
+
+  subscribeDayCards(listener: DayCardListener): () => void {
+    this.cardListeners.add(listener);
+    if (this.latestCard) listener(this.latestCard);
+    return () => this.cardListeners.delete(listener);
+  }
+
   subscribe(listener: EnvelopeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -54,6 +75,7 @@ export class MemoryBus implements EnvelopePublisher, EnvelopeSource {
   async flush(): Promise<void> {}
   async close(): Promise<void> {
     this.listeners.clear();
+    this.cardListeners.clear();
   }
   backlog(): number {
     return 0;

@@ -1,4 +1,5 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
+import type { DayCard } from '../tote/gateway.js';
 
 /**
  * Where the subscriber hands envelopes. Pub/Sub in the cloud, the in-process
@@ -41,4 +42,27 @@ export class PublishError extends Error {
     super(message, options);
     this.name = 'PublishError';
   }
+}
+
+/** Optional capability of a publisher: carries the day card (names) to the SSE side. */
+export interface DayCardPublisher {
+  publishDayCard(card: DayCard): Promise<void>;
+}
+
+export type DayCardListener = (card: DayCard) => void;
+
+/**
+ * Optional capability of a source: day cards as the subscriber publishes them.
+ * A new listener gets the latest card at once when the source has one.
+ */
+export interface DayCardSource {
+  subscribeDayCards(listener: DayCardListener): () => void;
+}
+
+export function canPublishDayCards<T extends object>(p: T): p is T & DayCardPublisher {
+  return typeof (p as Partial<DayCardPublisher>).publishDayCard === 'function';
+}
+
+export function hasDayCards<T extends object>(s: T): s is T & DayCardSource {
+  return typeof (s as Partial<DayCardSource>).subscribeDayCards === 'function';
 }

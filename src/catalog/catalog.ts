@@ -193,6 +193,13 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
 /** Dead letters from the subscriber (bad frames, unroutable data) share one topic. */
 export const DEAD_LETTER_TOPIC = 'tote-dead-letter';
 
+/**
+ * The day card (venue, race, product and runner names from Tote's query API),
+ * fetched by the subscriber, which holds the API key, and published for the
+ * SSE service, which must not hold it.
+ */
+export const DAY_CARD_TOPIC = 'tote-day-card';
+
 const byRootField = new Map(CATALOG.map((e) => [e.rootField, e]));
 const byMessageType = new Map(CATALOG.map((e) => [e.messageType, e]));
 
