@@ -90,6 +90,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
       host,
       ...(url ? { url } : {}),
       ...(apiKey ? { apiKey } : {}),
+      ...(gatewayUrl ? { graphqlUrl: gatewayUrl } : {}),
       source: simulator ? 'simulator' : 'tote',
     });
     closers.push(() => subscriber.close());

@@ -1,7 +1,7 @@
 import { PubSub, type Message } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PubSubPublisher } from '../src/bus/pubsub-publisher.js';
-import { CATALOG, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
+import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
 import { loadConfig } from '../src/config/index.js';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { createLogger } from '../src/log/logger.js';
@@ -27,10 +27,10 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
   beforeAll(async () => {
     const config = loadConfig({ BUS: 'pubsub', PUBSUB_EMULATOR_HOST: host, GOOGLE_CLOUD_PROJECT: PROJECT });
     const publisher = new PubSubPublisher(config.bus, createLogger({ component: 'test-publisher' }));
-    h = await startHarness({ sim: { autoplay: true, speed: 900 }, publisher });
+    h = await startHarness({ sim: { autoplay: true, speed: 900 }, publisher, graphqlUrl: 'sim' });
     // Topics now exist (created on the emulator at start); listen on each before any message flows.
     pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: host, emulatorMode: true });
-    for (const topic of [...CATALOG.map((e) => e.topic), DEAD_LETTER_TOPIC]) {
+    for (const topic of [...CATALOG.map((e) => e.topic), DEAD_LETTER_TOPIC, DAY_CARD_TOPIC]) {
       const [sub] = await pubsub.topic(topic).createSubscription(`${topic}-check`, { enableMessageOrdering: true });
       sub.on('message', (m: Message) => {
         received.push({ topic, data: JSON.parse(m.data.toString()), attributes: m.attributes, orderingKey: m.orderingKey ?? '' });
@@ -74,6 +74,13 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
     expect(status.publish.latency.samples).toBeGreaterThan(0);
   });
 
+  it('publishes the day card (names) to its own topic, for the SSE service that holds no key', async () => {
+    const card = await waitFor(() => received.find((r) => r.topic === DAY_CARD_TOPIC), { timeoutMs: 15_000, what: 'a day card' });
+    expect(card.attributes.kind).toBe('day-card');
+    expect(card.data.events.length).toBeGreaterThan(0);
+    expect(card.data.products.length).toBeGreaterThan(0);
+  });
+
   it('sends bad frames to the dead-letter topic with the raw text and the reason', async () => {
     h.sim.faults.sendRaw('{"type":"data","id":"424242","payload":{"data":{}}}');
     h.sim.faults.sendRaw('<<garbage>>');
@@ -90,9 +97,10 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
     const t = (h.service.status() as any).totals;
     expect(t.inFlight).toBe(0);
     expect(t.received).toBe(t.published + t.deadLettered);
-    await waitFor(() => received.filter((r) => r.topic !== DEAD_LETTER_TOPIC).length === t.published, {
+    const feed = () => received.filter((r) => r.topic !== DEAD_LETTER_TOPIC && r.topic !== DAY_CARD_TOPIC).length;
+    await waitFor(() => feed() === t.published, {
       timeoutMs: 15_000,
-      what: () => `all ${t.published} published messages to arrive (have ${received.filter((r) => r.topic !== DEAD_LETTER_TOPIC).length})`,
+      what: () => `all ${t.published} published messages to arrive (have ${feed()})`,
     });
     console.log(`pubsub e2e: received ${t.received}, published ${t.published}, dead-lettered ${t.deadLettered}`);
   });

@@ -1,12 +1,13 @@
 import { PubSub, type Topic } from '@google-cloud/pubsub';
-import { CATALOG, DEAD_LETTER_TOPIC, entryForMessageType } from '../catalog/catalog.js';
+import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, entryForMessageType } from '../catalog/catalog.js';
 import type { BusConfig } from '../config/bus.js';
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
+import type { DayCard } from '../tote/gateway.js';
 import type { Logger } from '../log/logger.js';
 import { deadLetterAttributes, envelopeAttributes } from './attributes.js';
 import { FlowControl } from './flow-control.js';
 import { LatencyWindow } from './latency.js';
-import { PublishError, type EnvelopePublisher } from './types.js';
+import { PublishError, type DayCardPublisher, type EnvelopePublisher } from './types.js';
 
 /** gRPC ALREADY_EXISTS: another instance created the topic first. */
 const ALREADY_EXISTS = 6;
@@ -16,7 +17,7 @@ const ALREADY_EXISTS = 6;
  * attributes and the entry's ordering key, batched by the client and bounded
  * by explicit flow control.
  */
-export class PubSubPublisher implements EnvelopePublisher {
+export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
   readonly name = 'pubsub';
   private readonly pubsub: PubSub;
   private readonly topics = new Map<string, Topic>();
@@ -52,9 +53,10 @@ export class PubSubPublisher implements EnvelopePublisher {
   }
 
   async connect(): Promise<void> {
-    const names = [...CATALOG.map((e) => e.topic), DEAD_LETTER_TOPIC];
+    const names = [...CATALOG.map((e) => e.topic), DEAD_LETTER_TOPIC, DAY_CARD_TOPIC];
     for (const e of CATALOG) this.topic(e.topic, this.cfg.ordering);
     this.topic(DEAD_LETTER_TOPIC, false);
+    this.topic(DAY_CARD_TOPIC, false);
     if (!this.cfg.createTopics) return;
     for (const name of names) {
       const [exists] = await this.pubsub.topic(name).exists();
@@ -81,6 +83,12 @@ export class PubSubPublisher implements EnvelopePublisher {
     await this.send(DEAD_LETTER_TOPIC, Buffer.from(JSON.stringify(deadLetter)), deadLetterAttributes(deadLetter), deadLetter.id, undefined);
   }
 
+  /** The whole card as one message: a few hundred KB for a UK day, far under Pub/Sub's 10 MB. */
+  async publishDayCard(card: DayCard): Promise<void> {
+    const fetchedAt = new Date().toISOString();
+    await this.send(DAY_CARD_TOPIC, Buffer.from(JSON.stringify(card)), { kind: 'day-card', fetchedAt }, `day-card-${fetchedAt}`, undefined);
+  }
+
   private async send(
     topicName: string,
     data: Buffer,
@@ -88,7 +96,7 @@ export class PubSubPublisher implements EnvelopePublisher {
     id: string,
     orderingKey: string | undefined,
   ): Promise<void> {
-    const topic = this.topic(topicName, topicName !== DEAD_LETTER_TOPIC && this.cfg.ordering);
+    const topic = this.topic(topicName, topicName !== DEAD_LETTER_TOPIC && topicName !== DAY_CARD_TOPIC && this.cfg.ordering);
     await this.flow.acquire(data.length);
     const started = performance.now();
     const p = topic.publishMessage({ data, attributes, ...(orderingKey ? { orderingKey } : {}) });

@@ -22,6 +22,10 @@ export interface ToteConfig {
   operationRetryMinMs: number;
   operationRetryMaxMs: number;
   maxFrameBytes: number;
+  /** The day card (names) is refetched from the query API at least this often while the feed runs. */
+  dayCardRefreshMs: number;
+  /** At most one day-card fetch this often, however many EventUpdated arrive. */
+  dayCardMinGapMs: number;
 }
 
 export function readToteConfig(r: EnvReader): ToteConfig {
@@ -54,6 +58,11 @@ export function readToteConfig(r: EnvReader): ToteConfig {
     operationRetryMaxMs: r.int('TOTE_OPERATION_RETRY_MAX_MS', 300_000, 10),
     // Well above any real Tote frame; a larger one closes the socket (1009) and is counted.
     maxFrameBytes: r.int('TOTE_MAX_FRAME_BYTES', 16 * 1024 * 1024, 1024),
+    // Cards change rarely (non-runners, delays); EventUpdated and unknown ids trigger a refetch in between,
+    // and a fresh SSE instance waits at most this long for names.
+    dayCardRefreshMs: r.int('TOTE_DAY_CARD_REFRESH_MS', 120_000, 1_000),
+    // A burst of EventUpdated must not hammer the query API.
+    dayCardMinGapMs: r.int('TOTE_DAY_CARD_MIN_GAP_MS', 10_000, 0),
   };
   if (cfg.reconnectMaxMs < cfg.reconnectMinMs) r.fail('TOTE_RECONNECT_MAX_MS must be >= TOTE_RECONNECT_MIN_MS');
   if (cfg.operationRetryMaxMs < cfg.operationRetryMinMs) {

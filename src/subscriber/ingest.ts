@@ -35,6 +35,8 @@ export interface IngestOptions {
    */
   maxInFlight?: number;
   onPressure?: (paused: boolean) => void;
+  /** Sees every envelope as it is made (e.g. to refetch the day card on EventUpdated). */
+  onEnvelope?: (envelope: Envelope) => void;
 }
 
 /** Messages that arrive without a known type are counted under this name. */
@@ -85,6 +87,7 @@ export class Ingest {
     c.inFlight++;
     c.lastMessageAt = envelope.receivedAt;
     this.dispatch(envelope, c);
+    this.opts.onEnvelope?.(envelope);
   }
 
   /** A test envelope for every topic (POST /test-pubsub): published, not kept in history. */

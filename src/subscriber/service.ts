@@ -1,13 +1,15 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response, type NextFunction } from 'express';
-import type { EnvelopePublisher } from '../bus/types.js';
+import { canPublishDayCards, type EnvelopePublisher } from '../bus/types.js';
 import type { SubscriberConfig } from '../config/subscriber.js';
 import type { ToteConfig } from '../config/tote.js';
+import type { Envelope } from '../envelope/envelope.js';
 import type { HistorySink } from '../history/types.js';
 import { redact, type Logger } from '../log/logger.js';
 import { ToteClient } from '../tote/client.js';
-import type { SecretResolver } from '../tote/secrets.js';
+import { resolveSecret, type SecretResolver } from '../tote/secrets.js';
+import { DayCardRelay } from './day-card-relay.js';
 import { Ingest } from './ingest.js';
 import { createSubscriberMetrics } from './metrics.js';
 import { inWindow, type DailyWindow } from './window.js';
@@ -21,8 +23,9 @@ export interface SubscriberServiceOptions {
   /** Port to listen on (0 = any free port). */
   port: number;
   host?: string;
-  /** Overrides for the Tote endpoint (the local simulator). */
+  /** Overrides for the Tote endpoints (the local simulator). */
   url?: string;
+  graphqlUrl?: string;
   apiKey?: string;
   /** "tote" or "simulator". */
   source?: string;
@@ -61,6 +64,23 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   const window: DailyWindow = { start: o.subscriber.windowStart, end: o.subscriber.windowEnd, timeZone: o.subscriber.timeZone };
   // The ingest core pauses the client under pressure; the client feeds the core.
   let client: ToteClient;
+  // Names for the dashboard: fetched here, where the API key is, and published for the SSE side.
+  const graphqlUrl = o.graphqlUrl ?? o.tote.graphqlUrl;
+  const queryKey = o.apiKey ?? o.tote.apiKey;
+  const publisher = o.publisher;
+  const relay =
+    graphqlUrl && queryKey && canPublishDayCards(publisher)
+      ? new DayCardRelay({
+          publisher,
+          graphqlUrl,
+          apiKey: queryKey,
+          resolveSecret: o.resolveSecret ?? resolveSecret,
+          refreshMs: o.tote.dayCardRefreshMs,
+          minGapMs: o.tote.dayCardMinGapMs,
+          active: () => client.status().state !== 'stopped',
+          log: log.child({ component: 'day-card' }),
+        })
+      : null;
   const ingest = new Ingest({
     publisher: o.publisher,
     history: o.history,
@@ -69,6 +89,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     source: o.source ?? 'tote',
     ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
     onPressure: (paused) => (paused ? client.pause() : client.resume()),
+    ...(relay ? { onEnvelope: (e: Envelope) => relay.observe(e) } : {}),
   });
   client = new ToteClient({
     config: o.tote,
@@ -85,6 +106,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   await o.publisher.connect();
   await o.history.connect();
 
+  relay?.start();
   const startedAt = new Date();
   let stopping: Promise<boolean> | null = null;
 
@@ -116,6 +138,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       deadLettersNotPublished: s.deadLettersNotPublished,
       publish: { bus: o.publisher.name, backlog: s.publishBacklog, busBacklog: o.publisher.backlog(), latency: lat },
       history: h,
+      dayCard: relay?.status() ?? null,
     };
   };
 
@@ -255,6 +278,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     async close() {
       clearInterval(windowTimer);
       clearInterval(statsTimer);
+      await relay?.stop();
       await stopAndFlush();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

@@ -32,6 +32,8 @@ export async function startHarness(
     history?: HistorySink;
     apiKey?: string;
     maxInFlight?: number;
+    /** The query gateway for the day-card relay: 'sim' for the simulator's, or a URL. */
+    graphqlUrl?: string;
   } = {},
 ): Promise<Harness> {
   const logs: string[] = [];
@@ -64,6 +66,7 @@ export async function startHarness(
     host: '127.0.0.1',
     source: 'simulator',
     ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
+    ...(opts.graphqlUrl ? { graphqlUrl: opts.graphqlUrl === 'sim' ? sim.gatewayUrl : opts.graphqlUrl } : {}),
   });
   return {
     sim,
