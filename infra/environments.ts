@@ -28,8 +28,12 @@ export interface EnvironmentSettings {
     partitionExpirationDays: number | null;
   };
   pubsub: {
-    /** Retention on each message topic: a fresh SSE subscription can seek back this far. */
-    topicRetention: string;
+    /**
+     * Retention on the feed and day-card topics is the daily window plus this margin: a fresh SSE
+     * instance seeks its new subscriptions back to the window's start (or as far as retention
+     * allows), so it starts with the day's state even late in the evening.
+     */
+    seekBackMarginMinutes: number;
     /** Dead letters and spilled history rows wait this long for someone to look. */
     parkedRetention: string;
   };
@@ -77,7 +81,8 @@ const PROD: EnvironmentSettings = {
   },
   history: { partitionExpirationDays: null },
   pubsub: {
-    topicRetention: '3600s',
+    // 06:00-23:00 plus an hour: 18 h, enough for a seek back to 06:00 from the last minute of the window.
+    seekBackMarginMinutes: 60,
     parkedRetention: '604800s',
   },
   schedule: {

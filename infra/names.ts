@@ -26,6 +26,7 @@ export const NAMES = {
   roles: {
     sseSubscriptions: 'toteSseSubscriptions',
     subscriberScaler: 'toteSubscriberScaler',
+    historyInserter: 'toteHistoryInserter',
   },
   jobs: {
     scaleUp: 'tote-subscriber-scale-up',

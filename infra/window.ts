@@ -9,6 +9,7 @@ import type { DailyWindow } from '../src/subscriber/window.js';
 export type { DailyWindow };
 
 const DAY = 24 * 60;
+const wrap = (minute: number) => ((minute % DAY) + DAY) % DAY;
 
 export function minuteOfDay(hhmm: string): number {
   const [h, m] = hhmm.split(':').map(Number);
@@ -17,7 +18,7 @@ export function minuteOfDay(hhmm: string): number {
 
 /** Daily unix-cron line firing at a minute of the day; minutes wrap around midnight. */
 export function dailyCron(minute: number): string {
-  const m = ((minute % DAY) + DAY) % DAY;
+  const m = wrap(minute);
   return `${m % 60} ${Math.floor(m / 60)} * * *`;
 }
 
@@ -32,15 +33,35 @@ export interface WindowSchedule {
   scaleDown: string;
 }
 
+/**
+ * The part of the day in which the schedule keeps the subscriber at one
+ * instance, as minutes of the day in the window's zone: from the scale-up job
+ * (inclusive) to the scale-down job (exclusive). `from` > `until` when the lead
+ * or lag crosses midnight. The deploy scripts decide with this whether an
+ * instance they touch belongs to the schedule (through infra/print-config.ts).
+ */
+export interface ScaledPeriod {
+  readonly from: number;
+  readonly until: number;
+}
+
+export function scaledPeriod(w: DailyWindow, scaleUpLeadMinutes: number, scaleDownLagMinutes: number): ScaledPeriod {
+  return { from: wrap(minuteOfDay(w.start) - scaleUpLeadMinutes), until: wrap(minuteOfDay(w.end) + scaleDownLagMinutes) };
+}
+
 export function windowSchedule(w: DailyWindow, scaleUpLeadMinutes: number, scaleDownLagMinutes: number): WindowSchedule {
-  const start = minuteOfDay(w.start);
-  const end = minuteOfDay(w.end);
+  const scaled = scaledPeriod(w, scaleUpLeadMinutes, scaleDownLagMinutes);
   return {
-    scaleUp: dailyCron(start - scaleUpLeadMinutes),
-    start: dailyCron(start),
-    stop: dailyCron(end),
-    scaleDown: dailyCron(end + scaleDownLagMinutes),
+    scaleUp: dailyCron(scaled.from),
+    start: dailyCron(minuteOfDay(w.start)),
+    stop: dailyCron(minuteOfDay(w.end)),
+    scaleDown: dailyCron(scaled.until),
   };
+}
+
+/** Wall-clock minutes from the window's start to its end (the window does not cross midnight; config.ts refuses that). */
+export function windowMinutes(w: DailyWindow): number {
+  return minuteOfDay(w.end) - minuteOfDay(w.start);
 }
 
 /** The UTC offsets (minutes east of UTC) a zone uses during a year, sampled daily at noon UTC. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Testing } from 'cdktf';
-import { CATALOG, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
+import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
 import { HISTORY_SPILL_SUBSCRIPTION, HISTORY_SPILL_TOPIC } from '../src/history/spill/names.js';
 import {
   CLUSTER_COLUMNS,
@@ -14,9 +14,9 @@ import { VIEW_NAMES, bigqueryViews } from '../src/history/sql-files.js';
 import { defineStacks } from '../infra/app.js';
 import { ConfigError, loadInfraConfig } from '../infra/config.js';
 import { METRICS, metricType } from '../infra/metrics.js';
-import { NAMES } from '../infra/names.js';
+import { NAMES, SECRETS } from '../infra/names.js';
 import { silenceQuery } from '../infra/services/alerts.js';
-import { alwaysInsideUtc, windowSchedule } from '../infra/window.js';
+import { alwaysInsideUtc, scaledPeriod, windowSchedule } from '../infra/window.js';
 
 /** Synthesized offline: no terraform binary, no provider download, no network. */
 const PROJECT = 'tote-test-project';
@@ -76,10 +76,27 @@ const grants = (s: typeof prod) => {
 describe('infra: Pub/Sub from the catalog', () => {
   const topics = prod.foundation.byType('google_pubsub_topic');
 
-  it('creates one topic per catalog entry, plus the dead-letter and history spill topics', () => {
+  it('creates one topic per catalog entry, plus the day-card, dead-letter and history spill topics', () => {
     const names = topics.map((t) => t.name).sort();
-    expect(names).toEqual([...CATALOG.map((e) => e.topic), DEAD_LETTER_TOPIC, HISTORY_SPILL_TOPIC].sort());
-    for (const t of topics) expect(t.message_retention_duration).toMatch(/^\d+s$/);
+    expect(names).toEqual([...CATALOG.map((e) => e.topic), DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, HISTORY_SPILL_TOPIC].sort());
+  });
+
+  it('retains the feed and the day card for the whole window plus a margin, so a fresh SSE instance can seek back to its start', () => {
+    const retention = (name: string) => Number(topics.find((t) => t.name === name)!.message_retention_duration.replace(/s$/, ''));
+    for (const name of [...CATALOG.map((e) => e.topic), DAY_CARD_TOPIC]) expect(retention(name)).toBe(18 * 3600);
+    for (const name of [DEAD_LETTER_TOPIC, HISTORY_SPILL_TOPIC]) expect(retention(name)).toBe(7 * 24 * 3600);
+    // Retention follows the window setting: a longer window keeps more.
+    const long = synthesize({ DEPLOY_ENV: 'prod', SUBSCRIBER_WINDOW_START: '05:00', SUBSCRIBER_WINDOW_END: '23:30' });
+    const longDayCard = long.foundation.byType('google_pubsub_topic').find((t) => t.name === DAY_CARD_TOPIC)!;
+    expect(longDayCard.message_retention_duration).toBe(`${(18 * 60 + 30 + 60) * 60}s`);
+  });
+
+  it('stores every message in the deployment region only', () => {
+    for (const t of topics) expect(t.message_storage_policy).toEqual({ allowed_persistence_regions: ['europe-west2'] });
+    const elsewhere = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_REGION: 'europe-west1' });
+    for (const t of elsewhere.foundation.byType('google_pubsub_topic')) {
+      expect(t.message_storage_policy.allowed_persistence_regions).toEqual(['europe-west1']);
+    }
   });
 
   it('keeps dead letters and spilled history rows on never-expiring subscriptions', () => {
@@ -165,25 +182,58 @@ describe('infra: least privilege', () => {
   it('lets the subscriber publish on its topics, insert into its two tables and read its three secrets, nothing more', () => {
     const mine = g.filter((x) => x.member === member(NAMES.accounts.subscriber));
     const publish = mine.filter((x) => x.role === 'roles/pubsub.publisher');
-    expect(publish).toHaveLength(CATALOG.length + 2);
-    expect(mine.filter((x) => x.type === 'google_bigquery_table_iam_member').map((x) => [x.role, x.table_id]).sort()).toEqual(
-      [
-        ['roles/bigquery.dataEditor', expect.stringContaining(DEAD_LETTERS_TABLE)],
-        ['roles/bigquery.dataEditor', expect.stringContaining(MESSAGES_TABLE)],
-      ],
+    const topicOf = (ref: string) => prod.foundation.resources.find((r) => ref === `\${google_pubsub_topic.${r.id}.name}`)!.body.name;
+    expect(publish.map((x) => topicOf(x.topic)).sort()).toEqual(
+      [...CATALOG.map((e) => e.topic), DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, HISTORY_SPILL_TOPIC].sort(),
     );
+    const inserter = `projects/${PROJECT}/roles/${NAMES.roles.historyInserter}`;
+    expect(mine.filter((x) => x.type === 'google_bigquery_table_iam_member').map((x) => [x.role, x.table_id]).sort()).toEqual([
+      [inserter, expect.stringContaining(DEAD_LETTERS_TABLE)],
+      [inserter, expect.stringContaining(MESSAGES_TABLE)],
+    ]);
+    expect(mine.filter((x) => x.type === 'google_bigquery_dataset_iam_member').map((x) => x.role)).toEqual(['roles/bigquery.metadataViewer']);
     expect(mine.filter((x) => x.role === 'roles/secretmanager.secretAccessor')).toHaveLength(3);
-    expect(mine).toHaveLength(publish.length + 2 + 3);
+    expect(mine).toHaveLength(publish.length + 2 + 1 + 3);
   });
 
-  it('lets the SSE account attach to the feed topics and manage its subscriptions, with no BigQuery access', () => {
-    const mine = g.filter((x) => x.member === member(NAMES.accounts.sse));
-    expect(mine.filter((x) => x.role === 'roles/pubsub.subscriber')).toHaveLength(CATALOG.length);
-    expect(mine.filter((x) => x.type.startsWith('google_bigquery'))).toEqual([]);
-    expect(mine.filter((x) => x.role === 'roles/secretmanager.secretAccessor').map((x) => x.secret_id).join()).not.toMatch(
-      /subscriptions_url|tote-subscriptions-url/,
+  it('streams history with a role that can insert rows but not delete, alter or read the tables', () => {
+    const role = prod.foundation.byType('google_project_iam_custom_role').find((r) => r.role_id === NAMES.roles.historyInserter)!;
+    expect([...role.permissions].sort()).toEqual(['bigquery.tables.get', 'bigquery.tables.updateData']);
+    expect(g.filter((x) => /^roles\/bigquery\.(dataEditor|dataOwner|admin|user)$/.test(x.role))).toEqual([]);
+  });
+
+  it('lets no account but the subscriber read any Tote secret, in any way', () => {
+    const secretIds = new Map(
+      prod.foundation.resources
+        .filter((r) => r.type === 'google_secret_manager_secret')
+        .map((r) => [`\${google_secret_manager_secret.${r.id}.id}`, r.body.secret_id as string]),
     );
-    expect(mine.filter((x) => x.role === 'roles/secretmanager.secretAccessor')).toHaveLength(2);
+    expect([...secretIds.values()].sort()).toEqual(Object.values(SECRETS).sort());
+    // Every grant on a secret, whatever the role, goes to the subscriber; each secret has exactly its read grant.
+    const onSecrets = g.filter((x) => x.type.startsWith('google_secret_manager_secret_iam'));
+    for (const x of onSecrets) expect({ secret: secretIds.get(x.secret_id), member: x.member }).toEqual({ secret: expect.any(String), member: member(NAMES.accounts.subscriber) });
+    expect(onSecrets.map((x) => secretIds.get(x.secret_id)).sort()).toEqual(Object.values(SECRETS).sort());
+    // No grant above the secrets (project, dataset, topic ...) carries a Secret Manager role or a custom role with access.
+    const customWithAccess = new Set(
+      prod.foundation.byType('google_project_iam_custom_role')
+        .filter((r) => (r.permissions as string[]).some((p) => p.startsWith('secretmanager.')))
+        .map((r) => `projects/${PROJECT}/roles/${r.role_id}`),
+    );
+    const elsewhere = g.filter((x) => !x.type.startsWith('google_secret_manager_secret_iam'));
+    expect(elsewhere.filter((x) => x.role.startsWith('roles/secretmanager.') || customWithAccess.has(x.role))).toEqual([]);
+    // Nor does a service other than the subscriber carry a reference it could not resolve anyway.
+    const sse = prod.services.byType('google_cloud_run_v2_service').find((s) => s.name === NAMES.sseService)!;
+    expect(JSON.stringify(sse.template)).not.toContain('sm://');
+  });
+
+  it('lets the SSE account attach to the feed and day-card topics and manage its subscriptions, with no BigQuery or secret access', () => {
+    const mine = g.filter((x) => x.member === member(NAMES.accounts.sse));
+    const attach = mine.filter((x) => x.role === 'roles/pubsub.subscriber');
+    expect(attach).toHaveLength(CATALOG.length + 1);
+    const dayCard = prod.foundation.resources.find((r) => r.type === 'google_pubsub_topic' && r.body.name === DAY_CARD_TOPIC)!;
+    expect(attach.map((x) => x.topic)).toContain(`\${google_pubsub_topic.${dayCard.id}.name}`);
+    expect(mine.filter((x) => x.type.startsWith('google_bigquery'))).toEqual([]);
+    expect(mine.filter((x) => x.type.startsWith('google_secret_manager'))).toEqual([]);
     const role = prod.foundation.byType('google_project_iam_custom_role').find((r) => r.role_id === NAMES.roles.sseSubscriptions)!;
     expect([...role.permissions].sort()).toEqual([
       'pubsub.subscriptions.consume',
@@ -193,6 +243,7 @@ describe('infra: least privilege', () => {
     ]);
     const projectWide = mine.filter((x) => x.type === 'google_project_iam_member');
     expect(projectWide).toHaveLength(1);
+    expect(mine).toHaveLength(attach.length + 1 + 1);
   });
 
   it('lets the scaler change the subscriber alone, and grants project-wide only log writing and the SSE role', () => {
@@ -214,14 +265,14 @@ describe('infra: least privilege', () => {
 });
 
 describe('infra: secrets', () => {
-  it('creates the three secrets without any value: versions come from scripts/set-secrets.sh', () => {
-    expect(prod.foundation.byType('google_secret_manager_secret').map((s) => s.secret_id).sort()).toEqual(
-      ['tote-api-key', 'tote-graphql-url', 'tote-subscriptions-url'],
-    );
+  it('creates the three secrets in the region without any value: versions come from scripts/set-secrets.sh', () => {
+    const secrets = prod.foundation.byType('google_secret_manager_secret');
+    expect(secrets.map((s) => s.secret_id).sort()).toEqual(['tote-api-key', 'tote-graphql-url', 'tote-subscriptions-url']);
+    for (const s of secrets) expect(s.replication).toEqual({ user_managed: { replicas: [{ location: 'europe-west2' }] } });
     expect(all(prod).filter((r) => r.type === 'google_secret_manager_secret_version')).toEqual([]);
   });
 
-  it('hands the services Secret Manager references, never values, even with values in the environment', () => {
+  it('hands the subscriber Secret Manager references, never values, even with values in the environment', () => {
     const envOf = (name: string) =>
       Object.fromEntries(
         prod.services.byType('google_cloud_run_v2_service').find((s) => s.name === name)!.template.containers[0].env.map(
@@ -234,8 +285,7 @@ describe('infra: secrets', () => {
       TOTE_GRAPHQL_URL: ref('tote-graphql-url'),
       TOTE_SUBSCRIPTIONS_URL: ref('tote-subscriptions-url'),
     });
-    expect(envOf(NAMES.sseService)).toMatchObject({ TOTE_API_KEY: ref('tote-api-key'), TOTE_GRAPHQL_URL: ref('tote-graphql-url') });
-    expect(envOf(NAMES.sseService)).not.toHaveProperty('TOTE_SUBSCRIPTIONS_URL');
+    for (const name of ['TOTE_API_KEY', 'TOTE_GRAPHQL_URL', 'TOTE_SUBSCRIPTIONS_URL']) expect(envOf(NAMES.sseService)).not.toHaveProperty(name);
     for (const s of [prod, dev]) {
       for (const json of [s.foundation.json, s.services.json, Testing.synthHcl(s.stacks.services)]) {
         for (const value of Object.values(SECRET_VALUES)) expect(json).not.toContain(value);

@@ -27,7 +27,7 @@ export class FoundationStack extends ToteStack {
     this.registry = new Registry(this, 'registry', config, apis);
     this.messaging = new Messaging(this, 'messaging', config, apis);
     this.history = new History(this, 'history', config, apis);
-    this.secrets = new Secrets(this, 'secrets', config.deletionProtection, apis);
+    this.secrets = new Secrets(this, 'secrets', config.region, config.deletionProtection, apis);
     this.identities = new Identities(
       this,
       'identities',

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import type { ITerraformDependable } from 'cdktf';
+import { BigqueryDatasetIamMember } from '@cdktf/provider-google/lib/bigquery-dataset-iam-member/index.js';
 import { BigqueryTableIamMember } from '@cdktf/provider-google/lib/bigquery-table-iam-member/index.js';
 import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role/index.js';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member/index.js';
@@ -40,12 +41,12 @@ export class Identities extends Construct {
     this.subscriber = account(
       NAMES.accounts.subscriber,
       'Tote subscriber',
-      'Holds the Tote connection: publishes to the feed topics, streams into the history tables, reads the Tote secrets',
+      'Holds the Tote connection: publishes the feed and the day card, streams into the history tables, reads the Tote secrets',
     );
     this.sse = account(
       NAMES.accounts.sse,
       'Tote SSE',
-      'Serves dashboards: subscribes to the feed topics through its own subscriptions, reads the query API secrets',
+      'Serves dashboards: subscribes to the feed and day-card topics through its own subscriptions',
     );
     this.scheduler = account(NAMES.accounts.scheduler, 'Tote scheduler', 'Calls the subscriber /start and /stop');
     this.scaler = account(
@@ -58,41 +59,61 @@ export class Identities extends Construct {
     const subscriber = `serviceAccount:${this.subscriber.email}`;
     const sse = `serviceAccount:${this.sse.email}`;
 
-    // Subscriber: publish on its topics only.
-    const published = [...messaging.topics, ['dead-letters', messaging.deadLetterTopic], ['spill', messaging.spillTopic]] as const;
+    // Subscriber: publish on its topics only (the feed, the day card it fetches, dead letters, spilled history).
+    const published = [
+      ...messaging.topics,
+      ['day-card', messaging.dayCardTopic],
+      ['dead-letters', messaging.deadLetterTopic],
+      ['spill', messaging.spillTopic],
+    ] as const;
     for (const [name, topic] of published) {
       new PubsubTopicIamMember(this, `subscriber-publishes-${name}`, { topic: topic.name, role: 'roles/pubsub.publisher', member: subscriber });
     }
-    // Subscriber: insert into its two tables only (streaming inserts need no job rights).
+    // Subscriber: streaming inserts into its two tables only. tabledata.insertAll checks
+    // bigquery.tables.updateData and bigquery.tables.get on the table and bigquery.datasets.get on the
+    // dataset; roles/bigquery.dataEditor would also let it delete or re-schema the tables.
+    const inserterRole = new ProjectIamCustomRole(this, 'history-inserter-role', {
+      roleId: NAMES.roles.historyInserter,
+      title: 'Tote history inserter',
+      description: 'Streaming inserts into one BigQuery table; granted on the history tables only',
+      permissions: ['bigquery.tables.get', 'bigquery.tables.updateData'],
+      dependsOn,
+    });
     for (const [name, table] of [[MESSAGES_TABLE, history.messages], [DEAD_LETTERS_TABLE, history.deadLetters]] as const) {
       new BigqueryTableIamMember(this, `subscriber-writes-${name}`, {
         datasetId: table.datasetId,
         tableId: table.tableId,
-        role: 'roles/bigquery.dataEditor',
+        role: inserterRole.name,
         member: subscriber,
       });
     }
-    const readSecret = (who: string, member: string, variable: SecretVariable) =>
-      new SecretManagerSecretIamMember(this, `${who}-reads-${SECRETS[variable]}`, {
+    // bigquery.datasets.get: the narrowest predefined role holding it reads metadata only, never rows.
+    new BigqueryDatasetIamMember(this, 'subscriber-sees-dataset', {
+      datasetId: history.dataset.datasetId,
+      role: 'roles/bigquery.metadataViewer',
+      member: subscriber,
+    });
+    // The Tote secrets are read by the subscriber alone: it holds the socket and fetches the day card.
+    for (const variable of Object.keys(SECRETS) as SecretVariable[]) {
+      new SecretManagerSecretIamMember(this, `subscriber-reads-${SECRETS[variable]}`, {
         secretId: secrets.byVariable[variable].id,
         role: 'roles/secretmanager.secretAccessor',
-        member,
+        member: subscriber,
       });
-    readSecret('subscriber', subscriber, 'TOTE_API_KEY');
-    readSecret('subscriber', subscriber, 'TOTE_GRAPHQL_URL');
-    readSecret('subscriber', subscriber, 'TOTE_SUBSCRIPTIONS_URL');
+    }
 
-    // SSE: attach its own subscriptions to the feed topics...
-    for (const [name, topic] of messaging.topics) {
+    // SSE: attach its own subscriptions to the feed and day-card topics...
+    for (const [name, topic] of [...messaging.topics, ['day-card', messaging.dayCardTopic] as const]) {
       new PubsubTopicIamMember(this, `sse-attaches-${name}`, { topic: topic.name, role: 'roles/pubsub.subscriber', member: sse });
     }
-    // ...and create, read and delete them. Subscriptions are created at run time with instance-specific
-    // names, so no resource exists to grant on: this custom role is the narrowest project-level grant,
-    // and it also reaches the two parked subscriptions (documented in the README).
+    // ...and create, read, seek and delete them. Subscriptions are created at run time with
+    // instance-specific names, so no resource exists to grant on, and Pub/Sub does not accept IAM
+    // conditions on resource names: this custom role is the narrowest project-level grant, and it
+    // also reaches the two parked subscriptions (the residual risk is in the README, Security).
     const sseRole = new ProjectIamCustomRole(this, 'sse-subscriptions-role', {
       roleId: NAMES.roles.sseSubscriptions,
       title: 'Tote SSE per-instance subscriptions',
-      description: 'Create, consume and delete the per-instance Pub/Sub subscriptions of the SSE service',
+      description: 'Create, consume, seek and delete the per-instance Pub/Sub subscriptions of the SSE service',
       permissions: [
         'pubsub.subscriptions.consume',
         'pubsub.subscriptions.create',
@@ -108,9 +129,6 @@ export class Identities extends Construct {
       role: 'roles/pubsub.publisher',
       member: sse,
     });
-    // The query API (race and product names); never the subscriptions URL.
-    readSecret('sse', sse, 'TOTE_API_KEY');
-    readSecret('sse', sse, 'TOTE_GRAPHQL_URL');
 
     // Scaler: the Admin API checks actAs on the runtime account of a service it updates.
     this.scalerRole = new ProjectIamCustomRole(this, 'subscriber-scaler-role', {

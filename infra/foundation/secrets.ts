@@ -6,17 +6,19 @@ import { SECRETS, type SecretVariable } from '../names.js';
 /**
  * The three Tote connection secrets, without values: scripts/set-secrets.sh
  * adds versions, so no value is ever in code, in a plan or in Terraform state.
- * Who may read which is decided in identities.ts.
+ * Only the subscriber's account may read them (identities.ts).
  */
 export class Secrets extends Construct {
   readonly byVariable: Record<SecretVariable, SecretManagerSecret>;
 
-  constructor(scope: Construct, id: string, deletionProtection: boolean, dependsOn: ITerraformDependable[]) {
+  constructor(scope: Construct, id: string, region: string, deletionProtection: boolean, dependsOn: ITerraformDependable[]) {
     super(scope, id);
     const make = (variable: SecretVariable) =>
       new SecretManagerSecret(this, SECRETS[variable], {
         secretId: SECRETS[variable],
-        replication: { auto: {} },
+        // Stored in the deployment region only (automatic replication would place copies anywhere).
+        // Replication cannot be changed in place: changing it replaces the secret, values included.
+        replication: { userManaged: { replicas: [{ location: region }] } },
         deletionProtection,
         labels: { component: 'tote-connection' },
         dependsOn,

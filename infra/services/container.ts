@@ -1,6 +1,5 @@
 import type { CloudRunV2ServiceTemplateContainers } from '@cdktf/provider-google/lib/cloud-run-v2-service/index.js';
 import type { InfraConfig } from '../config.js';
-import { secretRef } from '../names.js';
 
 /** Cloud Run sends traffic and probes here and sets PORT to it. */
 export const CONTAINER_PORT = 8080;
@@ -45,9 +44,9 @@ export function toteContainer(spec: ContainerSpec): CloudRunV2ServiceTemplateCon
 }
 
 /**
- * What both services read alike: the bus, the project, Tote's query API (as
- * Secret Manager references) and the daily window (the SSE dashboard tells
- * "quiet because outside the window" from "stale").
+ * What both services read alike: the bus, the project and the daily window
+ * (the SSE dashboard tells "quiet because outside the window" from "stale").
+ * Tote's secrets are not here: only the subscriber may read them.
  */
 export function sharedEnv(config: InfraConfig): Record<string, string> {
   return {
@@ -55,8 +54,6 @@ export function sharedEnv(config: InfraConfig): Record<string, string> {
     GOOGLE_CLOUD_PROJECT: config.projectId,
     // Topics come from the stack; the services only publish and create their own subscriptions.
     PUBSUB_CREATE_TOPICS: 'false',
-    TOTE_GRAPHQL_URL: secretRef(config.projectId, 'TOTE_GRAPHQL_URL'),
-    TOTE_API_KEY: secretRef(config.projectId, 'TOTE_API_KEY'),
     SUBSCRIBER_WINDOW_START: config.window.start,
     SUBSCRIBER_WINDOW_END: config.window.end,
     SUBSCRIBER_TIME_ZONE: config.window.timeZone,

@@ -8,7 +8,8 @@ import { sharedEnv, toteContainer } from './container.js';
 /**
  * The public SSE service. Instance-based billing, because each instance pulls
  * from Pub/Sub in the background; autoscaled on concurrent streams, to zero
- * when nobody watches.
+ * when nobody watches. It reads the day card (race and product names) from
+ * its topic like the feed, so it needs none of Tote's secrets.
  */
 export class SseService extends Construct {
   readonly service: CloudRunV2Service;

@@ -58,7 +58,10 @@ export class SubscriberService extends Construct {
               BQ_LOCATION: config.bigqueryLocation,
               HISTORY_SPILL: 'pubsub',
               HISTORY_SPILL_CREATE_TOPICS: 'false',
+              // Secret Manager references: the socket, and the query API the day card is fetched from.
               TOTE_SUBSCRIPTIONS_URL: secretRef(projectId, 'TOTE_SUBSCRIPTIONS_URL'),
+              TOTE_GRAPHQL_URL: secretRef(projectId, 'TOTE_GRAPHQL_URL'),
+              TOTE_API_KEY: secretRef(projectId, 'TOTE_API_KEY'),
               SUBSCRIBER_AUTO_START: 'true',
               LOG_LEVEL: s.logLevel,
             },
