@@ -6,6 +6,7 @@ import { createLogger, setLogWriter } from '../src/log/logger.js';
 import { startLocalPipeline, type LocalPipeline } from '../src/main.js';
 import { dividendLines } from '../src/simulator/dividends.js';
 import { poolDividend } from '../src/simulator/payloads.js';
+import { fetchDayCard } from '../src/tote/gateway.js';
 import { waitFor } from './helpers/ports.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -41,6 +42,9 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
         SSE_FEED_WINDOW_END: '00:00',
       },
     });
+    // Names travel on the bus as the day card the subscriber publishes.
+    const sim = pipeline.simulator!;
+    await pipeline.bus!.publishDayCard(await fetchDayCard(sim.gatewayUrl, pipeline.config.simulator.apiKey));
     pipeline.bus!.subscribe((e: Envelope) => {
       onBus.push(e.id);
     });

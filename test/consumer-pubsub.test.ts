@@ -2,19 +2,24 @@ import { PubSub } from '@google-cloud/pubsub';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PubSubPublisher } from '../src/bus/pubsub-publisher.js';
-import { CATALOG, DEAD_LETTER_TOPIC, entryForMessageType } from '../src/catalog/catalog.js';
+import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, entryForMessageType } from '../src/catalog/catalog.js';
 import { loadConfig } from '../src/config/index.js';
 import type { SseConfig } from '../src/config/sse.js';
 import { PubSubConsumer, subscriptionNameFor } from '../src/consumer/index.js';
 import { extractKeys, makeEnvelope, type DeadLetter, type Envelope } from '../src/envelope/envelope.js';
 import { createLogger, setLogWriter } from '../src/log/logger.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
+import type { DayCard } from '../src/tote/gateway.js';
 import { waitFor } from './helpers/ports.js';
 import { openStream, type SseStream } from './helpers/sse-stream.js';
 
 const host = inject('pubsubEmulatorHost');
 const skipReason = inject('pubsubEmulatorSkip');
-setLogWriter(() => {});
+const logLines: string[] = [];
+setLogWriter((l) => {
+  logLines.push(l);
+  if (logLines.length > 2000) logLines.splice(0, 1000);
+});
 const log = createLogger({ test: 'consumer' });
 
 /** One payload per catalog entry, with the keys each needs. */
@@ -95,7 +100,18 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
     const subs = await projectSubscriptions();
     for (const { id } of instances) {
       for (const entry of CATALOG) expect(subs).toContain(subscriptionNameFor('sse', id, entry.topic));
+      expect(subs).toContain(subscriptionNameFor('sse', id, DAY_CARD_TOPIC));
     }
+    // Each was sought back to the start of the day; the emulator accepts the seek (it does not replay).
+    // Each was sought back to the start of the day. The emulator (measured) seeks an unordered subscription
+    // without replaying, and answers UNIMPLEMENTED (12) for an ordered one: counted, and the instance runs on.
+    for (const i of instances) {
+      const seeks = (i.consumer.status().subscriptions as { topic: string; seek: unknown }[]).map((x) => [x.topic, x.seek]);
+      expect(Object.fromEntries(seeks)[DAY_CARD_TOPIC]).toBe('done');
+      for (const [, seek] of seeks) expect(['done', 12]).toContain(seek);
+      expect(i.consumer.status().state).toBe('running');
+    }
+    expect(Date.parse(instances[0]!.consumer.status().completeSince as string)).toBeGreaterThan(0);
     const [meta] = await admin.subscription(subscriptionNameFor('sse', 'alpha-1', CATALOG[0]!.topic)).getMetadata();
     expect(Number(meta.expirationPolicy?.ttl?.seconds)).toBe(86_400);
     expect(Number(meta.messageRetentionDuration?.seconds)).toBe(600);
@@ -133,11 +149,11 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
     }
     const status = await (await fetch(`${instances[0]!.sse.url}/status`)).json();
     expect(status.source.kind).toBe('pubsub');
-    expect(status.source.subscriptions).toHaveLength(CATALOG.length);
+    expect(status.source.subscriptions).toHaveLength(CATALOG.length + 1);
     expect(status.source.lag.samples).toBeGreaterThan(0);
     const metrics = await (await fetch(`${instances[0]!.sse.url}/metrics`)).text();
     expect(metrics).toMatch(/sse_consumer_messages_total\{outcome="duplicate"\} 1/);
-    expect(metrics).toMatch(/sse_consumer_subscriptions\{state="active"\} 15/);
+    expect(metrics).toMatch(/sse_consumer_subscriptions\{state="active"\} 16/);
   });
 
   it('refuses a message that is not an envelope: counted, dead-lettered with a reason, never streamed', async () => {
@@ -150,6 +166,33 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
     expect(deadLetters.map((d) => d.reason).sort()).toEqual(['invalid-frame', 'invalid-frame', 'invalid-json', 'invalid-json']);
     expect(deadLetters.find((d) => d.reason === 'invalid-frame')!.detail).toContain('does not belong');
     for (const i of instances) expect(i.stream.ids).not.toContain(wrongType.id);
+    // The same line the subscriber logs, which the dead-letter log metric counts.
+    const logged = logLines.map((l) => JSON.parse(l)).filter((l) => l.message === 'dead letter');
+    expect(logged.map((l) => l.reason).sort()).toEqual(['invalid-frame', 'invalid-frame', 'invalid-json', 'invalid-json']);
+  });
+
+  it("serves the subscriber's day card on both instances; an older or malformed card changes nothing", async () => {
+    const card: DayCard = {
+      events: [{ id: 'ev-card-1', name: 'Card Stakes', venue: 'Ascot', scheduledStart: '2026-11-21T13:30:00Z', status: 'SCHEDULED', competitors: [] }],
+      products: [{ id: 'pr-card-1', name: 'Win', betType: 'WIN', eventIds: ['ev-card-1'], status: 'OPEN', selections: [] }],
+      truncated: false,
+    };
+    const publishCard = (c: unknown, fetchedAt: string) =>
+      admin.topic(DAY_CARD_TOPIC).publishMessage({ data: Buffer.from(JSON.stringify(c)), attributes: { kind: 'day-card', fetchedAt } });
+    await publishCard(card, '2026-11-21T08:00:00.000Z');
+    const namesOf = async (i: (typeof instances)[number]) => (await fetch(`${i.sse.url}/names`)).json();
+    for (const i of instances) {
+      await waitFor(async () => (await namesOf(i)).events['ev-card-1']?.name === 'Card Stakes', { timeoutMs: 20_000, what: `card on ${i.id}` });
+    }
+    const before = deadLetters.length;
+    await publishCard({ ...card, events: [{ ...card.events[0]!, name: 'Older Stakes' }] }, '2026-11-21T07:00:00.000Z');
+    await publishCard({ events: 'not a list' }, '2026-11-21T09:00:00.000Z');
+    for (const i of instances) await waitFor(() => i.consumer.status().staleDayCards === 1 && i.consumer.status().invalid === 3, { timeoutMs: 20_000, what: 'cards read' });
+    await waitFor(() => deadLetters.length === before + 2, { timeoutMs: 20_000, what: 'malformed card dead-lettered by both' });
+    for (const i of instances) {
+      expect((await namesOf(i)).events['ev-card-1'].name).toBe('Card Stakes');
+      expect((await (await fetch(`${i.sse.url}/status`)).json()).names).toMatchObject({ origin: 'bus', cards: 1 });
+    }
   });
 
   it('recreates a subscription deleted behind its back and keeps streaming', async () => {
@@ -183,7 +226,7 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
     expect(beta.consumer.status().state).toBe('closed');
     const subs = await projectSubscriptions();
     expect(subs.filter((s) => s.includes('beta-2'))).toEqual([]);
-    expect(subs.filter((s) => s.includes('alpha-1'))).toHaveLength(CATALOG.length);
+    expect(subs.filter((s) => s.includes('alpha-1'))).toHaveLength(CATALOG.length + 1);
     const after = envelopeFor('EventStatusChanged');
     await publisher.publish(after);
     await waitFor(() => instances[0]!.stream.ids.includes(after.id), { timeoutMs: 20_000, what: 'alpha still streaming' });

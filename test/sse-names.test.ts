@@ -7,6 +7,7 @@ import { extractKeys, makeEnvelope, type Envelope } from '../src/envelope/envelo
 import { createLogger, setLogWriter } from '../src/log/logger.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
+import { fetchDayCard } from '../src/tote/gateway.js';
 import { waitFor } from './helpers/ports.js';
 import { openStream, type SseStream } from './helpers/sse-stream.js';
 
@@ -30,6 +31,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** Fetches the card straight from a query API: the service is fed by a source without day cards. */
 async function setup(apiKey = KEY) {
   const sim: Simulator = await startSimulator({ apiKeys: [KEY], autoplay: false });
   let simClosed = false;
@@ -40,13 +42,51 @@ async function setup(apiKey = KEY) {
   cleanups.push(closeSim);
   const bus = new MemoryBus();
   const config: SseConfig = { ...loadConfig({}).sse, port: 0, host: '127.0.0.1', namesMinGapMs: 0 };
-  const sse: SseService = await startSseService({ config, source: bus, log, names: { gatewayUrl: sim.gatewayUrl, apiKey } });
+  // Only the envelope stream of the bus: a source that carries no day cards.
+  const source = { subscribe: bus.subscribe.bind(bus) };
+  const sse: SseService = await startSseService({ config, source, log, names: { gatewayUrl: sim.gatewayUrl, apiKey } });
   cleanups.push(() => sse.close());
   const status = async () => (await (await fetch(`${sse.url}/status`)).json()).names as Record<string, any>;
   return { sim, closeSim, bus, sse, status };
 }
 
-describe('names from the query API', () => {
+describe('names from day cards on the bus', () => {
+  it('serves the latest card the subscriber published, tells open pages, and ignores a gateway it was also given', async () => {
+    const sim = await startSimulator({ apiKeys: [KEY], autoplay: false });
+    cleanups.push(() => sim.close());
+    const bus = new MemoryBus();
+    const config: SseConfig = { ...loadConfig({}).sse, port: 0, host: '127.0.0.1' };
+    // A card already on the bus reaches a service that starts later.
+    const card = await fetchDayCard(sim.gatewayUrl, KEY);
+    await bus.publishDayCard(card);
+    const sse = await startSseService({ config, source: bus, log, names: { gatewayUrl: 'http://127.0.0.1:9/never', apiKey: 'unused' } });
+    cleanups.push(() => sse.close());
+    const first = await waitFor(async () => {
+      const n = await (await fetch(`${sse.url}/names`)).json();
+      return n.version >= 1 ? n : null;
+    });
+    const race = sim.plan().races[0]!;
+    expect(first.events[race.id]).toMatchObject({ name: race.name, venue: race.venue.name });
+    expect(first.error).toBeNull();
+    const stream: SseStream = await openStream(`${sse.url}/events`);
+    cleanups.push(() => stream.close());
+    // The subscriber publishes a new card when the day changes (a non-runner, a delay).
+    const renamed = { ...card, events: card.events.map((e) => (e.id === race.id ? { ...e, name: 'Renamed Stakes' } : e)) };
+    await bus.publishDayCard(renamed);
+    await waitFor(() => stream.named('names').length >= 1, { what: 'names event' });
+    const second = await (await fetch(`${sse.url}/names`)).json();
+    expect(JSON.parse(stream.named('names').at(-1)!.data).version).toBe(second.version);
+    expect(second.version).toBeGreaterThan(first.version);
+    expect(second.events[race.id].name).toBe('Renamed Stakes');
+    // Feed messages no longer send this service to any query API.
+    await bus.publish(envelope('EventUpdated', { eventId: race.id }));
+    const st = (await (await fetch(`${sse.url}/status`)).json()).names;
+    expect(st).toMatchObject({ origin: 'bus', cards: 2, version: second.version });
+    expect(st.fetches).toBeUndefined();
+  });
+});
+
+describe('names from a query API given directly', () => {
   it("loads the day's races and products server-side and never shows the key", async () => {
     const { sim, sse, status } = await setup();
     const names = await waitFor(async () => {

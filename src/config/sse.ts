@@ -21,6 +21,12 @@ export interface ConsumerConfig {
   deadLetter: boolean;
   /** Wait before recreating a subscription whose stream failed for good (e.g. it was deleted). */
   reopenDelayMs: number;
+  /** How far back a new subscription is sought (never before today's feed window start); 0 = no seek. */
+  seekBackMs: number;
+  /** Allowance for clock skew between the subscriber (which stamps ids) and this instance, for "complete since". */
+  clockSkewMs: number;
+  /** Dead-letter publishes in flight at most; past it a refused message is logged and counted only. */
+  maxDeadLettersInFlight: number;
 }
 
 /** Hours (HH:MM, in timeZone) when the feed should be flowing; start = end means all day. */
@@ -112,9 +118,9 @@ export function readSseConfig(r: EnvReader): SseConfig {
     // Pool totals tick every few seconds while pools are open; half a minute of silence means trouble.
     staleAfterMs: r.int('SSE_STALE_AFTER_MS', 30_000, 1_000),
     feedWindow: { start: windowStart, end: windowEnd, timeZone },
-    // Cards change rarely (non-runners, delays); EventUpdated triggers a refresh in between.
+    // Only when the service fetches the card itself (no day cards on its source): cards change rarely, EventUpdated refreshes in between.
     namesRefreshMs: r.int('SSE_NAMES_REFRESH_MS', 5 * 60_000, 1_000),
-    // A burst of EventUpdated or unknown ids must not hammer the query API.
+    // Direct fetch only: a burst of EventUpdated or unknown ids must not hammer the query API.
     namesMinGapMs: r.int('SSE_NAMES_MIN_GAP_MS', 10_000, 0),
     // One line a minute feeds the log-based metrics without flooding the log.
     statsLogMs: r.int('SSE_STATS_LOG_MS', 60_000, 1_000),
@@ -138,6 +144,12 @@ export function readSseConfig(r: EnvReader): SseConfig {
       deadLetter: r.bool('SSE_CONSUMER_DEAD_LETTER', true),
       // The client has already retried transient errors by then; this only paces a persistent failure.
       reopenDelayMs: r.int('SSE_CONSUMER_REOPEN_DELAY_MS', 5_000, 10),
+      // Covers a whole feed window (06:00-23:00 is 17 h); replays only what the topics' retention still holds.
+      seekBackMs: r.int('SSE_SEEK_BACK_MS', 18 * 3_600_000, 0),
+      // NTP keeps Cloud Run clocks within milliseconds; a second more is cheap (a rare needless resync).
+      clockSkewMs: r.int('SSE_CLOCK_SKEW_MS', 1_000, 0),
+      // A dead-letter topic that hangs must not pile up publishes; 100 is far above a healthy rate.
+      maxDeadLettersInFlight: r.int('SSE_CONSUMER_MAX_DEAD_LETTERS_IN_FLIGHT', 100, 1),
     },
   };
   return cfg;

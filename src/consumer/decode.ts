@@ -1,6 +1,7 @@
 import type { CatalogEntry } from '../catalog/catalog.js';
 import type { DeadLetterReason, Envelope } from '../envelope/envelope.js';
 import { uuidv7Time } from '../envelope/uuidv7.js';
+import type { DayCard } from '../tote/gateway.js';
 
 export type Decoded =
   | { readonly ok: true; readonly envelope: Envelope }
@@ -52,4 +53,39 @@ export function decodeMessage(data: Buffer, attributes: Readonly<Record<string, 
       ...(e.test === true || attributes.test === 'true' ? { test: true } : {}),
     },
   };
+}
+
+export type DecodedCard =
+  | { readonly ok: true; readonly card: DayCard; readonly fetchedAt: number }
+  | { readonly ok: false; readonly reason: DeadLetterReason; readonly detail: string };
+
+const isList = (v: unknown): v is Record<string, unknown>[] => Array.isArray(v) && v.every(isObject);
+
+/**
+ * A day card as the subscriber publishes it on DAY_CARD_TOPIC: the DayCard
+ * JSON, with `kind: day-card` and `fetchedAt` (ISO) as attributes. Only the
+ * outline is checked here (lists of objects with string ids); the names
+ * directory reads each field defensively and caps the sizes.
+ */
+export function decodeDayCard(data: Buffer, attributes: Readonly<Record<string, string>>): DecodedCard {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data.toString('utf8'));
+  } catch (err) {
+    return { ok: false, reason: 'invalid-json', detail: `day card is not JSON: ${(err as Error).message}` };
+  }
+  const problems: string[] = [];
+  if (attributes.kind !== undefined && attributes.kind !== 'day-card') problems.push(`kind ${JSON.stringify(attributes.kind)} is not day-card`);
+  const fetchedAt = attributes.fetchedAt === undefined ? NaN : Date.parse(attributes.fetchedAt);
+  if (!Number.isFinite(fetchedAt)) problems.push('fetchedAt attribute is not a timestamp');
+  if (!isObject(parsed)) problems.push('data is not a JSON object');
+  else {
+    if (!isList(parsed.events) || parsed.events.some((e) => typeof e.id !== 'string')) problems.push('events is not a list of events with ids');
+    if (!isList(parsed.products) || parsed.products.some((p) => typeof p.id !== 'string')) {
+      problems.push('products is not a list of products with ids');
+    }
+  }
+  if (problems.length) return { ok: false, reason: 'invalid-frame', detail: problems.join('; ') };
+  const c = parsed as Record<string, unknown>;
+  return { ok: true, card: { events: c.events, products: c.products, truncated: c.truncated === true } as DayCard, fetchedAt };
 }

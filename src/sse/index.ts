@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { EnvelopeSource } from '../bus/types.js';
+import { hasDayCards, type EnvelopeSource } from '../bus/types.js';
 import { MESSAGE_TYPES } from '../catalog/catalog.js';
 import type { SseConfig } from '../config/sse.js';
 import { isReportingSource } from '../consumer/source-status.js';
@@ -10,9 +10,14 @@ import { eventsRoute } from './events-route.js';
 import { History } from './history.js';
 import { Hub } from './hub.js';
 import { SseMetrics } from './metrics.js';
-import { gatewayDayCard, NameDirectory, type DayCardFetcher } from './names.js';
+import { gatewayDayCard, NameDirectory, type CardOrigin, type DayCardFetcher } from './names.js';
 import { SnapshotState } from './snapshot.js';
 
+/**
+ * A query API to fetch the day card from directly. Used only when the source
+ * carries no day cards: on the bus the subscriber publishes them, and the
+ * public service holds no key.
+ */
 export interface NamesSource {
   /** Tote's query API (or the simulator's); the key stays on the server. */
   readonly gatewayUrl: string;
@@ -24,7 +29,7 @@ export interface NamesSource {
 export interface SseServiceOptions {
   readonly config: SseConfig;
   readonly source: EnvelopeSource;
-  /** Without it the dashboard shows ids only. */
+  /** Names straight from a query API, for a source without day cards; without either the dashboard shows ids only. */
   readonly names?: NamesSource | undefined;
   readonly log?: Logger;
   /** Overrides config.host (tests and the all-in-one bind to loopback). */
@@ -77,16 +82,19 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
   });
   hub.attachMetrics(metrics);
 
-  const names = opts.names
-    ? new NameDirectory({
-        gatewayUrl: opts.names.gatewayUrl,
-        apiKey: opts.names.apiKey,
-        fetchDayCard: opts.names.fetchDayCard ?? gatewayDayCard,
-        refreshMs: config.namesRefreshMs,
-        minGapMs: config.namesMinGapMs,
-        log,
-      })
-    : undefined;
+  const origin: CardOrigin | undefined = hasDayCards(source)
+    ? { kind: 'bus', source }
+    : opts.names
+      ? {
+          kind: 'gateway',
+          gatewayUrl: opts.names.gatewayUrl,
+          apiKey: opts.names.apiKey,
+          fetchDayCard: opts.names.fetchDayCard ?? gatewayDayCard,
+          refreshMs: config.namesRefreshMs,
+          minGapMs: config.namesMinGapMs,
+        }
+      : undefined;
+  const names = origin ? new NameDirectory({ origin, log }) : undefined;
   names?.onChange((version) => hub.broadcastControl('names', { version }));
 
   const sourceStatus = () => (isReportingSource(source) ? source.status() : { kind: 'memory', state: 'running' });

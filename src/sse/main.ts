@@ -8,23 +8,7 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import { PubSubConsumer } from '../consumer/index.js';
 import { log } from '../log/logger.js';
 import { onShutdown } from '../subscriber/shutdown.js';
-import { resolveSecret } from '../tote/secrets.js';
-import { startSseService, type NamesSource } from './index.js';
-
-async function namesSource(graphqlUrl: string | undefined, apiKey: string | undefined): Promise<NamesSource | undefined> {
-  if (!graphqlUrl || !apiKey) {
-    log.warn('TOTE_GRAPHQL_URL or TOTE_API_KEY not set: the dashboard shows ids instead of names');
-    return undefined;
-  }
-  try {
-    const [gatewayUrl, key] = await Promise.all([resolveSecret(graphqlUrl, { sensitive: false }), resolveSecret(apiKey)]);
-    return gatewayUrl && key ? { gatewayUrl, apiKey: key } : undefined;
-  } catch (err) {
-    // Names are a convenience; the live feed must not wait on them.
-    log.error('could not resolve the query API settings; the dashboard shows ids instead of names', { err });
-    return undefined;
-  }
-}
+import { startSseService } from './index.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -35,10 +19,10 @@ async function main(): Promise<void> {
   }
   const consumer = new PubSubConsumer({ config: config.bus, sse: config.sse, log: log.child({ component: 'consumer' }) });
   await consumer.start();
-  const names = await namesSource(config.tote.graphqlUrl, config.tote.apiKey);
   let sse;
   try {
-    sse = await startSseService({ config: config.sse, source: consumer, names, log });
+    // Names come from the day cards the subscriber publishes: this public service holds no query-API key.
+    sse = await startSseService({ config: config.sse, source: consumer, log });
   } catch (err) {
     await consumer.close();
     throw err;

@@ -1,22 +1,20 @@
+import type { DayCardSource } from '../bus/types.js';
 import type { Envelope } from '../envelope/envelope.js';
-import { RecentIds } from '../consumer/recent-ids.js';
-import { fetchDayCard, type DayCard } from '../tote/gateway.js';
-import { redact, type Logger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
+import type { DayCard } from '../tote/gateway.js';
 import { cardNames, EMPTY_CARD_NAMES, type CardNames } from './day-card.js';
 import { EncodedJson } from './encoded-json.js';
+import { GatewayCards, type GatewayCardsOptions } from './gateway-cards.js';
 
-export type DayCardFetcher = (url: string, apiKey: string) => Promise<DayCard>;
+export { gatewayDayCard, type DayCardFetcher } from './gateway-cards.js';
 
-/** Today's card from the query API (the date rolls over by itself, so a long-running service follows the days). */
-export const gatewayDayCard: DayCardFetcher = (url, apiKey) => fetchDayCard(url, apiKey);
+/** Where the cards come from: the bus (the subscriber publishes them), or a query API fetched directly. */
+export type CardOrigin =
+  | { readonly kind: 'bus'; readonly source: DayCardSource }
+  | ({ readonly kind: 'gateway' } & Omit<GatewayCardsOptions, 'log' | 'knows' | 'onCard' | 'onError'>);
 
 export interface NamesOptions {
-  readonly gatewayUrl: string;
-  readonly apiKey: string;
-  readonly fetchDayCard: DayCardFetcher;
-  readonly refreshMs: number;
-  /** Least time between two fetches triggered by the feed (EventUpdated, an id not on the card). */
-  readonly minGapMs: number;
+  readonly origin: CardOrigin;
   readonly log: Logger;
 }
 
@@ -31,39 +29,49 @@ export interface NamesJson extends CardNames {
 /** A card far bigger than any racing day is cut at these limits rather than held whole. */
 export { MAX_CARD_COMPETITORS, MAX_CARD_EVENTS, MAX_CARD_PRODUCTS, MAX_CARD_SELECTIONS } from './day-card.js';
 
-/** What /names answers when the service has no query API configured. */
+/** What /names answers when the service has no source of names. */
 export const NO_NAMES: Readonly<NamesJson> = Object.freeze({ version: 0, fetchedAt: null, error: 'names are not configured', ...EMPTY_CARD_NAMES });
 
 /**
  * Names for the ids the feed carries: venue, race time, product and runner
- * names from Tote's query API, fetched server-side so the API key never reaches a
- * browser. Fetched at start, every `refreshMs`, and soon after an
- * EventUpdated or an id the card does not know (at most once per
- * `minGapMs`). The last good card is kept when a fetch fails.
+ * names from the day card. In the cloud the subscriber fetches the card from
+ * Tote's query API and publishes it on the bus, so this public service holds
+ * no API key; the latest card on the bus is the one served. Only a service
+ * given a query API explicitly, on a source without cards, fetches it itself
+ * (GatewayCards). The last good card is kept when a fetch fails.
  */
 export class NameDirectory {
   private current: NamesJson = { version: 0, fetchedAt: null, error: null, ...EMPTY_CARD_NAMES };
   /** /names is read by every open page at once after a `names` event: serialized once per change. */
   private readonly encoded = new EncodedJson<NamesJson>();
   private sizes = { events: 0, products: 0, competitors: 0, selections: 0 };
-  private timer: NodeJS.Timeout | undefined;
-  private pending: NodeJS.Timeout | undefined;
-  private inFlight: Promise<void> | null = null;
-  private again = false;
-  private lastFetchStarted = 0;
-  private closed = false;
   private readonly listeners = new Set<(version: number) => void>();
-  /** Unknown ids that already triggered a refetch (bounded; the oldest are forgotten first). */
-  private readonly asked = new RecentIds(10_000);
-  fetches = 0;
-  failures = 0;
+  private readonly gateway: GatewayCards | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private closed = false;
+  /** Cards taken in (from the bus or the gateway). */
+  cards = 0;
 
-  constructor(private readonly opts: NamesOptions) {}
+  constructor(private readonly opts: NamesOptions) {
+    const o = opts.origin;
+    this.gateway =
+      o.kind === 'gateway'
+        ? new GatewayCards({
+            ...o,
+            log: opts.log,
+            knows: (kind, id) => id in this.current[kind],
+            onCard: (card) => this.accept(card),
+            onError: (message) => {
+              if (this.current.error !== message) this.publish({ ...this.current, error: message });
+            },
+          })
+        : undefined;
+  }
 
   start(): void {
-    void this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.opts.refreshMs);
-    this.timer.unref();
+    const o = this.opts.origin;
+    if (o.kind === 'bus') this.unsubscribe = o.source.subscribeDayCards((card) => this.accept(card));
+    else this.gateway!.start();
   }
 
   json(): NamesJson {
@@ -80,75 +88,26 @@ export class NameDirectory {
     return () => this.listeners.delete(listener);
   }
 
-  /**
-   * Feed hook: refetch when an event changed or the card misses an id. Each
-   * unknown id triggers one refetch only, so ids the query API never knows
-   * (another day's, a test's) cannot keep it busy.
-   */
+  /** Feed hook; only a directly fetched card refetches on the feed (the subscriber does it for the bus). */
   note(e: Envelope): void {
-    if (e.type === 'EventUpdated') {
-      this.requestRefresh();
-      return;
-    }
-    if (e.test) return;
-    const { productId, eventId } = e.keys;
-    const unknown =
-      (productId !== undefined && !(productId in this.current.products) && this.asked.add(productId)) ||
-      (eventId !== undefined && !(eventId in this.current.events) && this.asked.add(eventId));
-    if (unknown) this.requestRefresh();
+    this.gateway?.note(e);
   }
 
-  private requestRefresh(): void {
+  /** Takes a card in; a card equal to the current one only moves fetchedAt. Never throws. */
+  accept(card: DayCard): void {
     if (this.closed) return;
-    // A fetch already under way may have started before the change: fetch once more after it.
-    if (this.inFlight) {
-      this.again = true;
+    this.cards++;
+    let names: CardNames;
+    try {
+      const r = cardNames(card);
+      names = r.names;
+      if (card.truncated || r.cut) {
+        this.opts.log.warn('day card cut to its limits', { events: card.events.length, products: card.products.length });
+      }
+    } catch (err) {
+      // The consumer checked the shape; this is the last guard so a bad card cannot break the feed.
+      this.opts.log.error('day card not usable; keeping the last one', { err });
       return;
-    }
-    if (this.pending) return;
-    const wait = Math.max(0, this.lastFetchStarted + this.opts.minGapMs - Date.now());
-    this.pending = setTimeout(() => {
-      this.pending = undefined;
-      void this.refresh();
-    }, wait);
-    this.pending.unref();
-  }
-
-  /** Fetches the card now (one fetch at a time); resolves when done, never rejects. */
-  refresh(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    if (this.inFlight) return this.inFlight;
-    this.lastFetchStarted = Date.now();
-    this.fetches++;
-    this.inFlight = this.opts
-      .fetchDayCard(this.opts.gatewayUrl, this.opts.apiKey)
-      .then((card) => this.accept(card))
-      .catch((err: unknown) => {
-        this.failures++;
-        // Redacted: this text is served to browsers, and a key must never ride along in an error.
-        const message = this.scrub(err instanceof Error ? err.message : String(err));
-        this.opts.log.warn('names fetch failed; keeping the last card', { err: message });
-        if (this.current.error !== message) this.publish({ ...this.current, error: message });
-      })
-      .finally(() => {
-        this.inFlight = null;
-        if (this.again) {
-          this.again = false;
-          this.requestRefresh();
-        }
-      });
-    return this.inFlight;
-  }
-
-  private scrub(text: string): string {
-    const key = this.opts.apiKey;
-    return redact(key ? text.split(key).join('[redacted]') : text).slice(0, 300);
-  }
-
-  private accept(card: DayCard): void {
-    const { names, cut } = cardNames(card);
-    if (card.truncated || cut) {
-      this.opts.log.warn('day card cut to its limits', { events: card.events.length, products: card.products.length });
     }
     const changed =
       this.current.error !== null ||
@@ -166,7 +125,7 @@ export class NameDirectory {
       selections: Object.keys(names.selections).length,
     };
     this.publish({ version: this.current.version, fetchedAt, error: null, ...names });
-    this.opts.log.info('names loaded', { ...this.sizes, version: this.current.version });
+    this.opts.log.info('names loaded', { ...this.sizes, version: this.current.version, origin: this.opts.origin.kind });
   }
 
   private publish(next: NamesJson): void {
@@ -177,20 +136,20 @@ export class NameDirectory {
   status() {
     return {
       enabled: true,
+      origin: this.opts.origin.kind,
       version: this.current.version,
       fetchedAt: this.current.fetchedAt,
       error: this.current.error,
       ...this.sizes,
-      fetches: this.fetches,
-      failures: this.failures,
-      refreshPending: this.pending !== undefined || this.inFlight !== null,
+      cards: this.cards,
+      ...(this.gateway?.status() ?? {}),
     };
   }
 
   close(): void {
     this.closed = true;
-    clearInterval(this.timer);
-    clearTimeout(this.pending);
+    this.gateway?.close();
+    this.unsubscribe?.();
     this.listeners.clear();
   }
 }
