@@ -93,3 +93,43 @@ describe('POST /stop with a bus that never answers', () => {
     bus.release(); // let teardown finish
   });
 });
+
+describe('paused across a reconnect', () => {
+  it('keeps the new socket paused while downstream is still saturated', async () => {
+    const bus = new StalledBus();
+    h = await startHarness({ publisher: bus, maxInFlight: 50, env: { TOTE_PROTOCOL: 'graphql-transport-ws' } });
+    h.service.client.start();
+    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'connected and subscribed' });
+    bus.stall();
+    h.sim.faults.burst(500);
+    await waitFor(() => h!.service.client.status().paused, { what: 'the socket to pause' });
+    // The server drops the socket while we are paused (a deploy, say); the client pings, notices, reconnects.
+    h.sim.faults.disconnectAll();
+    await waitFor(() => h!.service.client.status().reconnects === 1 && h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, {
+      timeoutMs: 15_000,
+      what: 'reconnected and subscribed',
+    });
+    h.sim.faults.burst(3_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const backlog = (h.service.status() as any).publish.backlog as number;
+    expect(h.service.client.status().paused).toBe(true);
+    expect(backlog).toBeLessThanOrEqual(300); // the limit plus a socket read or two, not the 3,000 burst
+    bus.release();
+  });
+});
+
+describe('frames already sent when the subscriber stops', () => {
+  it('are taken in and accounted for, not dropped with the socket', async () => {
+    h = await startHarness();
+    h.service.client.start();
+    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'connected and subscribed' });
+    h.sim.faults.burst(3_000);
+    await h.service.stopAndFlush();
+    const delivered = h.sim.stats().delivered.onPoolTotalChanged;
+    const t = (h.service.status() as any).totals;
+    expect(delivered).toBe(3_000);
+    expect(t.received).toBe(delivered);
+    expect(t.published).toBe(delivered);
+    expect(h.envelopes).toHaveLength(delivered);
+  });
+});

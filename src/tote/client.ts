@@ -95,6 +95,10 @@ interface Connection {
   readonly gen: number;
   readonly ws: WebSocket;
   readonly id: string;
+  /** Operation id -> operation, for this socket only (ids are never reused across sockets). */
+  readonly routes: Map<string, Operation>;
+  /** Stopping: data frames Tote already sent are still taken in until the close completes. */
+  draining: boolean;
   dialect: Dialect | null;
   acked: boolean;
   openedAt: Date | null;
@@ -112,7 +116,6 @@ export class ToteClient {
   private readonly log: Logger;
   private readonly handlers: ClientHandlers;
   private readonly ops = new Map<string, Operation>(); // by rootField
-  private readonly byId = new Map<string, Operation>();
   private state: ClientState = 'stopped';
   private conn: Connection | null = null;
   private gen = 0;
@@ -171,15 +174,19 @@ export class ToteClient {
     const conn = this.conn;
     this.conn = null;
     this.gen++;
-    const activeIds = [...this.ops.values()].map((op) => op.id).filter((id): id is string => id !== null);
+    const activeIds = conn ? [...conn.routes.keys()] : [];
     // Reset before waiting for the close, so a start() that comes in meanwhile begins clean.
     for (const op of this.ops.values()) {
       op.state = 'pending';
       op.id = null;
     }
-    this.byId.clear();
     this.connectedSince = null;
-    if (conn) await this.closeSocket(conn, activeIds, 1000, 'subscriber stopping');
+    if (!conn) return;
+    // Frames Tote sent before it saw our stop are still ours to account for.
+    conn.draining = true;
+    if (conn.ws.isPaused) conn.ws.resume();
+    await this.closeSocket(conn, activeIds, 1000, 'subscriber stopping');
+    conn.draining = false;
   }
 
   /** Stop reading from the socket (TCP backpressure to Tote) while downstream catches up. */
@@ -288,7 +295,7 @@ export class ToteClient {
       this.scheduleReconnect('retry');
       return;
     }
-    const conn: Connection = { gen, ws, id: connectionId, dialect: null, acked: false, openedAt: null };
+    const conn: Connection = { gen, ws, id: connectionId, routes: new Map(), draining: false, dialect: null, acked: false, openedAt: null };
     this.conn = conn;
     this.log.info('tote connecting', { connectionId, attempt: this.attempt, protocols: this.protocols() });
 
@@ -315,7 +322,7 @@ export class ToteClient {
       }, this.cfg.connectTimeoutMs);
     });
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (conn.gen !== this.gen) return;
+      if (conn.gen !== this.gen && !conn.draining) return;
       this.onFrame(conn, isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString());
     });
     ws.on('error', (err) => {
@@ -374,6 +381,11 @@ export class ToteClient {
       this.handlers.onBadFrame(reason, (err as Error).message, text, this.meta(conn));
       return;
     }
+    if (conn.draining) {
+      // Only what Tote already sent matters now; protocol chatter of a closing socket does not.
+      if (msg.kind === 'data') this.onData(conn, msg.id, msg.payload, text);
+      return;
+    }
     switch (msg.kind) {
       case 'ack':
         this.onAck(conn);
@@ -429,19 +441,22 @@ export class ToteClient {
       this.clearOpRetry(op);
       this.subscribe(conn, op);
     }
+    // Downstream was still saturated when this socket was made (a reconnect
+    // while paused): the operations are started, but their data waits in TCP.
+    if (this.paused) conn.ws.pause();
   }
 
   private subscribe(conn: Connection, op: Operation): void {
-    if (op.id) this.byId.delete(op.id);
+    if (op.id) conn.routes.delete(op.id);
     op.id = String(this.nextOpId++);
-    this.byId.set(op.id, op);
+    conn.routes.set(op.id, op);
     op.state = 'active';
     op.nextRetryAt = null;
     this.send(conn, conn.dialect!.subscribe(op.id, op.doc.document));
   }
 
   private onData(conn: Connection, id: string, payload: { data?: Record<string, unknown> | null; errors?: readonly unknown[] }, raw: string): void {
-    const op = this.byId.get(id);
+    const op = conn.routes.get(id);
     if (!op) {
       this.handlers.onBadFrame('unknown-operation', `data for unknown operation id "${id.slice(0, 64)}"`, raw, this.meta(conn));
       return;
@@ -474,9 +489,9 @@ export class ToteClient {
   }
 
   private onOperationError(conn: Connection, id: string, errors: readonly unknown[]): void {
-    const op = this.byId.get(id);
+    const op = conn.routes.get(id);
     if (!op) return;
-    this.byId.delete(id);
+    conn.routes.delete(id);
     op.id = null;
     op.state = 'failed';
     op.failures++;
@@ -493,9 +508,9 @@ export class ToteClient {
   }
 
   private onOperationComplete(conn: Connection, id: string): void {
-    const op = this.byId.get(id);
+    const op = conn.routes.get(id);
     if (!op) return;
-    this.byId.delete(id);
+    conn.routes.delete(id);
     op.id = null;
     op.state = 'completed';
     // Tote ended a subscription we still want (e.g. a server redeploy): ask
@@ -558,7 +573,6 @@ export class ToteClient {
       op.id = null;
       op.state = 'pending';
     }
-    this.byId.clear();
     this.connectedSince = null;
     if (this.state === 'stopped') return;
     this.log.warn('tote reconnecting', { attempt: this.attempt + 1, reason: why, class: cls, connectionId: conn.id });
