@@ -3,8 +3,12 @@
 #   SSE:        node dist/src/sse/main.js
 # Built by Cloud Build from scripts/deploy.sh; `docker build .` works the same locally.
 
-# Node 22 is an LTS line (supported to April 2027); raise it with --build-arg NODE_VERSION=24.
-ARG NODE_VERSION=22
+# Node 24: an LTS line since October 2025, supported to April 2028. Node 26 became the active LTS
+# in October 2026, but 24 has a year of production use behind it with the libraries this image runs
+# (the Google Cloud clients, ws, express), all of which need only Node >= 20. The one native module,
+# @duckdb/node-api, uses N-API, whose ABI is stable across Node majors, so the move to 26 is this one
+# line (or --build-arg NODE_VERSION=26) once it has had the same soak.
+ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app

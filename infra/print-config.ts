@@ -1,8 +1,8 @@
 import { CATALOG, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
-import { inWindow } from '../src/subscriber/window.js';
 import { ConfigError, loadInfraConfig } from './config.js';
 import { REQUIRED_APIS } from './foundation/apis.js';
 import { NAMES, SECRETS, buildBucket, imageRepository, serviceAccountEmail, stackIds } from './names.js';
+import { scaledPeriod } from './window.js';
 
 /**
  * The deployment's names and settings as shell assignments, so the scripts
@@ -16,6 +16,8 @@ function quote(value: string): string {
 try {
   const c = loadInfraConfig(process.env);
   const stacks = stackIds(c.environment);
+  const { scaleUpLeadMinutes, scaleDownLagMinutes } = c.settings.schedule;
+  const scaled = scaledPeriod(c.window, scaleUpLeadMinutes, scaleDownLagMinutes);
   const values: Record<string, string> = {
     DEPLOY_ENV: c.environment,
     PROJECT: c.projectId,
@@ -35,7 +37,11 @@ try {
     JOB_STOP: NAMES.jobs.stop,
     JOB_SCALE_DOWN: NAMES.jobs.scaleDown,
     WINDOW: `${c.window.start}-${c.window.end} ${c.window.timeZone}`,
-    INSIDE_WINDOW_NOW: String(inWindow(new Date(), c.window)),
+    // The schedule keeps one subscriber instance from SCALED_FROM to SCALED_UNTIL (minutes of the day in
+    // WINDOW_TIME_ZONE); the scripts compare the clock with these at the moment they act, not at start.
+    WINDOW_TIME_ZONE: c.window.timeZone,
+    SCALED_FROM: String(scaled.from),
+    SCALED_UNTIL: String(scaled.until),
     DELETION_PROTECTION: String(c.deletionProtection),
     REQUIRED_APIS: REQUIRED_APIS.join(' '),
     SECRET_IDS: Object.values(SECRETS).join(' '),

@@ -23,6 +23,7 @@ need_cmd() {
 load_deploy_env() {
   need_cmd gcloud "Install the Google Cloud CLI: https://cloud.google.com/sdk/docs/install"
   need_cmd node "Install Node.js 20 or newer: https://nodejs.org"
+  need_cmd curl "Install curl."
   local account
   account=$(gcloud auth list --filter=status:ACTIVE --format='value(account)' 2>/dev/null | head -n 1 || true)
   [ -n "$account" ] || die "gcloud is not logged in. Run: gcloud auth login"
@@ -65,4 +66,55 @@ cdktf() {
 
 service_url() {
   gcloud run services describe "$1" --project "$PROJECT" --region "$REGION" --format='value(status.url)' 2>/dev/null || true
+}
+
+# The subscriber's instance count, through the Cloud Run Admin API (the call
+# the scale jobs make), so a script can see what it found and put exactly that
+# back. Prints 0 when the count is unset (the API leaves zero out); fails when
+# the service cannot be read (e.g. it does not exist yet).
+subscriber_api() {
+  printf 'https://run.googleapis.com/v2/projects/%s/locations/%s/services/%s' "$PROJECT" "$REGION" "$SUBSCRIBER_SERVICE"
+}
+instance_count() {
+  local body
+  body=$(curl -sS --fail --max-time 30 -H "Authorization: Bearer $(gcloud auth print-access-token)" "$(subscriber_api)" 2>/dev/null) || return 1
+  printf '%s' "$body" | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).scaling?.manualInstanceCount ?? 0));'
+}
+set_instance_count() {
+  curl -sS --fail-with-body --max-time 60 -X PATCH -H "Authorization: Bearer $(gcloud auth print-access-token)" \
+    -H 'Content-Type: application/json' --data "{\"scaling\":{\"manualInstanceCount\":$1}}" \
+    "$(subscriber_api)?updateMask=scaling.manualInstanceCount" >/dev/null
+}
+
+# Whether the schedule has the subscriber at one instance, decided from the
+# clock at the moment a script acts (never once at its start), against the
+# scale-up and scale-down times of the stack (SCALED_FROM and SCALED_UNTIL,
+# minutes of the day in WINDOW_TIME_ZONE, from infra/print-config.ts).
+#
+# A script's change must not land after a scheduler job's and undo it, so each
+# test keeps this many minutes clear of the job it could race: no scale-down
+# just before the scale-up job fires, no scale-up just before the scale-down.
+SCHEDULE_GUARD_MINUTES=2
+
+minute_now() {
+  local hm
+  hm=$(TZ="$WINDOW_TIME_ZONE" date +%H:%M)
+  echo $((10#${hm%:*} * 60 + 10#${hm#*:}))
+}
+# in_daily_range FROM UNTIL MINUTE: FROM inclusive, UNTIL exclusive, in minutes of the day, wrapping midnight.
+in_daily_range() {
+  local from=$((($1 % 1440 + 1440) % 1440)) until=$((($2 % 1440 + 1440) % 1440)) m=$3
+  if [ "$from" -le "$until" ]; then
+    [ "$m" -ge "$from" ] && [ "$m" -lt "$until" ]
+  else
+    [ "$m" -ge "$from" ] || [ "$m" -lt "$until" ]
+  fi
+}
+# True when a script must not scale the subscriber to 0: the schedule has an instance, or is about to add one.
+schedule_keeps_instance() {
+  in_daily_range $((SCALED_FROM - SCHEDULE_GUARD_MINUTES)) "$SCALED_UNTIL" "${1:-$(minute_now)}"
+}
+# True when a script may add the instance itself: the schedule wants one and is not about to remove it.
+schedule_wants_instance() {
+  in_daily_range "$SCALED_FROM" $((SCALED_UNTIL - SCHEDULE_GUARD_MINUTES)) "${1:-$(minute_now)}"
 }

@@ -4,8 +4,10 @@
 #   1. the foundation stack (APIs, image repository, topics, tables, secrets, accounts, metrics);
 #   2. the image, built from the Dockerfile and pushed to Artifact Registry;
 #   3. the services stack (Cloud Run, schedule, alerts, dashboard) with that image.
-# Inside the daily window the subscriber is started at once; outside it, the
-# schedule starts it.
+# The deploy never changes the subscriber's instance count (the stack ignores
+# it) except where the schedule wants an instance at the moment the deploy
+# ends and there is none (a first deploy, or a replaced service, inside the
+# window): then it sets 1. It never scales down; the schedule does.
 #
 #   DEPLOY_ENV=dev|prod  DEPLOY_PROJECT=<project-id>  scripts/deploy.sh
 #   DEPLOY_IMAGE=<existing image> scripts/deploy.sh     # skip the build (e.g. to roll back)
@@ -36,6 +38,7 @@ else
 fi
 
 say "3/3 Services stack $SERVICES_STACK"
+before=$(instance_count 2>/dev/null || echo "none (new service)")
 DEPLOY_IMAGE=$image cdktf deploy "$SERVICES_STACK" --auto-approve --ignore-missing-stack-dependencies
 
 say "Secrets"
@@ -58,11 +61,14 @@ if [ -z "${DEPLOY_ALERT_EMAIL:-}${DEPLOY_NOTIFICATION_CHANNELS:-}" ]; then
 fi
 
 say "Schedule ($WINDOW)"
-if [ "$INSIDE_WINDOW_NOW" = true ]; then
-  note "inside the window: setting the subscriber to one instance now (it connects to Tote when it boots)"
-  gcloud scheduler jobs run "$JOB_SCALE_UP" --project "$PROJECT" --location "$REGION"
+count=$(instance_count) || die "Could not read the instance count of $SUBSCRIBER_SERVICE through the Cloud Run Admin API."
+note "subscriber instances: $before before this deploy, $count now"
+# Decided now, at the end of a deploy that may have taken ten minutes, not when it started.
+if [ "$count" = 0 ] && schedule_wants_instance; then
+  note "the schedule has one instance now ($JOB_SCALE_UP to $JOB_SCALE_DOWN): setting 1 (it connects to Tote when it boots inside the window)"
+  set_instance_count 1 || die "Could not set the instance count. Run: gcloud scheduler jobs run $JOB_SCALE_UP --location $REGION --project $PROJECT"
 else
-  note "outside the window: the subscriber stays at zero instances until $JOB_SCALE_UP runs"
+  note "left to the schedule ($JOB_SCALE_UP sets 1, $JOB_SCALE_DOWN sets 0)"
 fi
 
 say "Deployed $image"

@@ -28,12 +28,15 @@ if [ -n "$file" ]; then
 fi
 
 say "Checking prerequisites"
-load_deploy_env
-need_api secretmanager.googleapis.com
-for id in $SECRET_IDS; do
-  gcloud secrets describe "$id" --project "$PROJECT" >/dev/null 2>&1 ||
-    die "Secret $id does not exist yet: run scripts/deploy.sh first (the stack creates the secrets, this script only adds values)."
-done
+# Standard input carries the secret values: no prerequisite command may read any of it.
+{
+  load_deploy_env
+  need_api secretmanager.googleapis.com
+  for id in $SECRET_IDS; do
+    gcloud secrets describe "$id" --project "$PROJECT" >/dev/null 2>&1 ||
+      die "Secret $id does not exist yet: run scripts/deploy.sh first (the stack creates the secrets, this script only adds values)."
+  done
+} </dev/null
 
 set_value() { printf -v "VALUE_$1" '%s' "$2"; }
 value_of() { eval "printf '%s' \"\${VALUE_$1:-}\""; }

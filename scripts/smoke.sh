@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end check of a deployment: the subscriber answers /health and /status
 # with an identity token, POST /test-pubsub publishes one test envelope per
-# catalog topic, and each of them arrives on its topic. Outside the daily
-# window the subscriber is scaled to one instance for the check and back to
-# zero afterwards. Leaves nothing behind.
+# catalog topic, and each of them arrives on its topic. When the subscriber
+# has no instance (outside the daily window) it gets one for the check; on
+# exit the count found at the start is put back, unless by then the schedule
+# keeps an instance (the clock is read at that moment, scale-up lead
+# included) or the count was changed meanwhile. Leaves nothing behind.
 #
 #   DEPLOY_ENV=dev|prod  DEPLOY_PROJECT=<project-id>  scripts/smoke.sh
 source "$(dirname "$0")/deploy-env.sh"
@@ -11,27 +13,43 @@ source "$(dirname "$0")/deploy-env.sh"
 say "Checking prerequisites"
 load_deploy_env
 need_api run.googleapis.com pubsub.googleapis.com
-need_cmd curl "Install curl."
 url=$(service_url "$SUBSCRIBER_SERVICE")
 [ -n "$url" ] || die "Service $SUBSCRIBER_SERVICE not found in $REGION: run scripts/deploy.sh first."
 token=$(gcloud auth print-identity-token 2>/dev/null) || die "Could not get an identity token: run gcloud auth login."
 call() { curl -sS --max-time 60 -H "Authorization: Bearer $token" "$@"; }
 
+before=$(instance_count) || die "Could not read the instance count of $SUBSCRIBER_SERVICE through the Cloud Run Admin API (run.services.get)."
+raised=""
 run_id="smoke-$(date -u +%Y%m%d%H%M%S)"
 subs=()
 cleanup() {
-  local s
+  local s now
   for s in ${subs[@]+"${subs[@]}"}; do gcloud pubsub subscriptions delete "$s" --project "$PROJECT" --quiet >/dev/null 2>&1 || true; done
-  if [ "$INSIDE_WINDOW_NOW" != true ]; then
-    say "Outside the window: back to zero instances"
-    gcloud scheduler jobs run "$JOB_SCALE_DOWN" --project "$PROJECT" --location "$REGION" || warn "Run it by hand: gcloud scheduler jobs run $JOB_SCALE_DOWN --location $REGION"
+  [ -n "$raised" ] || return 0
+  if schedule_keeps_instance; then
+    say "The schedule keeps one subscriber instance now ($JOB_SCALE_UP to $JOB_SCALE_DOWN): leaving it at 1"
+    return 0
   fi
+  now=$(instance_count || echo unknown)
+  if [ "$now" != 1 ]; then
+    warn "The instance count is $now, not the 1 this check set: someone changed it meanwhile, so it is left alone."
+    return 0
+  fi
+  say "Putting the subscriber's instance count back to $before"
+  set_instance_count "$before" ||
+    warn "Could not. Outside the window run: gcloud scheduler jobs run $JOB_SCALE_DOWN --location $REGION --project $PROJECT"
 }
 trap cleanup EXIT
 
-if [ "$INSIDE_WINDOW_NOW" != true ]; then
-  say "Outside the window ($WINDOW): one instance for the check"
-  gcloud scheduler jobs run "$JOB_SCALE_UP" --project "$PROJECT" --location "$REGION"
+if [ "$before" = 0 ]; then
+  if schedule_keeps_instance; then
+    warn "The subscriber has no instance although the schedule should have one now: did $JOB_SCALE_UP fail? Setting 1 (and leaving it)."
+  else
+    say "The subscriber has no instance (outside $WINDOW): one for the check"
+  fi
+  # Marked first, so an interrupted call is still undone on exit.
+  raised=1
+  set_instance_count 1 || die "Could not set the instance count to 1 (run.services.update on $SUBSCRIBER_SERVICE)."
 fi
 
 say "GET $url/health"

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Testing } from 'cdktf';
 import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
@@ -408,6 +409,56 @@ describe('infra: the daily window', () => {
     const policy = prod.services.byType('google_monitoring_alert_policy').find((p) => p.display_name.includes('No Tote messages'))!;
     expect(policy.conditions[0].condition_prometheus_query_language.query).toBe(silenceQuery({ from: 375, to: 1320 }, 15));
     expect(silenceQuery({ from: 375, to: 1320 }, 15)).toContain('>= 375 and (hour() * 60 + minute()) < 1320');
+  });
+
+  /** The deploy scripts' own tests of the clock (scripts/deploy-env.sh), run by bash at given minutes of the day. */
+  const scriptDecisions = (period: { from: number; until: number }, minutes: number[]) => {
+    const lines = minutes.map(
+      (m) => `printf '%s %s %s\\n' ${m} "$(schedule_keeps_instance ${m} && echo keep || echo -)" "$(schedule_wants_instance ${m} && echo want || echo -)"`,
+    );
+    const run = spawnSync('bash', ['--norc', '--noprofile', '-c', `source scripts/deploy-env.sh\n${lines.join('\n')}`], {
+      env: { PATH: process.env.PATH ?? '', SCALED_FROM: String(period.from), SCALED_UNTIL: String(period.until) },
+      encoding: 'utf8',
+    });
+    expect(run.stderr).toBe('');
+    return Object.fromEntries(run.stdout.trim().split('\n').map((l) => { const [m, keep, want] = l.split(' '); return [Number(m), `${keep} ${want}`]; }));
+  };
+  const at = (hh: number, mm: number) => hh * 60 + mm;
+
+  it('lets the scripts scale the subscriber only where the schedule cannot undo it, lead and lag included', () => {
+    const w = { start: '06:00', end: '23:00', timeZone: 'Europe/London' };
+    const period = scaledPeriod(w, 5, 5);
+    expect(period).toEqual({ from: at(5, 55), until: at(23, 5) });
+    const d = scriptDecisions(period, [at(3, 0), at(5, 45), at(5, 53), at(5, 55), at(5, 58), at(12, 0), at(23, 2), at(23, 3), at(23, 4), at(23, 5), at(23, 30)]);
+    expect(d).toEqual({
+      [at(3, 0)]: '- -',
+      // A smoke run ending here puts its instance back to 0; the 05:55 job sets 1 afterwards.
+      [at(5, 45)]: '- -',
+      // Too close to the 05:55 scale-up to scale down: the job's call could land first and be undone.
+      [at(5, 53)]: 'keep -',
+      // A smoke run started at 05:45 and ending at 05:58 leaves the instance the schedule set.
+      [at(5, 55)]: 'keep want',
+      [at(5, 58)]: 'keep want',
+      [at(12, 0)]: 'keep want',
+      [at(23, 2)]: 'keep want',
+      // A deploy started at 22:55 and ending at 23:03 adds no instance the 23:05 scale-down could miss.
+      [at(23, 3)]: 'keep -',
+      [at(23, 4)]: 'keep -',
+      [at(23, 5)]: '- -',
+      [at(23, 30)]: '- -',
+    });
+  });
+
+  it('follows a scaled period that crosses midnight', () => {
+    const period = scaledPeriod({ start: '00:02', end: '23:00', timeZone: 'Europe/London' }, 5, 5);
+    expect(period).toEqual({ from: at(23, 57), until: at(23, 5) });
+    expect(scriptDecisions(period, [at(23, 55), at(23, 58), at(0, 1), at(23, 2), at(23, 10)])).toEqual({
+      [at(23, 55)]: 'keep -',
+      [at(23, 58)]: 'keep want',
+      [at(0, 1)]: 'keep want',
+      [at(23, 2)]: 'keep want',
+      [at(23, 10)]: '- -',
+    });
   });
 
   it('refuses a window the alerts cannot follow, naming the variables', () => {
