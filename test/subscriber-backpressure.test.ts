@@ -125,7 +125,7 @@ describe('frames already sent when the subscriber stops', () => {
     await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'connected and subscribed' });
     h.sim.faults.burst(3_000);
     await h.service.stopAndFlush();
-    const delivered = h.sim.stats().delivered.onPoolTotalChanged;
+    const delivered = h.sim.stats().delivered.onPoolTotalChanged ?? 0;
     const t = (h.service.status() as any).totals;
     expect(delivered).toBe(3_000);
     expect(t.received).toBe(delivered);
