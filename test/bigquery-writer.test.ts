@@ -11,7 +11,7 @@ import { replayHistory } from '../src/history/replay.js';
 import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE } from '../src/history/schema.js';
 import { FileSpillSource } from '../src/history/spill/file-spill-source.js';
 import { makeDeadLetter, type Envelope } from '../src/envelope/envelope.js';
-import { setLogLevel } from '../src/log/logger.js';
+import { setLogLevel, setLogWriter } from '../src/log/logger.js';
 import { FakeBigQuery, type Fault } from './bigquery-server/fake-bigquery.js';
 import { localAuthClient } from './bigquery-server/local-auth.js';
 import { waitFor } from './helpers/ports.js';
@@ -153,7 +153,8 @@ describe('BigQuery history writer', () => {
       if (table === MESSAGES_TABLE) {
         const errors = new Map(fault?.kind === 'rowErrors' ? fault.errors : []);
         rows.forEach((r, i) => poison.has(r.insertId) && errors.set(i, 'invalid'));
-        if (errors.size && (!fault || fault.kind === 'rowErrors')) fault = { kind: 'rowErrors', errors };
+        // BigQuery never stores an invalid row: a batch holding one answers with row errors, not store-then-hang.
+        if (errors.size && (!fault || fault.kind === 'rowErrors' || fault.kind === 'storeThenHang')) fault = { kind: 'rowErrors', errors };
       }
       if (fault) faults[fault.kind] = (faults[fault.kind] ?? 0) + 1;
       return fault;
@@ -260,7 +261,9 @@ describe('BigQuery history writer', () => {
         written++;
       }
     })();
-    await waitFor(() => (s.status() as BatchingHistoryStatus).waitingWriters === 1, { what: 'the writer to wait for room' });
+    await waitFor(() => (s.status() as BatchingHistoryStatus).waitingWriters === 1 && (s.status() as BatchingHistoryStatus).lastError !== null, {
+      what: 'the writer to wait for room while inserts fail',
+    });
     const st = s.status() as BatchingHistoryStatus;
     expect(st.backlog).toBe(100);
     expect(written).toBe(100);
@@ -291,6 +294,37 @@ describe('BigQuery history writer', () => {
     expect(fake.rows(DEAD_LETTERS_TABLE).map((r) => r.json.dead_letter_id)).toEqual([dl.id]);
     const lines = readFileSync(cfg.spill.filePath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(new Set(lines.map((l) => l.insertId))).toEqual(new Set(sent.map((e) => e.id)));
+  });
+
+  it.each(['file', 'none'])('at close, rows of writers still waiting for room are spilled or logged as lost, never refused (spill %s)', async (spill) => {
+    const cfg = config({ HISTORY_SPILL: spill, HISTORY_BUFFER_MAX_ROWS: '5', HISTORY_BATCH_MAX_ROWS: '5', HISTORY_CLOSE_TIMEOUT_MS: '300' });
+    const s = sink(cfg);
+    await s.connect();
+    fake.setFaults(() => ({ kind: 'hang' }));
+    const sent = envelopes(1).slice(0, 10);
+    const results = sent.map((e) => s.write(e).then(() => 'ok', (err: Error) => `rejected: ${err.name}`));
+    await waitFor(() => (s.status() as BatchingHistoryStatus).waitingWriters === 5, { what: 'five writers waiting for room' });
+    const logged: string[] = [];
+    setLogWriter((line) => logged.push(line));
+    try {
+      await s.close();
+    } finally {
+      setLogWriter((line) => process.stdout.write(line + '\n'));
+    }
+    expect(await Promise.all(results)).toEqual(sent.map(() => 'ok'));
+    const st = s.status() as BatchingHistoryStatus;
+    console.log(`close with waiting writers (spill ${spill}):`, JSON.stringify({ written: sent.length, spilled: st.spilled, lost: st.lost, backlog: st.backlog }));
+    expect(st.backlog).toBe(0);
+    if (spill === 'file') {
+      expect(st).toMatchObject({ spilled: sent.length, lost: 0 });
+      const ids = readFileSync(cfg.spill.filePath, 'utf8').trim().split('\n').map((l) => JSON.parse(l).insertId as string);
+      expect(new Set(ids)).toEqual(new Set(sent.map((e) => e.id)));
+    } else {
+      expect(st).toMatchObject({ spilled: 0, lost: sent.length });
+      // Each lost row is in the log whole, where it can still be recovered from.
+      const rows = logged.map((l) => JSON.parse(l)).filter((l) => l.message === 'history row not stored; kept in this log line');
+      expect(new Set(rows.map((l) => l.row.envelope_id))).toEqual(new Set(sent.map((e) => e.id)));
+    }
   });
 
   it('dead-letters rows the table refuses (schema drift) and replays them once the table has the column', async () => {

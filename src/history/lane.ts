@@ -44,8 +44,10 @@ export class HistoryClosedError extends Error {
  *   only, never a drop.
  * - the spill failing too: the rows stay held and `add` keeps waiting; the
  *   spill is retried with backoff.
- * - `close`: tries to store what is left for `closeTimeoutMs`, then spills it;
- *   what cannot be spilled either is written to the log row by row (lost()).
+ * - `close`: the rows of writers still waiting for room join the queue (one
+ *   per waiting writer, already in memory); it tries to store what is left for
+ *   `closeTimeoutMs`, then spills it; what cannot be spilled either is written
+ *   to the log row by row (lost()). Only add() called after close is refused.
  * - rows forced in (`add(row, true)`, the writer's own dead letters) skip the
  *   limit; there are at most one batch of them per delivered batch.
  */
@@ -56,7 +58,8 @@ export class BatchLane {
   private heldRows = 0;
   private heldBytes = 0;
   private oldestAt: number | null = null;
-  private waiters: (() => void)[] = [];
+  /** write() calls waiting for room, with their rows: at close these rows join the queue (stored, spilled or lost). */
+  private waiters: { row: HistoryRow; admitted: boolean; wake: () => void }[] = [];
   private idleWaiters: (() => void)[] = [];
   private wakePump: (() => void) | null = null;
   private wakeBackoff: (() => void) | null = null;
@@ -99,11 +102,22 @@ export class BatchLane {
 
   async add(row: HistoryRow, force = false): Promise<void> {
     if (this.closing) throw new HistoryClosedError(this.table);
-    while (!force && this.overLimit(row.bytes)) {
+    while (!force && !this.closing && this.overLimit(row.bytes)) {
       if (this.failingSince !== null) void this.spillQueued('buffer full while the store is failing');
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-      if (this.closing) throw new HistoryClosedError(this.table);
+      const waiter = { row, admitted: false, wake: () => {} };
+      await new Promise<void>((resolve) => {
+        waiter.wake = resolve;
+        this.waiters.push(waiter);
+      });
+      // close() took the row into the queue: it is stored, spilled or lost (logged) with the rest.
+      if (waiter.admitted) return;
     }
+    // Woken just before close gave up on the queue: nowhere left but the log.
+    if (this.abandoned || this.closed) return this.events.lost([row], 'arrived while the sink was closing');
+    this.enqueue(row);
+  }
+
+  private enqueue(row: HistoryRow): void {
     this.queue.push(row);
     this.queuedBytes += row.bytes;
     this.oldestAt ??= Date.now();
@@ -130,9 +144,9 @@ export class BatchLane {
   async close(timeoutMs: number): Promise<void> {
     if (this.closed) return;
     this.closing = true;
+    this.admitWaiters();
     this.nudge();
     this.wakeBackoff?.();
-    this.releaseWaiters();
     const spillMs = Math.floor(timeoutMs / 3);
     const timedOut = await raceTimer(this.idle().then(() => false), timeoutMs - spillMs, true);
     if (timedOut) await this.abandon(Math.max(1, spillMs));
@@ -155,7 +169,22 @@ export class BatchLane {
   private releaseWaiters(): void {
     const ws = this.waiters;
     this.waiters = [];
-    for (const w of ws) w();
+    for (const w of ws) w.wake();
+  }
+
+  /**
+   * At close, rows whose writers wait for room join the queue over the limit
+   * (they are in memory already, one per waiting writer), so close stores,
+   * spills or logs them like every other row instead of refusing them.
+   */
+  private admitWaiters(): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) {
+      this.enqueue(w.row);
+      w.admitted = true;
+      w.wake();
+    }
   }
 
   private take(rows: number, bytes: number): void {
