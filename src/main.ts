@@ -48,7 +48,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
   const host = opts.host ?? config.local.host;
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
-    for (const c of closers.reverse()) await c().catch((err: Error) => log.error('close failed', { error: err.message }));
+    for (const c of [...closers].reverse()) await c().catch((err: Error) => log.error('close failed', { error: err.message }));
   };
 
   try {
@@ -92,6 +92,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
       ...(apiKey ? { apiKey } : {}),
       ...(gatewayUrl ? { graphqlUrl: gatewayUrl } : {}),
       source: simulator ? 'simulator' : 'tote',
+      historyCloseMs: config.history.kind === 'none' ? 0 : config.history.closeTimeoutMs,
     });
     closers.push(() => subscriber.close());
 

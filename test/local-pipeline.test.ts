@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +90,61 @@ describe('the subscriber process', () => {
       expect(lines.some((l) => l.includes('"shut down cleanly"'))).toBe(true);
       await waitFor(() => sim.connections() === 0, { what: 'socket closed' });
       expect(lines.join('\n')).not.toContain('proc-key-123456');
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
+describe('SIGTERM while BigQuery is failing', () => {
+  it('spills the history buffer within the grace instead of losing it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tote-spill-'));
+    const spill = join(dir, 'spill.jsonl');
+    const sim = await startSimulator({ apiKeys: ['proc-key-123456'], speed: 900 });
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/subscriber/main.ts'], {
+        env: {
+          PATH: process.env.PATH,
+          METADATA_SERVER_DETECTION: 'none',
+          // No credentials can be read: every insert fails, as in an outage.
+          GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'missing-key.json'),
+          TOTE_SUBSCRIPTIONS_URL: sim.wsUrl,
+          TOTE_API_KEY: 'proc-key-123456',
+          BUS: 'memory',
+          HISTORY: 'bigquery',
+          BQ_PROJECT: 'p',
+          BQ_DATASET: 'd',
+          HISTORY_SPILL: 'file',
+          HISTORY_SPILL_FILE: spill,
+          PORT: '0',
+          SUBSCRIBER_WINDOW_START: '00:00',
+          SUBSCRIBER_WINDOW_END: '00:00',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const lines: string[] = [];
+      let buf = '';
+      child.stdout.on('data', (b: Buffer) => {
+        buf += b.toString();
+        const parts = buf.split('\n');
+        buf = parts.pop()!;
+        lines.push(...parts);
+      });
+      const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      const port = await waitFor(() => {
+        const l = lines.find((x) => x.includes('"subscriber listening"'));
+        return l ? (JSON.parse(l).port as number) : null;
+      }, { timeoutMs: 30_000, what: 'the service to listen' });
+      const before = await waitFor(async () => {
+        const s = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
+        return s.history.backlog > 100 && s.history.lastError ? s : null;
+      }, { timeoutMs: 30_000, what: 'a history backlog with an insert error' });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const spilled = existsSync(spill) ? readFileSync(spill, 'utf8').trim().split('\n').filter(Boolean).length : 0;
+      // Everything the subscriber had received and not stored is in the spill (it may have received a few more after the status read).
+      expect(spilled).toBeGreaterThanOrEqual(before.history.backlog);
+      expect(lines.some((l) => l.includes('"shut down cleanly"'))).toBe(true);
     } finally {
       await sim.close();
     }

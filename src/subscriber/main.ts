@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     log,
     port: config.subscriber.servicePort,
     source: 'tote',
+    historyCloseMs: config.history.kind === 'none' ? 0 : config.history.closeTimeoutMs,
   });
   log.info('subscriber listening', { port: service.port, instanceId: config.subscriber.instanceId });
   onShutdown(config.subscriber.shutdownGraceMs, log, () => service.close());

@@ -35,6 +35,11 @@ export interface SubscriberServiceOptions {
   statsIntervalMs?: number;
   /** Envelopes in flight before the Tote socket is paused. */
   maxInFlight?: number;
+  /**
+   * Part of the shutdown grace kept for history.close(), which stores what it
+   * can and spills the rest (HISTORY_CLOSE_TIMEOUT_MS); the bus gets the time before it.
+   */
+  historyCloseMs?: number;
   /** Clock, for the window check. */
   now?: () => Date;
 }
@@ -275,15 +280,25 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     ingest,
     status,
     stopAndFlush,
+    /**
+     * SIGTERM: stop the socket, give the bus what the grace leaves after the
+     * history's share, then always close the history (it stores or spills
+     * what it holds), so a failing warehouse cannot eat the rows at exit.
+     */
     async close() {
       clearInterval(windowTimer);
       clearInterval(statsTimer);
+      const deadline = Date.now() + o.subscriber.shutdownGraceMs;
+      const busDeadline = deadline - (o.historyCloseMs ?? 0) - 500;
       await relay?.stop();
-      await stopAndFlush();
+      await client.stop();
+      const drained = await ingest.drain(Math.max(0, busDeadline - Date.now()));
+      const flushed = drained && (await settlesBy(o.publisher.flush(), busDeadline));
+      if (!flushed) log.error('bus not flushed at shutdown', { ...ingest.stats().totals, publishBacklog: ingest.stats().publishBacklog });
+      await o.history.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      await o.publisher.close();
-      await o.history.close();
+      await settlesBy(o.publisher.close(), deadline);
     },
   };
 }
