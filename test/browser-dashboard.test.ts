@@ -128,6 +128,28 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
     expect(await health()).toBe('live');
   });
 
+  it('keeps its state when a resync snapshot comes from a fresh instance that has seen little of the day', async () => {
+    const after = await page.evaluate(async () => {
+      const d = (window as any).dashboard;
+      const count = () => ({
+        products: d.state.products.size,
+        pools: [...d.state.products.values()].filter((p: any) => p.pool).length,
+        declared: d.state.declared.length,
+      });
+      const before = count();
+      const [id, p] = [...d.state.products.entries()].find(([, p]: any) => p.pool)!;
+      // A fresh instance knows one older pool total of this product and nothing else.
+      const older = { ...p.pool, id: '00000000-0000-7000-8000-000000000000', payload: { stale: true } };
+      d.state.loadSnapshot({ products: { [id]: { pool: older, selections: {} } }, events: {}, lastEventId: null });
+      return { before, after: count(), keptNewer: d.state.products.get(id).pool.id === p.pool.id };
+    });
+    expect(after.before.pools).toBeGreaterThan(0);
+    expect(after.after.products).toBeGreaterThanOrEqual(after.before.products);
+    expect(after.after.pools).toBe(after.before.pools);
+    expect(after.after.declared).toBe(after.before.declared);
+    expect(after.keptNewer).toBe(true);
+  });
+
   it('shows the feed as stale when messages stop, and live again when they resume', async () => {
     pipeline.simulator!.pause();
     await page.waitForFunction(() => document.querySelector('#health')?.getAttribute('data-state') === 'stale', null, { timeout: 15_000 });

@@ -220,7 +220,8 @@ describe('resume', () => {
     const s = await stream(`${url}/events`, { 'Last-Event-ID': msgs[2]!.id });
     await s.waitForEvents(1);
     expect(s.events[0]!.event).toBe('resync');
-    expect(s.events[0]!.id).toBeUndefined();
+    // The newest id held, so EventSource's next reconnect does not resend the stale one.
+    expect(s.events[0]!.id).toBe(msgs[9]!.id);
     const info = JSON.parse(s.events[0]!.data);
     expect(info).toMatchObject({ reason: 'too-old', lastEventId: msgs[2]!.id, oldestEventId: msgs[5]!.id, snapshot: '/snapshot' });
     const live = pool('p1', 99);
@@ -232,6 +233,26 @@ describe('resume', () => {
     await garbage.waitForEvents(1);
     expect(garbage.events[0]!.event).toBe('resync');
     expect(JSON.parse(garbage.events[0]!.data).reason).toBe('unknown-id');
+  });
+
+  it('answers too-old for an id stamped before the instance had every message, and resumes one stamped after', async () => {
+    const { url, publish } = await start();
+    const startedAt = Date.now();
+    // UUIDv7 ids stamped at a given instant (uuidv7() itself never goes back in time within a process).
+    const idAt = (ms: number, n: number) => `${ms.toString(16).padStart(12, '0').replace(/^(.{8})/, '$1-')}-7000-8000-${String(n).padStart(12, '0')}`;
+    // A backlog stamped before the instance started (it arrives now), then the live feed.
+    const backlog = { ...pool('p1', 1), id: idAt(startedAt - 5_000, 1) };
+    const live = [2, 3].map((n) => envelope('EventStatusChanged', { eventId: 'e1', status: `S${n}` }, new Date(startedAt + 10 * n)));
+    await publish(backlog, ...live);
+    // Not held, newer than the oldest held, but stamped before this instance was complete: it may have missed messages.
+    const before = await stream(`${url}/events`, { 'Last-Event-ID': idAt(startedAt - 3_000, 2) });
+    await before.waitForEvents(1);
+    expect(before.events[0]!.event).toBe('resync');
+    expect(JSON.parse(before.events[0]!.data).reason).toBe('too-old');
+    // Not held but stamped after the start: everything later is here.
+    const after = await stream(`${url}/events`, { 'Last-Event-ID': idAt(startedAt + 1, 3) });
+    await after.waitForEvents(2);
+    expect(after.ids).toEqual(live.map((e) => e.id));
   });
 
   it('resumes across server-side cuts at the stream lifetime without losing an event', async () => {

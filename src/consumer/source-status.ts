@@ -22,3 +22,17 @@ export interface ReportingSource extends EnvelopeSource {
 export function isReportingSource(s: EnvelopeSource): s is ReportingSource {
   return typeof (s as Partial<ReportingSource>).status === 'function';
 }
+
+/**
+ * Optional capability of an EnvelopeSource that may miss messages: since
+ * when it has every message, and a call when that moves forward (a gap).
+ */
+export interface CompletenessSource extends EnvelopeSource {
+  completeSince(): number;
+  onGap(listener: (completeSince: number) => void): () => void;
+}
+
+export function isCompletenessSource(s: EnvelopeSource): s is CompletenessSource {
+  const c = s as Partial<CompletenessSource>;
+  return typeof c.completeSince === 'function' && typeof c.onGap === 'function';
+}

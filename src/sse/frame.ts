@@ -33,9 +33,10 @@ export function checkField(field: 'id' | 'event', value: string): void {
  */
 export function eventFrame(event: string, data: string, id?: string): Buffer {
   checkField('event', event);
-  if (id !== undefined) checkField('id', id);
+  // An empty id is allowed: it resets the client's last event id.
+  if (id !== undefined && id !== '') checkField('id', id);
   if (/[\r\n]/.test(data)) throw new SseFramingError('data', escaped(data));
-  const head = id === undefined ? '' : `id: ${id}\n`;
+  const head = id === undefined ? '' : id === '' ? 'id\n' : `id: ${id}\n`;
   return Buffer.from(`${head}event: ${event}\ndata: ${data}\n\n`, 'utf8');
 }
 

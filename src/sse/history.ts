@@ -28,6 +28,11 @@ export type ResumeResult =
  * both hold the same ids, perhaps in a slightly different arrival order, so
  * resume sends everything after the id's position here and everything with a
  * later id, at the price of a rare duplicate (clients drop repeats by id).
+ *
+ * That only holds for ids stamped after this instance had every message:
+ * its subscriptions are created at slightly different instants, and during a
+ * backlog publish order differs from id order. So an id not held here and
+ * stamped before `completeSince` is answered too-old, never with a guess.
  */
 export class History {
   private readonly ring: (HistoryItem | undefined)[];
@@ -37,6 +42,8 @@ export class History {
   /** Sequence number of each id; position = seq - firstSeq. */
   private readonly seqOf = new Map<string, number>();
   private firstSeq = 0;
+  /** Epoch ms from which this instance has every message (see markCompleteSince). */
+  private complete = 0;
 
   constructor(
     readonly maxEvents: number,
@@ -52,6 +59,15 @@ export class History {
 
   get bytes(): number {
     return this.totalBytes;
+  }
+
+  /** From `at` (epoch ms) on this instance has every message; only moves forward (a gap moves it). */
+  markCompleteSince(at: number): void {
+    this.complete = Math.max(this.complete, at);
+  }
+
+  get completeSince(): number {
+    return this.complete;
   }
 
   has(id: string): boolean {
@@ -95,9 +111,11 @@ export class History {
     const oldest = this.oldestId();
     const seq = this.seqOf.get(lastId);
     if (seq === undefined) {
-      if (uuidv7Time(lastId) === undefined) return { ok: false, reason: 'unknown-id', oldestEventId: oldest };
-      // Ids older than everything kept (or an empty history after a restart): events may be missing.
-      if (oldest === null || lastId < oldest) return { ok: false, reason: 'too-old', oldestEventId: oldest };
+      const stamped = uuidv7Time(lastId);
+      if (stamped === undefined) return { ok: false, reason: 'unknown-id', oldestEventId: oldest };
+      // Ids older than everything kept (or an empty history after a restart), or stamped before this
+      // instance had every message: events may be missing.
+      if (oldest === null || lastId < oldest || stamped < this.complete) return { ok: false, reason: 'too-old', oldestEventId: oldest };
     }
     const pos = seq === undefined ? -1 : seq - this.firstSeq;
     const items: HistoryItem[] = [];

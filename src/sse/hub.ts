@@ -188,13 +188,7 @@ export class Hub {
   private replay(client: SseClient, lastEventId: string): void {
     const r = this.opts.history.since(lastEventId);
     if (!r.ok) {
-      const data = JSON.stringify({
-        reason: r.reason,
-        lastEventId: lastEventId.slice(0, 100),
-        oldestEventId: r.oldestEventId,
-        snapshot: '/snapshot',
-      });
-      client.enqueue(eventFrame(RESYNC_EVENT, data));
+      client.enqueue(this.resyncFrame({ reason: r.reason, lastEventId: lastEventId.slice(0, 100), oldestEventId: r.oldestEventId }));
       return;
     }
     let n = 0;
@@ -204,6 +198,23 @@ export class Hub {
       n++;
     }
     this.noteDelivered(n);
+  }
+
+  /**
+   * The `resync` event: refetch /snapshot and merge it. It carries the newest
+   * id held, so EventSource's next reconnect resumes from there instead of
+   * resending the stale Last-Event-ID (and being told again); an empty id
+   * (nothing held yet) clears it.
+   */
+  private resyncFrame(detail: Record<string, unknown>): Buffer {
+    return eventFrame(RESYNC_EVENT, JSON.stringify({ ...detail, snapshot: '/snapshot' }), this.opts.history.newestId() ?? '');
+  }
+
+  /** Tells every open stream to resync, e.g. after a subscription had to be recreated and may have missed messages. */
+  broadcastResync(reason: string): void {
+    const frame = this.resyncFrame({ reason, oldestEventId: this.opts.history.oldestId() });
+    for (const c of this.clients) if (c.enqueue(frame)) this.dirty.add(c);
+    this.scheduleFlush();
   }
 
   /** An event for every open stream, whatever its filter (e.g. "names changed"); carries no id. */

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { hasDayCards, type EnvelopeSource } from '../bus/types.js';
 import { MESSAGE_TYPES } from '../catalog/catalog.js';
 import type { SseConfig } from '../config/sse.js';
-import { isReportingSource } from '../consumer/source-status.js';
+import { isCompletenessSource, isReportingSource } from '../consumer/source-status.js';
 import { log as rootLog, type Logger } from '../log/logger.js';
 import { createApp } from './app.js';
 import { eventsRoute } from './events-route.js';
@@ -120,6 +120,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
         maxBytes: history.maxBytes,
         oldestId: history.oldestId(),
         newestId: history.newestId(),
+        completeSince: new Date(history.completeSince).toISOString(),
       },
       snapshot: { products: snapshot.productCount, events: snapshot.eventCount, evicted: snapshot.evicted },
       source: sourceStatus(),
@@ -156,6 +157,16 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     },
   });
 
+  // Resume is promised only for ids stamped once this instance has every message: from now on for
+  // the in-process bus, from the moment its last subscription was active for the Pub/Sub consumer.
+  history.markCompleteSince(Date.now());
+  const stopGaps = isCompletenessSource(source)
+    ? (history.markCompleteSince(source.completeSince()),
+      source.onGap((at) => {
+        history.markCompleteSince(at);
+        hub.broadcastResync('gap');
+      }))
+    : () => {};
   const unsubscribe = source.subscribe((e) => {
     hub.ingest(e);
     names?.note(e);
@@ -209,6 +220,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
       (closing ??= (async () => {
         clearInterval(statsTimer);
         unsubscribe();
+        stopGaps();
         names?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         hub.stop();

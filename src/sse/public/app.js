@@ -180,7 +180,6 @@ async function main() {
     onMessage: (env) => {
       if (!state.apply(env)) return;
       chart.record(env.type);
-      if (env.type === 'EventUpdated') void loadNames();
       dirty = true;
     },
     onNames: (version) => {

@@ -34,7 +34,8 @@ export class Feed {
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const snap = await res.json();
         this.o.onSnapshot(snap);
-        if (snap.lastEventId) this.lastId = snap.lastEventId;
+        // Only forward: during a resync the stream runs on and may already be past the snapshot.
+        if (snap.lastEventId && (!this.lastId || snap.lastEventId > this.lastId)) this.lastId = snap.lastEventId;
         return;
       } catch {
         await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** attempt)));
@@ -58,8 +59,10 @@ export class Feed {
       this.o.onMessage(env);
     };
     for (const t of this.o.messageTypes) es.addEventListener(t, onMessage);
-    es.addEventListener('resync', () => {
-      // Our last id is older than the server's history: start again from the current state.
+    es.addEventListener('resync', (ev) => {
+      // Our last id is older than what this server can resume from: merge its current state (the stream
+      // keeps running meanwhile, and the merge keeps what arrives). The frame's id moves Last-Event-ID on.
+      if (ev.lastEventId) this.lastId = ev.lastEventId;
       this.resyncs++;
       void this.loadSnapshot();
     });

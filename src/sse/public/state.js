@@ -43,14 +43,33 @@ export class DayState {
     return e;
   }
 
+  /**
+   * Merges a snapshot by the same newest-wins rule as live messages, never
+   * replacing: a resync answered by a fresh server instance (which has seen
+   * little of the day) must not wipe what this page already holds, and
+   * messages applied while the snapshot was loading stay where they are
+   * unless the snapshot has something newer.
+   */
   loadSnapshot(snap) {
-    this.products = new Map();
-    this.events = new Map();
-    for (const [id, p] of Object.entries(snap.products ?? {})) this.products.set(id, { selections: {}, ...p });
-    for (const [id, e] of Object.entries(snap.events ?? {})) this.events.set(id, { competitors: {}, ...e });
-    this.declared = [];
-    for (const [id, e] of this.events) if (e.result) this.noteDeclared('result', id, e.result, true);
-    for (const [id, p] of this.products) if (p.dividends) this.noteDeclared('dividend', id, p.dividends, true);
+    const take = (into, key, aspect) => {
+      if (!aspect || !newer(into[key], aspect.id)) return false;
+      into[key] = aspect;
+      return true;
+    };
+    for (const [id, p] of Object.entries(snap.products ?? {})) {
+      const cur = this.product(id);
+      for (const k of Object.values(PRODUCT_ASPECT)) {
+        if (take(cur, k, p[k]) && k === 'dividends') this.noteDeclared('dividend', id, p[k], true);
+      }
+      for (const [sid, a] of Object.entries(p.selections ?? {})) take(cur.selections, sid, a);
+    }
+    for (const [id, e] of Object.entries(snap.events ?? {})) {
+      const cur = this.event(id);
+      for (const k of Object.values(EVENT_ASPECT)) {
+        if (take(cur, k, e[k]) && k === 'result') this.noteDeclared('result', id, e[k], true);
+      }
+      for (const [cid, a] of Object.entries(e.competitors ?? {})) take(cur.competitors, cid, a);
+    }
     this.declared.sort((a, b) => (a.at < b.at ? 1 : -1));
     if (this.declared.length > DECLARED_KEPT) this.declared.length = DECLARED_KEPT;
   }
