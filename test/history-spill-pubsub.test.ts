@@ -41,6 +41,7 @@ function config(): HistoryConfig {
       BQ_DATASET: 'tote',
       BQ_API_ENDPOINT: fake.url,
       HISTORY_SPILL: 'pubsub',
+      BUS: 'pubsub',
       PUBSUB_EMULATOR_HOST: host,
       GOOGLE_CLOUD_PROJECT: 'local-tote',
       HISTORY_SPILL_TOPIC: `tote-history-spill-${suffix}`,

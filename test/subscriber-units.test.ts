@@ -89,6 +89,9 @@ describe('configuration', () => {
 
   it('does not switch to Pub/Sub because PUBSUB_EMULATOR_HOST is left in the shell', () => {
     expect(loadConfig({ PUBSUB_EMULATOR_HOST: 'localhost:8085' }).bus.kind).toBe('memory');
+    // Nor the history spill: BigQuery rows must not spill into an emulator by accident.
+    const bq = loadConfig({ HISTORY: 'bigquery', BQ_PROJECT: 'prod-proj', PUBSUB_EMULATOR_HOST: 'localhost:8085' }).history.spill;
+    expect(bq).toMatchObject({ kind: 'pubsub', emulatorHost: undefined, createTopics: false, projectId: 'prod-proj' });
     const c = loadConfig({ BUS: 'pubsub', PUBSUB_EMULATOR_HOST: 'localhost:8085' });
     expect(c.bus.emulatorHost).toBe('localhost:8085');
     expect(c.bus.createTopics).toBe(true);

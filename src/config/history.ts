@@ -52,11 +52,14 @@ export function readHistoryConfig(r: EnvReader): HistoryConfig {
   const kind = r.oneOf<HistoryKind>('HISTORY', 'duckdb', ['duckdb', 'bigquery', 'none']);
   const gcpProject = r.str('GOOGLE_CLOUD_PROJECT', '');
   const spillKind = r.oneOf<SpillKind>('HISTORY_SPILL', kind === 'bigquery' ? 'pubsub' : 'file', ['pubsub', 'file', 'none']);
-  // Same rule as the bus: the emulator only when the spill asks for Pub/Sub explicitly.
-  const emulatorHost = spillKind === 'pubsub' ? r.optionalStr('PUBSUB_EMULATOR_HOST') : undefined;
-  const spillProject = r.str('HISTORY_SPILL_PROJECT', gcpProject || (emulatorHost ? 'local-tote' : ''));
+  // Same rule as the bus: the emulator only on BUS=pubsub, never because
+  // PUBSUB_EMULATOR_HOST was left in a shell (spilled rows would vanish with it).
+  const busIsPubsub = r.str('BUS', 'memory') === 'pubsub';
+  const emulatorHost = spillKind === 'pubsub' && busIsPubsub ? r.optionalStr('PUBSUB_EMULATOR_HOST') : undefined;
+  // The spill lives beside the rows it stands in for.
+  const spillProject = r.str('HISTORY_SPILL_PROJECT', r.str('BQ_PROJECT', gcpProject) || (emulatorHost ? 'local-tote' : ''));
   if (kind === 'bigquery' && spillKind === 'pubsub' && !spillProject) {
-    r.fail('GOOGLE_CLOUD_PROJECT (or HISTORY_SPILL_PROJECT) is required when HISTORY=bigquery spills to Pub/Sub');
+    r.fail('BQ_PROJECT, GOOGLE_CLOUD_PROJECT or HISTORY_SPILL_PROJECT is required when HISTORY=bigquery spills to Pub/Sub');
   }
   const batchMaxRows = r.int('HISTORY_BATCH_MAX_ROWS', 500, 1, 10_000);
   const bufferMaxRows = r.int('HISTORY_BUFFER_MAX_ROWS', 20_000, 1);
