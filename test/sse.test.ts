@@ -356,6 +356,22 @@ describe('clean-up', () => {
     await waitFor(async () => (await status()).connections === 0);
     expect(bus.stats().listeners).toBe(baseline);
   });
+
+  it('closes the sockets of streams ended while their clients had stopped reading, not only the count', async () => {
+    const { url, publish, status, sse } = await start({ clientMaxBufferBytes: 64 * 1024 * 1024, clientMaxPendingEvents: 100_000 });
+    await status();
+    const socketsBefore = await sse.openSockets();
+    const stalled = await Promise.all(Array.from({ length: 3 }, () => stream(`${url}/events`)));
+    for (const s of stalled) s.pause();
+    const blob = 'x'.repeat(64 * 1024);
+    // ~13 MB each: past what the loopback socket buffers take, below the per-client bound, so they stay blocked.
+    for (let i = 0; i < 200; i++) await publish(envelope('LinesChanged', { productId: 'p1', blob, i }));
+    await waitFor(async () => (await status()).connections === 3);
+    expect(await sse.openSockets()).toBeGreaterThanOrEqual(socketsBefore + 3);
+    expect(sse.endStreams()).toBe(3);
+    await waitFor(async () => (await sse.openSockets()) <= socketsBefore, { what: 'stalled sockets closed' });
+    expect((await status()).connections).toBe(0);
+  });
 });
 
 describe('snapshot, status, health, metrics, CORS', () => {

@@ -42,15 +42,23 @@ export function createApp(deps: AppDeps): express.Express {
 
   // GET and HEAD /events are served ahead of Express (events-route.ts); only their CORS preflight comes here.
 
+  // Every page opening or resyncing asks for it, often many at once after a deploy: serialized once
+  // per change (keyed by the newest id held, which moves with every event applied).
+  let snapshotBody: { key: string | null; json: Buffer } | undefined;
   app.get('/snapshot', (_req: Request, res: Response) => {
     const hub = deps.hub;
-    res.set(NO_STORE_HEADERS).json({
-      generatedAt: new Date().toISOString(),
-      // Open /events?lastEventId=<this> to stream on from exactly this state.
-      lastEventId: hub.history.newestId(),
-      ...hub.snapshot.toJSON(),
-      limits: hub.snapshot.limits,
-    });
+    const key = hub.history.newestId();
+    if (!snapshotBody || snapshotBody.key !== key) {
+      const body = {
+        generatedAt: new Date().toISOString(),
+        // Open /events?lastEventId=<this> to stream on from exactly this state.
+        lastEventId: key,
+        ...hub.snapshot.toJSON(),
+        limits: hub.snapshot.limits,
+      };
+      snapshotBody = { key, json: Buffer.from(JSON.stringify(body)) };
+    }
+    res.set(NO_STORE_HEADERS).type('application/json').send(snapshotBody.json);
   });
 
   app.get('/names', async (req: Request, res: Response) => {

@@ -133,16 +133,28 @@ export class SseClient {
     return b;
   }
 
-  /** Ends the stream; safe to call more than once and from any disconnect path. */
+  /**
+   * Ends the stream; safe to call more than once and from any disconnect
+   * path. A socket that is refusing data would never drain an end() (and the
+   * server has no socket timeouts), so it is cut at once; an end() that has
+   * not finished within END_GRACE_MS is cut too. The client resumes by
+   * Last-Event-ID either way.
+   */
   end(reason: EndReason): void {
     if (this.ended) return;
     this.ended = true;
+    const blocked = this.blocked;
     this.release();
-    if (reason === 'slow' || reason === 'error') {
-      // A blocked socket would never drain an end(); cut it.
+    if (reason === 'slow' || reason === 'error' || blocked) {
       this.res.destroy();
     } else if (!this.res.writableEnded) {
       this.res.end();
+      const res = this.res;
+      const timer = setTimeout(() => {
+        if (!res.writableFinished) res.destroy();
+      }, END_GRACE_MS);
+      timer.unref();
+      res.once('close', () => clearTimeout(timer));
     }
     this.onEnd(this, reason);
   }
@@ -169,3 +181,5 @@ export class SseClient {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Time for an ended stream's last bytes to leave before the socket is cut: a healthy client takes milliseconds. */
+const END_GRACE_MS = 2_000;

@@ -41,6 +41,8 @@ export interface SseService {
   readonly url: string;
   /** Ends every open stream (clients reconnect and resume); the service keeps running. */
   endStreams(): number;
+  /** Sockets the HTTP server holds open (streams and keep-alive requests): what a stream ended but not closed would leak. */
+  openSockets(): Promise<number>;
   status(): Record<string, unknown>;
   close(): Promise<void>;
 }
@@ -215,6 +217,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     port,
     url,
     endStreams: () => hub.endAll('shutdown'),
+    openSockets: () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n)))),
     status,
     close: () =>
       (closing ??= (async () => {

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import { PubSubConsumer } from '../consumer/index.js';
 import { log } from '../log/logger.js';
 import { onShutdown } from '../subscriber/shutdown.js';
-import { startSseService } from './index.js';
+import { startSseService, type SseService } from './index.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -18,21 +18,23 @@ async function main(): Promise<void> {
     ]);
   }
   const consumer = new PubSubConsumer({ config: config.bus, sse: config.sse, log: log.child({ component: 'consumer' }) });
+  let service: SseService | undefined;
+  // Installed before the subscriptions are created: a SIGTERM during start still deletes what exists.
+  // One deadline for the whole path, inside the grace that onShutdown enforces.
+  onShutdown(config.subscriber.shutdownGraceMs, log, async () => {
+    const deadline = Date.now() + Math.max(500, config.subscriber.shutdownGraceMs - 1_000);
+    // Streams first, so browsers reconnect to a live instance while the subscriptions are deleted.
+    await service?.close();
+    await consumer.close(deadline);
+  });
   await consumer.start();
-  let sse;
   try {
     // Names come from the day cards the subscriber publishes: this public service holds no query-API key.
-    sse = await startSseService({ config: config.sse, source: consumer, log });
+    service = await startSseService({ config: config.sse, source: consumer, log });
   } catch (err) {
     await consumer.close();
     throw err;
   }
-  const service = sse;
-  onShutdown(config.subscriber.shutdownGraceMs, log, async () => {
-    // Streams first, so browsers reconnect to a live instance while the subscriptions are deleted.
-    await service.close();
-    await consumer.close();
-  });
 }
 
 main().catch((err) => {
