@@ -344,10 +344,16 @@ describe('BigQuery history writer', () => {
     expect(st.stored).toBe(sent.length - withCompetitor.length);
     expect(fake.rows(DEAD_LETTERS_TABLE)[0]!.json.detail).toMatch(/no such field: competitor_id/);
 
+    const bq = new BigQuery({ projectId: PROJECT, apiEndpoint: fake.url, authClient: localAuthClient() });
+    const deadLetters = () => new DeadLetterSource('bigquery dead letters', bigqueryDeadLetters(bq.dataset(DATASET).table(DEAD_LETTERS_TABLE), 7), new Date(0));
+    // Replayed before the fix: refused again, counted, and no new dead letter is written.
+    const early = await replayHistory(deadLetters(), inserter(cfg), { batchRows: 50, maxAttempts: 2, retry: { initialMs: 1, maxMs: 5 } });
+    expect(early).toMatchObject({ read: withCompetitor.length, stored: 0, refusedAgain: withCompetitor.length, deadLettered: 0 });
+    expect(fake.rows(DEAD_LETTERS_TABLE)).toHaveLength(withCompetitor.length);
+
     // The stack adds the column; the replay reads the dead letters back and stores the rows.
     fake.setSchema(MESSAGES_TABLE, MESSAGE_COLUMNS);
-    const bq = new BigQuery({ projectId: PROJECT, apiEndpoint: fake.url, authClient: localAuthClient() });
-    const source = new DeadLetterSource('bigquery dead letters', bigqueryDeadLetters(bq.dataset(DATASET).table(DEAD_LETTERS_TABLE), 7), new Date(0));
+    const source = deadLetters();
     const report = await replayHistory(source, inserter(cfg), { batchRows: 50, maxAttempts: 2, retry: { initialMs: 1, maxMs: 5 } });
     expect(report).toMatchObject({ read: withCompetitor.length, stored: withCompetitor.length, deadLettered: 0, leftInSource: 0 });
     expect(new Set(fake.rows(MESSAGES_TABLE).map((r) => r.insertId))).toEqual(new Set(sent.map((e) => e.id)));

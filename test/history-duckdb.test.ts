@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -125,6 +126,32 @@ describe('DuckDB history store', () => {
       expect(JSON.parse(String(d!.raw)).insertId).toBe(bad.id);
     } finally {
       store.close();
+    }
+  });
+
+  it('replays dead letters refused again without adding any: each run ends, counts them and exits 1', async () => {
+    const cfg = config('dl-replay');
+    const sink = createHistorySink(cfg);
+    await sink.connect();
+    // More than a page (1,000) of rows DuckDB cannot take.
+    const bad: Envelope[] = Array.from({ length: 1100 }, (_, i) => ({ ...day.envelopes[i % day.envelopes.length]!, id: randomUUID(), receivedAt: 'yesterday-ish' }));
+    for (const e of bad) await sink.write(e);
+    await sink.close();
+    expect(sink.status()).toMatchObject({ deadLettered: bad.length, deadLettersStored: bad.length, lost: 0 });
+
+    const runs: { code: number; out: string; deadLetters: number }[] = [];
+    for (let run = 0; run < 2; run++) {
+      let out = '';
+      const code = await runReplayCli(['--source', 'dead-letters'], cfg, { out: (t) => (out += t + '\n'), err: (t) => (out += t + '\n') });
+      const store = await DuckDbStore.open(cfg.duckdbPath, { readOnly: true });
+      const [n] = await store.query('SELECT COUNT(*) AS n FROM tote_dead_letters').finally(() => store.close());
+      runs.push({ code, out, deadLetters: Number(n!.n) });
+    }
+    console.log('dead-letter replay, rows refused again:', JSON.stringify(runs.map((r) => ({ code: r.code, deadLetters: r.deadLetters, report: r.out.split('\n')[1] }))));
+    for (const r of runs) {
+      expect(r.code).toBe(1);
+      expect(r.out).toMatch(new RegExp(`read ${bad.length}, stored 0, dead-lettered 0, left in source 0, unreadable 0, refused again ${bad.length}`));
+      expect(r.deadLetters).toBe(bad.length);
     }
   });
 

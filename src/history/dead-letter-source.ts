@@ -13,16 +13,26 @@ export interface DeadLetterRecord {
  * Message rows the store once refused (reason history-rejected), read back
  * from the dead-letter table, for replay after the cause is fixed (e.g. the
  * table has gained a column). The dead letters stay where they are, as the
- * record of what happened; replaying twice adds nothing (same insertId,
- * primary key locally, views dedupe on envelope_id).
+ * record of what happened; a row refused again is only counted
+ * (fromDeadLetters), so the table does not grow with each run.
+ *
+ * Each original row is handed out once per run however many dead letters
+ * hold it (a row refused at write time and again by an older replay): the
+ * run remembers the insertIds it has read, one short string per distinct
+ * refused row (about 100 bytes each: a million refused rows hold ~100 MB, so
+ * narrow a replay of more with --since). Dead letters written after the run
+ * started (`until`) are left for the next run, so a run always ends.
  */
 export class DeadLetterSource implements ReplaySource {
+  readonly fromDeadLetters = true;
   private readonly iterator: AsyncIterator<DeadLetterRecord>;
+  private readonly seenIds = new Set<string>();
 
   constructor(
     readonly name: string,
     records: AsyncIterable<DeadLetterRecord>,
     private readonly since: Date,
+    private readonly until: Date = new Date(),
   ) {
     this.iterator = records[Symbol.asyncIterator]();
   }
@@ -35,11 +45,14 @@ export class DeadLetterSource implements ReplaySource {
       const r = await this.iterator.next();
       if (r.done) break;
       const d = r.value;
-      if (d.reason !== 'history-rejected' || d.receivedAt < this.since) continue;
+      if (d.reason !== 'history-rejected' || d.receivedAt < this.since || d.receivedAt > this.until) continue;
       seen++;
       const row = d.raw ? rowFromRejectedRaw(d.raw) : null;
-      if (row) rows.push(row);
-      else unreadable++; // cut at 64 KiB or not a row: the dead letter itself is the record
+      if (!row) unreadable++; // cut at 64 KiB or not a row: the dead letter itself is the record
+      else if (!this.seenIds.has(row.insertId)) {
+        this.seenIds.add(row.insertId);
+        rows.push(row);
+      }
     }
     if (!seen) return null;
     const nothing = async () => {};
@@ -64,15 +77,24 @@ export async function* bigqueryDeadLetters(table: Table, pageRows = 1000): Async
   }
 }
 
-/** The DuckDB dead-letter table, in pages. */
+/**
+ * The DuckDB dead-letter table, in pages by dead_letter_id (a UUIDv7: time
+ * ordered), up to the last id present when the read starts, so rows added
+ * meanwhile neither shift the pages nor keep the read going.
+ */
 export async function* duckdbDeadLetters(store: DuckDbStore, since: Date, pageRows = 1000): AsyncGenerator<DeadLetterRecord> {
-  for (let offset = 0; ; offset += pageRows) {
+  const filter = `reason = 'history-rejected' AND received_at >= ?::TIMESTAMPTZ`;
+  const [top] = await store.query(`SELECT MAX(dead_letter_id) AS id FROM tote_dead_letters WHERE ${filter}`, [since.toISOString()]);
+  const last = (top?.id as string | null | undefined) ?? null;
+  if (last === null) return;
+  for (let after = ''; ; ) {
     const rows = await store.query(
-      `SELECT reason, raw, CAST(received_at AS VARCHAR) AS received_at FROM tote_dead_letters
-       WHERE reason = 'history-rejected' AND received_at >= ?::TIMESTAMPTZ ORDER BY dead_letter_id LIMIT ${pageRows} OFFSET ${offset}`,
-      [since.toISOString()],
+      `SELECT dead_letter_id, reason, raw, CAST(received_at AS VARCHAR) AS received_at FROM tote_dead_letters
+       WHERE ${filter} AND dead_letter_id > ? AND dead_letter_id <= ? ORDER BY dead_letter_id LIMIT ${pageRows}`,
+      [since.toISOString(), after, last],
     );
     for (const r of rows) yield { reason: String(r.reason), raw: (r.raw as string | null) ?? null, receivedAt: new Date(String(r.received_at).replace(' ', 'T').replace(/\+00$/, 'Z')) };
     if (rows.length < pageRows) return;
+    after = String(rows[rows.length - 1]!.dead_letter_id);
   }
 }

@@ -20,7 +20,9 @@ const USAGE = `usage: npm run replay-history -- [--source spill|dead-letters] [-
   --batch <n>             rows per insert (default 500)
   --idle-ms <n>           Pub/Sub: stop after this long without a message (default 5000)
 The store is the one HISTORY names (bigquery or duckdb). Rows keep their ids, so replaying
-twice stores nothing twice; a spilled row is acknowledged only once the store has it.`;
+twice stores nothing twice (BigQuery: the views drop a late repeat by envelope_id); a spilled
+row is acknowledged only once the store has it. A dead-lettered row refused again stays as the
+dead letter it was (counted as refused again, exit 1); no new dead letter is written.`;
 
 export interface ReplayCliIo {
   out(text: string): void;
@@ -90,7 +92,7 @@ function source(config: HistoryConfig, a: Args, store: RowInserter, opts: Replay
   throw new Error('HISTORY_SPILL=none: there is no spill to replay');
 }
 
-/** `npm run replay-history`: returns the exit code (0 all replayed, 1 rows left or failed, 2 usage). */
+/** `npm run replay-history`: returns the exit code (0 all replayed, 1 rows left, refused again or failed, 2 usage). */
 export async function runReplayCli(argv: readonly string[], config: HistoryConfig, io: ReplayCliIo, opts: ReplayCliOptions = {}): Promise<number> {
   const a = parse(argv);
   if (typeof a === 'string') {
@@ -121,8 +123,10 @@ export async function runReplayCli(argv: readonly string[], config: HistoryConfi
   }
   io.out(
     `read ${report.read}, stored ${report.stored}, dead-lettered ${report.deadLettered}, ` +
-      `left in source ${report.leftInSource}, unreadable ${report.unreadable}`,
+      `left in source ${report.leftInSource}, unreadable ${report.unreadable}, refused again ${report.refusedAgain}`,
   );
   if (report.stoppedBecause) io.err(`stopped early: ${report.stoppedBecause}`);
-  return report.leftInSource > 0 && !a.dryRun ? 1 : report.unreadable > 0 || report.stoppedBecause ? 1 : 0;
+  if (report.refusedAgain) io.err(`${report.refusedAgain} rows refused again: still in ${DEAD_LETTERS_TABLE} with the reason; fix the cause and replay`);
+  const incomplete = (report.leftInSource > 0 && !a.dryRun) || report.refusedAgain > 0 || report.unreadable > 0 || report.stoppedBecause !== null;
+  return incomplete ? 1 : 0;
 }

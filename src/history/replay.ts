@@ -17,6 +17,12 @@ export interface ReplayBatch {
 
 export interface ReplaySource {
   readonly name: string;
+  /**
+   * The rows come from the dead-letter table: a row refused again is already
+   * recorded there, so it is counted (refusedAgain) and nothing new is
+   * written; a new dead letter per run would multiply them.
+   */
+  readonly fromDeadLetters?: boolean;
   /** Up to `max` rows; null when the source is drained. */
   next(max: number): Promise<ReplayBatch | null>;
   close(): Promise<void>;
@@ -38,6 +44,8 @@ export interface ReplayReport {
   stored: number;
   /** Message rows the store refused again: now in the dead-letter table with the reason. */
   deadLettered: number;
+  /** Dead-lettered rows the store refused once more: still in the dead-letter table, not stored. */
+  refusedAgain: number;
   /** Rows left in the source (refused dead letters, or the store failing): replay again later. */
   leftInSource: number;
   unreadable: number;
@@ -47,12 +55,14 @@ export interface ReplayReport {
 
 /**
  * Re-inserts rows with their original insertIds and acknowledges each only
- * after the store has it, so a replay cut short loses nothing and a replay run
- * twice duplicates nothing (the insertId, the DuckDB primary key, and the
- * views' dedupe on envelope_id).
+ * after the store has it, so a replay cut short loses nothing. A replay run
+ * twice stores nothing twice locally (DuckDB's primary key); in BigQuery the
+ * insertId drops a repeat only within about a minute, so a later repeat can
+ * reach the raw table and the views (v_messages and those over it) drop it
+ * by envelope_id.
  */
 export async function replayHistory(source: ReplaySource, target: RowInserter, opts: ReplayOptions): Promise<ReplayReport> {
-  const report: ReplayReport = { source: source.name, read: 0, stored: 0, deadLettered: 0, leftInSource: 0, unreadable: 0, stoppedBecause: null };
+  const report: ReplayReport = { source: source.name, read: 0, stored: 0, deadLettered: 0, refusedAgain: 0, leftInSource: 0, unreadable: 0, stoppedBecause: null };
   for (;;) {
     const batch = await source.next(opts.batchRows);
     if (!batch) break;
@@ -77,6 +87,10 @@ export async function replayHistory(source: ReplaySource, target: RowInserter, o
         report.stoppedBecause = out.error;
       }
       if (!out.invalid.length) continue;
+      if (source.fromDeadLetters) {
+        report.refusedAgain += out.invalid.length;
+        continue;
+      }
       if (table === DEAD_LETTERS_TABLE) {
         // A dead letter the table refuses has nowhere else to go: keep it in the source.
         left.push(...out.invalid.map((i) => i.row));

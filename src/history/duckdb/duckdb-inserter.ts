@@ -22,6 +22,12 @@ export class DuckDbInserter implements RowInserter {
   readonly name = 'duckdb';
   private store: DuckDbStore | null = null;
   private readonly statements = new Map<string, { sql: string; types: DuckDBType[] }>();
+  /**
+   * The two lanes (messages, dead letters) share one connection, and a
+   * transaction belongs to the connection: one write at a time, or one lane's
+   * failed statement aborts the other's transaction.
+   */
+  private writing: Promise<unknown> = Promise.resolve();
 
   constructor(readonly path: string) {}
 
@@ -51,7 +57,13 @@ export class DuckDbInserter implements RowInserter {
     return s;
   }
 
-  private async write(table: HistoryTable, rows: readonly HistoryRow[]): Promise<void> {
+  private write(table: HistoryTable, rows: readonly HistoryRow[]): Promise<void> {
+    const done = this.writing.then(() => this.writeNow(table, rows));
+    this.writing = done.catch(() => {});
+    return done;
+  }
+
+  private async writeNow(table: HistoryTable, rows: readonly HistoryRow[]): Promise<void> {
     const db = this.db.connection;
     const columns = HISTORY_TABLES.find((t) => t.name === table)!.columns;
     await db.run('BEGIN TRANSACTION');
