@@ -267,3 +267,33 @@ describe('stop then start at once', () => {
     await waitFor(() => h!.envelopes.length > n + 5, { what: 'messages after the restart' });
   });
 });
+
+describe('frames the pipeline cannot carry', () => {
+  it('dead-letters a frame over the size limit, replaces the socket, and keeps going', async () => {
+    h = await startHarness({ env: { TOTE_MAX_FRAME_BYTES: '4096' } });
+    h.service.client.start();
+    await waitFor(() => h!.service.client.status().state === 'running', { what: 'connected' });
+    h.sim.faults.sendRaw(JSON.stringify({ type: 'ka', padding: 'x'.repeat(10_000) }));
+    await waitFor(() => h!.bus.recentDeadLetters().some((d) => d.reason === 'frame-too-large'), { what: 'a frame-too-large dead letter' });
+    await waitFor(() => h!.service.client.status().reconnects === 1 && h!.service.client.status().state === 'running', { what: 'reconnected' });
+    expect((h.service.status() as any).deadLetterReasons['frame-too-large']).toBe(1);
+  });
+
+  it('dead-letters an envelope whose publish fails, with its message type', async () => {
+    class RefusingBus extends MemoryBus {
+      override async publish(): Promise<void> {
+        throw new Error('topic not found');
+      }
+    }
+    const bus = new RefusingBus();
+    h = await startHarness({ publisher: bus, sim: { autoplay: true, speed: 900 } });
+    h.service.client.start();
+    const dl = await waitFor(() => bus.recentDeadLetters().find((d) => d.reason === 'publish-failed'), { what: 'a publish-failed dead letter' });
+    expect(dl.type).toBeTruthy();
+    expect(dl.rootField).toBeTruthy();
+    expect(JSON.parse(dl.raw).type).toBe(dl.type);
+    const t = (h.service.status() as any).totals;
+    expect(t.published).toBe(0);
+    expect(t.received).toBe(t.deadLettered + t.inFlight);
+  });
+});

@@ -56,8 +56,10 @@ export function readToteConfig(r: EnvReader): ToteConfig {
     // A failing operation (e.g. a renamed field) is retried on its own, with backoff.
     operationRetryMinMs: r.int('TOTE_OPERATION_RETRY_MIN_MS', 5_000, 10),
     operationRetryMaxMs: r.int('TOTE_OPERATION_RETRY_MAX_MS', 300_000, 10),
-    // Well above any real Tote frame; a larger one closes the socket (1009) and is counted.
-    maxFrameBytes: r.int('TOTE_MAX_FRAME_BYTES', 16 * 1024 * 1024, 1024),
+    // Far above any real Tote frame and below Pub/Sub's and BigQuery's 10 MB per message:
+    // a larger frame could not be published or stored anyway. ws closes the socket (1009);
+    // the frame is dead-lettered as frame-too-large (without its text) and the socket replaced.
+    maxFrameBytes: r.int('TOTE_MAX_FRAME_BYTES', 8 * 1024 * 1024, 1024, 9 * 1024 * 1024),
     // Cards change rarely (non-runners, delays); EventUpdated and unknown ids trigger a refetch in between,
     // and a fresh SSE instance waits at most this long for names.
     dayCardRefreshMs: r.int('TOTE_DAY_CARD_REFRESH_MS', 120_000, 1_000),

@@ -36,6 +36,7 @@ export const DEAD_LETTER_REASONS = [
   'payload-not-object',
   'missing-keys',
   'graphql-error',
+  'frame-too-large',
   'publish-failed',
   'history-rejected',
 ] as const;

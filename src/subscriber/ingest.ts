@@ -1,4 +1,4 @@
-import { CATALOG, type CatalogEntry } from '../catalog/catalog.js';
+import { CATALOG, entryForMessageType, type CatalogEntry } from '../catalog/catalog.js';
 import type { EnvelopePublisher } from '../bus/types.js';
 import {
   extractKeys,
@@ -135,7 +135,8 @@ export class Ingest {
       (err: Error) => {
         c.inFlight--;
         this.opts.log.error('publish failed; dead-lettering the envelope', { envelopeId: envelope.id, type: envelope.type, error: err.message });
-        this.deadLetter(makeDeadLetter('publish-failed', err.message, JSON.stringify(envelope), this.originOf(envelope), undefined), c, envelope);
+        const dl = makeDeadLetter('publish-failed', err.message, JSON.stringify(envelope), this.originOf(envelope), entryForMessageType(envelope.type));
+        this.deadLetter(dl, c, envelope);
       },
     );
     this.track(published, () => this.publishPending--);

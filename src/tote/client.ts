@@ -103,6 +103,8 @@ interface Connection {
   acked: boolean;
   openedAt: Date | null;
   httpStatus?: number;
+  /** ws refused a frame over maxFrameBytes (it then drops the socket). */
+  oversized?: boolean;
 }
 
 /**
@@ -325,14 +327,19 @@ export class ToteClient {
       if (conn.gen !== this.gen && !conn.draining) return;
       this.onFrame(conn, isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString());
     });
-    ws.on('error', (err) => {
+    ws.on('error', (err: Error & { code?: string }) => {
       if (conn.gen !== this.gen) return;
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') conn.oversized = true;
       // 'close' follows every 'error'; record the cause here, act there.
       this.fail(`socket error: ${err.message}`);
     });
     ws.on('close', (code: number, reasonBuf: Buffer) => {
       if (conn.gen !== this.gen) return;
       const reason = reasonBuf.toString();
+      if ((conn.oversized || code === 1009) && conn.dialect) {
+        // ws refused a frame over maxFrameBytes: its text is gone, but it is still accounted for.
+        this.handlers.onBadFrame('frame-too-large', `a frame over ${this.cfg.maxFrameBytes} bytes closed the socket`, '', this.meta(conn));
+      }
       const cls = classifyClose(code, conn.httpStatus);
       const text = conn.httpStatus
         ? `upgrade refused with HTTP ${conn.httpStatus}`
