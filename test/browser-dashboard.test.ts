@@ -6,7 +6,6 @@ import { createLogger, setLogWriter } from '../src/log/logger.js';
 import { startLocalPipeline, type LocalPipeline } from '../src/main.js';
 import { dividendLines } from '../src/simulator/dividends.js';
 import { poolDividend } from '../src/simulator/payloads.js';
-import { fetchDayCard } from '../src/tote/gateway.js';
 import { waitFor } from './helpers/ports.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -42,9 +41,6 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
         SSE_FEED_WINDOW_END: '00:00',
       },
     });
-    // Names travel on the bus as the day card the subscriber publishes.
-    const sim = pipeline.simulator!;
-    await pipeline.bus!.publishDayCard(await fetchDayCard(sim.gatewayUrl, pipeline.config.simulator.apiKey));
     pipeline.bus!.subscribe((e: Envelope) => {
       onBus.push(e.id);
     });
@@ -67,7 +63,7 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
 
   const health = () => page.locator('#health').getAttribute('data-state');
 
-  it('shows the day by meeting and race with names from the query API, live', async () => {
+  it('shows the day by meeting and race with names from the day card the subscriber publishes on the bus, live', async () => {
     await page.waitForFunction(() => document.querySelector('#health')?.getAttribute('data-state') === 'live', null, { timeout: 20_000 });
     await page.waitForSelector('.meeting .race .pools .product', { timeout: 20_000 });
     const venues = await page.locator('.meeting h2').allInnerTexts();
