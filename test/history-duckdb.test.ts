@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,6 +13,7 @@ import { createHistorySink, type BatchingHistoryStatus } from '../src/history/in
 import { runReplayCli } from '../src/history/replay-cli.js';
 import { messageRow } from '../src/history/rows.js';
 import { FileSpill } from '../src/history/spill/file-spill.js';
+import { FileSpillSource } from '../src/history/spill/file-spill-source.js';
 import { setLogLevel } from '../src/log/logger.js';
 import { raceDay } from './history-races.js';
 
@@ -153,6 +154,30 @@ describe('DuckDB history store', () => {
       expect(r.out).toMatch(new RegExp(`read ${bad.length}, stored 0, dead-lettered 0, left in source 0, unreadable 0, refused again ${bad.length}`));
       expect(r.deadLetters).toBe(bad.length);
     }
+  });
+
+  it('keeps a spill work file until every row read from it is stored, so a replay that dies midway loses nothing', async () => {
+    const cfg = config('spill-crash');
+    const spill = new FileSpill(cfg.spill.filePath);
+    await spill.connect();
+    const rows = day.envelopes.slice(0, 3).map(messageRow);
+    await spill.spill(rows, 'store failing');
+    const workFiles = () => readdirSync(dirname(cfg.spill.filePath)).filter((f) => f.includes('.replaying-'));
+
+    // A replay reads every row, then dies before the store has them.
+    const first = await new FileSpillSource(cfg.spill.filePath).next(500);
+    expect(first!.rows).toHaveLength(3);
+    expect(workFiles()).toHaveLength(1);
+
+    // The next replay finds them in the work file; once acknowledged, the file goes.
+    const again = new FileSpillSource(cfg.spill.filePath);
+    const batch = await again.next(500);
+    expect(batch!.rows.map((r) => r.insertId)).toEqual(rows.map((r) => r.insertId));
+    expect(workFiles()).toHaveLength(1);
+    await batch!.ack(batch!.rows);
+    expect(await again.next(500)).toBeNull();
+    await again.close();
+    expect(workFiles()).toEqual([]);
   });
 
   it('replays a local spill file into DuckDB with `npm run replay-history`, leaving the file empty', async () => {

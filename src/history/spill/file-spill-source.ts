@@ -19,7 +19,9 @@ export class FileSpillSource implements ReplaySource {
   private files: string[] | null = null;
   private lines: AsyncIterator<string> | null = null;
   private current: string | null = null;
-  private readonly pendingLines = new Map<HistoryRow, string>();
+  private readonly pendingLines = new Map<HistoryRow, { line: string; file: string }>();
+  /** Per work file: rows handed out and not yet acked or put back, and whether it is read to its end. */
+  private readonly open_ = new Map<string, { outstanding: number; readToEnd: boolean }>();
 
   constructor(readonly path: string) {
     this.name = `file:${path}`;
@@ -46,12 +48,16 @@ export class FileSpillSource implements ReplaySource {
         const r = await this.lines.next();
         if (!r.done) return r.value;
         this.lines = null;
-        if (this.current) await unlink(this.current);
+        if (this.current) {
+          this.open_.get(this.current)!.readToEnd = true;
+          await this.settle(this.current);
+        }
         this.current = null;
       }
       const f = this.files!.shift();
       if (!f) return null;
       this.current = f;
+      this.open_.set(f, { outstanding: 0, readToEnd: false });
       this.lines = createInterface({ input: createReadStream(f), crlfDelay: Infinity })[Symbol.asyncIterator]();
     }
   }
@@ -66,7 +72,8 @@ export class FileSpillSource implements ReplaySource {
       try {
         const row = fromSpillRecord(line);
         rows.push(row);
-        this.pendingLines.set(row, line);
+        this.pendingLines.set(row, { line, file: this.current! });
+        this.open_.get(this.current!)!.outstanding++;
       } catch {
         unreadable.push(line);
       }
@@ -76,14 +83,37 @@ export class FileSpillSource implements ReplaySource {
     return {
       rows,
       unreadable: unreadable.length,
-      ack: async (done) => {
-        for (const r of done) this.pendingLines.delete(r);
-      },
+      ack: (done) => this.resolve(done),
       release: async (left) => {
-        await this.putBack(left.map((r) => this.pendingLines.get(r)!).filter(Boolean));
-        for (const r of left) this.pendingLines.delete(r);
+        await this.putBack(left.map((r) => this.pendingLines.get(r)?.line).filter((l): l is string => l !== undefined));
+        await this.resolve(left);
       },
     };
+  }
+
+  /** Rows stored or put back: a work file whose every row is resolved can go. */
+  private async resolve(rows: readonly HistoryRow[]): Promise<void> {
+    const files = new Set<string>();
+    for (const r of rows) {
+      const p = this.pendingLines.get(r);
+      if (!p) continue;
+      this.pendingLines.delete(r);
+      this.open_.get(p.file)!.outstanding--;
+      files.add(p.file);
+    }
+    for (const f of files) await this.settle(f);
+  }
+
+  /**
+   * Removes a work file only once it is read to its end and every row read
+   * from it is stored or back in the spill file; until then a crash leaves it
+   * for the next replay.
+   */
+  private async settle(file: string): Promise<void> {
+    const s = this.open_.get(file);
+    if (!s || !s.readToEnd || s.outstanding > 0) return;
+    this.open_.delete(file);
+    await unlink(file);
   }
 
   private async putBack(lines: string[]): Promise<void> {
