@@ -129,12 +129,18 @@ describe('selection sets from the live schema', () => {
     type Subscription { onPoolTotalChanged: Pool }
   `);
 
-  it('selects every non-deprecated leaf, skips fields needing arguments, and validates', () => {
+  it('selects every leaf (deprecated ones too, Tote still sends them), skips fields needing arguments and says so', () => {
     const doc = documentFromSchema(schema, entryForRootField('onPoolTotalChanged')!, 6);
     expect(doc.source).toBe('introspection');
     expect(doc.document).toContain('carryIn { grossAmounts { decimalAmount currency { code } }');
-    expect(doc.document).not.toContain('grossAmount {');
+    expect(doc.document).toContain('grossAmount { decimalAmount currency { code } }');
     expect(doc.document).not.toContain('history');
+    expect(doc.note).toContain('Pool.history (needs arguments)');
+  });
+
+  it('notes what a too-shallow depth limit left out', () => {
+    const doc = documentFromSchema(schema, entryForRootField('onPoolTotalChanged')!, 2);
+    expect(doc.note).toContain('Amounts.grossAmounts (deeper than the depth limit)');
   });
 
   it('falls back to the bundled document when the field is not in the schema', () => {

@@ -74,14 +74,28 @@ function isLeaf(t: GraphQLNamedType): boolean {
   return isScalarType(t) || isEnumType(t);
 }
 
-function selectionOf(schema: GraphQLSchema, type: GraphQLNamedType, depth: number, budget: { left: number }): string {
+interface Walk {
+  /** Leaf fields still allowed. */
+  left: number;
+  /** What was left out, for /status: a selection that silently shrank would hide data. */
+  cut: Set<string>;
+}
+
+function selectionOf(schema: GraphQLSchema, type: GraphQLNamedType, depth: number, budget: Walk): string {
   if (isObjectType(type) || isInterfaceType(type)) {
     const parts: string[] = [];
     for (const field of Object.values(type.getFields())) {
-      if (budget.left <= 0) break;
-      // Deprecated fields are on their way out (Tote announces removals); required
-      // arguments cannot be filled in generically.
-      if (field.deprecationReason != null || field.args.some(isRequiredArgument)) continue;
+      if (budget.left <= 0) {
+        budget.cut.add(`fields beyond the first ${MAX_SELECTED_FIELDS}`);
+        break;
+      }
+      // Required arguments cannot be filled in generically. Deprecated fields
+      // are kept: Tote still sends them, and the selection is rebuilt at every
+      // connect, so a removed field simply stops being asked for.
+      if (field.args.some(isRequiredArgument)) {
+        budget.cut.add(`${type.name}.${field.name} (needs arguments)`);
+        continue;
+      }
       const named = getNamedType(field.type);
       if (isLeaf(named)) {
         parts.push(field.name);
@@ -89,6 +103,8 @@ function selectionOf(schema: GraphQLSchema, type: GraphQLNamedType, depth: numbe
       } else if (depth > 1) {
         const sub = selectionOf(schema, named, depth - 1, budget);
         if (sub) parts.push(`${field.name} { ${sub} }`);
+      } else {
+        budget.cut.add(`${type.name}.${field.name} (deeper than the depth limit)`);
       }
     }
     if (isInterfaceType(type) && depth > 1) {
@@ -126,7 +142,8 @@ export function documentFromSchema(schema: GraphQLSchema, entry: CatalogEntry, d
     return { document: bundledDocument(entry), source: 'bundled', note: `schema has no subscription field ${entry.rootField}` };
   }
   const named = getNamedType(field.type);
-  const selection = isLeaf(named) ? '' : selectionOf(schema, named, depth, { left: MAX_SELECTED_FIELDS });
+  const walk: Walk = { left: MAX_SELECTED_FIELDS, cut: new Set() };
+  const selection = isLeaf(named) ? '' : selectionOf(schema, named, depth, walk);
   if (!selection) {
     return { document: bundledDocument(entry), source: 'bundled', note: `no selectable fields on ${named.name}` };
   }
@@ -134,6 +151,11 @@ export function documentFromSchema(schema: GraphQLSchema, entry: CatalogEntry, d
   const errors = validate(schema, parse(document));
   if (errors.length) {
     return { document: bundledDocument(entry), source: 'bundled', note: `built document invalid: ${errors[0]!.message}` };
+  }
+  if (walk.cut.size) {
+    const cut = [...walk.cut];
+    const note = `left out: ${cut.slice(0, 5).join(', ')}${cut.length > 5 ? ` and ${cut.length - 5} more` : ''}`;
+    return { document, source: 'introspection', note };
   }
   return { document, source: 'introspection' };
 }
