@@ -17,7 +17,7 @@ import { loadConfig, ConfigError, type Config } from './config/index.js';
 import type { Env } from './config/env.js';
 import { PubSubConsumer } from './consumer/index.js';
 import { createHistorySink } from './history/index.js';
-import { createLogger, log as rootLog, type Logger } from './log/logger.js';
+import { createLogger, log as rootLog, setLogLevel, type Logger } from './log/logger.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { simulatorOptionsFrom } from './simulator/options.js';
 import { startSseService } from './sse/index.js';
@@ -44,6 +44,7 @@ export interface LocalPipelineOptions {
 
 export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promise<LocalPipeline> {
   const config = loadConfig(opts.env ?? process.env);
+  if (!opts.log) setLogLevel(config.log.level);
   const log = opts.log ?? rootLog;
   const host = opts.host ?? config.local.host;
   const closers: (() => Promise<void>)[] = [];
@@ -101,7 +102,6 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
       source,
       log: log.child({ component: 'sse' }),
       host,
-      ...(gatewayUrl && (apiKey ?? config.tote.apiKey) ? { names: { gatewayUrl, apiKey: (apiKey ?? config.tote.apiKey)! } } : {}),
     });
     closers.push(() => sse.close());
 

@@ -2,6 +2,7 @@ import { ConfigError, EnvReader, type Env } from './env.js';
 import { readBusConfig, type BusConfig } from './bus.js';
 import { readHistoryConfig, type HistoryConfig } from './history.js';
 import { readLocalConfig, type LocalConfig } from './local.js';
+import { readLogConfig, type LogConfig } from './log.js';
 import { readSimulatorConfig, type SimulatorConfig } from './simulator.js';
 import { readSseConfig, type SseConfig } from './sse.js';
 import { readSubscriberConfig, type SubscriberConfig } from './subscriber.js';
@@ -15,6 +16,7 @@ export interface Config {
   sse: SseConfig;
   simulator: SimulatorConfig;
   local: LocalConfig;
+  log: LogConfig;
 }
 
 /** Reads the environment once; throws a ConfigError naming every bad variable. */
@@ -28,10 +30,11 @@ export function loadConfig(env: Env = process.env): Config {
     sse: readSseConfig(r),
     simulator: readSimulatorConfig(r),
     local: readLocalConfig(r),
+    log: readLogConfig(r),
   };
   if (r.problems.length) throw new ConfigError(r.problems);
   return config;
 }
 
 export { ConfigError } from './env.js';
-export type { ToteConfig, BusConfig, HistoryConfig, SubscriberConfig, SseConfig, SimulatorConfig, LocalConfig };
+export type { ToteConfig, BusConfig, HistoryConfig, SubscriberConfig, SseConfig, SimulatorConfig, LocalConfig, LogConfig };

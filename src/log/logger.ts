@@ -34,9 +34,8 @@ export interface Logger {
 export type LogWriter = (line: string) => void;
 
 let writer: LogWriter = (line) => process.stdout.write(line + '\n');
-let minSeverity: Severity = (process.env.LOG_LEVEL?.toUpperCase() as Severity) in RANK
-  ? (process.env.LOG_LEVEL!.toUpperCase() as Severity)
-  : 'INFO';
+/** Set from the configuration (LOG_LEVEL) by each entry point at start. */
+let minSeverity: Severity = 'INFO';
 
 /** Tests capture lines here; the process default is stdout. */
 export function setLogWriter(w: LogWriter): void {

@@ -3,11 +3,13 @@
  * endpoints until SIGINT/SIGTERM. Configuration: SIM_* (src/config/simulator.ts).
  */
 import { loadConfig } from '../config/index.js';
-import { log } from '../log/logger.js';
+import { log, setLogLevel } from '../log/logger.js';
 import { simulatorOptionsFrom } from './options.js';
 import { startSimulator } from './simulator.js';
 
-const config = loadConfig().simulator;
+const all = loadConfig();
+setLogLevel(all.log.level);
+const config = all.simulator;
 const sim = await startSimulator(simulatorOptionsFrom(config));
 
 const day = sim.plan();

@@ -6,12 +6,13 @@
  */
 import { ConfigError, loadConfig } from '../config/index.js';
 import { PubSubConsumer } from '../consumer/index.js';
-import { log } from '../log/logger.js';
+import { log, setLogLevel } from '../log/logger.js';
 import { onShutdown } from '../subscriber/shutdown.js';
 import { startSseService, type SseService } from './index.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  setLogLevel(config.log.level);
   if (config.bus.kind !== 'pubsub') {
     throw new ConfigError([
       'BUS=pubsub (with GOOGLE_CLOUD_PROJECT, or PUBSUB_EMULATOR_HOST for the emulator) is required for the standalone SSE service; `npm start` runs the whole pipeline on the in-process bus',

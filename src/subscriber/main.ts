@@ -7,12 +7,13 @@ import { PubSubPublisher } from '../bus/pubsub-publisher.js';
 import { MemoryBus } from '../bus/memory-bus.js';
 import { loadConfig, ConfigError } from '../config/index.js';
 import { createHistorySink } from '../history/index.js';
-import { log } from '../log/logger.js';
+import { log, setLogLevel } from '../log/logger.js';
 import { startSubscriberService } from './service.js';
 import { onShutdown } from './shutdown.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  setLogLevel(config.log.level);
   const publisher = config.bus.kind === 'pubsub' ? new PubSubPublisher(config.bus, log) : new MemoryBus(config.bus.memoryDeadLettersKept);
   if (config.bus.kind === 'memory') log.warn('BUS=memory: envelopes stay in this process (set BUS=pubsub in the cloud)');
   if (!config.tote.subscriptionsUrl) throw new ConfigError(['TOTE_SUBSCRIPTIONS_URL is required for the standalone subscriber (npm start runs the simulator)']);
