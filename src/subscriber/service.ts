@@ -42,6 +42,8 @@ export interface SubscriberServiceOptions {
   historyCloseMs?: number;
   /** Clock, for the window check. */
   now?: () => Date;
+  /** How often the window's edges are checked (a start or stop lands within this of 06:00 / 23:00). */
+  windowCheckMs?: number;
 }
 
 export interface SubscriberService {
@@ -239,7 +241,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     if (o.subscriber.autoStart && inside && !wasInWindow) client.start();
     if (o.subscriber.autoStart && !inside && wasInWindow) void stopAndFlush();
     wasInWindow = inside;
-  }, 30_000);
+  }, o.windowCheckMs ?? 30_000);
   windowTimer.unref();
 
   // Per-type counts since the previous line: log-based metrics count these

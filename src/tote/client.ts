@@ -311,7 +311,7 @@ export class ToteClient {
       const dialect = dialectFor(ws.protocol);
       if (!dialect) {
         this.fail(`server chose no supported subprotocol ("${ws.protocol}")`);
-        ws.terminate();
+        this.onSocketGone(conn, 'retry', 'no supported subprotocol');
         return;
       }
       conn.dialect = dialect;
@@ -320,7 +320,7 @@ export class ToteClient {
       this.ackTimer = setTimeout(() => {
         if (conn.gen !== this.gen || conn.acked) return;
         this.fail(`no connection_ack within ${this.cfg.connectTimeoutMs} ms`);
-        ws.terminate();
+        this.onSocketGone(conn, 'retry', 'no connection_ack');
       }, this.cfg.connectTimeoutMs);
     });
     ws.on('message', (data: RawData, isBinary: boolean) => {
