@@ -10,8 +10,10 @@ import type { Column } from '../../src/history/schema.js';
  * - POST .../tables/T/insertAll: validates each row against the table's
  *   schema like BigQuery (unknown field, missing required value, bad JSON or
  *   timestamp = reason "invalid"; with skipInvalidRows=false the others get
- *   "stopped"), and drops a row whose insertId it already stored (BigQuery's
- *   best-effort dedupe; here it never forgets, and counts every such drop).
+ *   "stopped"), and drops a row whose insertId it stored less than
+ *   dedupeWindowMs ago (BigQuery's best-effort dedupe remembers an insertId
+ *   for about a minute; after that a retry is stored again). Every drop is
+ *   counted.
  * - GET .../datasets/D, .../tables/T, .../tables/T/data (tabledata.list).
  *
  * Every request is recorded. A fault plan decides, per insertAll request,
@@ -54,7 +56,8 @@ export class FakeBigQuery {
   readonly requests: RecordedRequest[] = [];
   /** Per table, rows in arrival order, one per insertId. */
   readonly tables = new Map<string, StoredRow[]>();
-  private readonly seen = new Map<string, Set<string>>();
+  /** Per table, insertId -> when it was stored, oldest first; entries older than the window are pruned. */
+  private readonly seen = new Map<string, Map<string, number>>();
   /** Rows that arrived again with an insertId already stored (the dedupe dropped them). */
   duplicatesDropped = 0;
   private faultPlan: FaultPlan = () => null;
@@ -68,15 +71,36 @@ export class FakeBigQuery {
     readonly project: string,
     readonly dataset: string,
     private readonly schemas: Map<string, readonly Column[]>,
+    private readonly dedupeWindowMs: number,
+    private readonly now: () => number,
   ) {}
 
-  static async start(opts: { project: string; dataset: string; schemas: Record<string, readonly Column[]> }): Promise<FakeBigQuery> {
+  /**
+   * dedupeWindowMs: how long an insertId is remembered (default 60 s, like
+   * BigQuery); now: the clock the window is measured on (default Date.now),
+   * so a test can let a minute pass without waiting for it.
+   */
+  static async start(opts: {
+    project: string;
+    dataset: string;
+    schemas: Record<string, readonly Column[]>;
+    dedupeWindowMs?: number;
+    now?: () => number;
+  }): Promise<FakeBigQuery> {
     let fake: FakeBigQuery | undefined;
     const server = createServer((req, res) => void fake!.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
-    fake = new FakeBigQuery(server, `http://127.0.0.1:${port}`, opts.project, opts.dataset, new Map(Object.entries(opts.schemas)));
+    fake = new FakeBigQuery(
+      server,
+      `http://127.0.0.1:${port}`,
+      opts.project,
+      opts.dataset,
+      new Map(Object.entries(opts.schemas)),
+      opts.dedupeWindowMs ?? 60_000,
+      opts.now ?? Date.now,
+    );
     server.on('connection', (s) => {
       fake!.sockets.add(s);
       s.on('close', () => fake!.sockets.delete(s));
@@ -192,12 +216,18 @@ export class FakeBigQuery {
 
   private store(table: string, row: { insertId: string; json: Record<string, unknown> }): void {
     let seen = this.seen.get(table);
-    if (!seen) this.seen.set(table, (seen = new Set()));
+    if (!seen) this.seen.set(table, (seen = new Map()));
+    const now = this.now();
+    // Forget insertIds older than the window (the map is in storing order).
+    for (const [id, at] of seen) {
+      if (now - at < this.dedupeWindowMs) break;
+      seen.delete(id);
+    }
     if (row.insertId && seen.has(row.insertId)) {
       this.duplicatesDropped++;
       return;
     }
-    if (row.insertId) seen.add(row.insertId);
+    if (row.insertId) seen.set(row.insertId, now);
     let rows = this.tables.get(table);
     if (!rows) this.tables.set(table, (rows = []));
     rows.push({ insertId: row.insertId, json: row.json });
