@@ -6,7 +6,7 @@ import type { DayCardListener, DayCardSource, EnvelopeListener } from '../bus/ty
 import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, type CatalogEntry } from '../catalog/catalog.js';
 import type { BusConfig } from '../config/bus.js';
 import type { ConsumerConfig, SseConfig } from '../config/sse.js';
-import { makeDeadLetter, type DeadLetterReason } from '../envelope/envelope.js';
+import { makeDeadLetter, type DeadLetterReason, type Envelope } from '../envelope/envelope.js';
 import type { Logger } from '../log/logger.js';
 import type { DayCard } from '../tote/gateway.js';
 import { decodeDayCard, decodeMessage } from './decode.js';
@@ -28,6 +28,13 @@ export interface PubSubConsumerOptions {
   /** Defaults to every catalog entry. */
   readonly entries?: readonly CatalogEntry[];
 }
+
+/**
+ * A listener that may take its time: the message stays unacked (outstanding,
+ * counted against flow control) until the returned promise settles. A plain
+ * EnvelopeListener (the SSE hub, which only queues) returns nothing.
+ */
+export type SlowEnvelopeListener = (envelope: Envelope) => void | Promise<void>;
 
 export class ConsumerStartError extends Error {
   constructor(
@@ -60,6 +67,10 @@ interface Slot {
   received: number;
   lastMessageAt: number | null;
   lastError: string | null;
+  /** Messages handed to this consumer and not yet acked: at most maxMessages (flow control). */
+  outstanding: number;
+  /** The most ever outstanding at once, for /status: proof the bound holds. */
+  outstandingPeak: number;
   reopenTimer: NodeJS.Timeout | undefined;
 }
 
@@ -82,8 +93,10 @@ interface Slot {
  * active, which moves forward when one had to be recreated (a gap).
  *
  * Each message is acked once every listener has it (the hub only queues, so
- * that is microseconds). Flow control bounds what the client holds per
- * subscription; at the bound it stops pulling. Redeliveries are dropped by
+ * that is microseconds; a listener returning a promise holds it until that
+ * settles). Flow control bounds what the client holds per subscription: at
+ * maxMessages unacked it stops handing out messages and pulling, so a slow
+ * listener slows the pull instead of growing memory (status: outstanding). Redeliveries are dropped by
  * envelope id (bounded); undecodable messages are counted, logged as a
  * `dead letter` with its reason and dead-lettered, then acked, since a
  * redelivery would not fix them. Of day cards only the latest is kept.
@@ -92,7 +105,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
   readonly kind = 'pubsub';
   private readonly pubsub: PubSub;
   private readonly slots: Slot[];
-  private readonly listeners = new Set<EnvelopeListener>();
+  private readonly listeners = new Set<EnvelopeListener | SlowEnvelopeListener>();
   private readonly cardListeners = new Set<DayCardListener>();
   private readonly gapListeners = new Set<(at: number) => void>();
   private latestCard: { card: DayCard; fetchedAt: number } | null = null;
@@ -142,6 +155,8 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
       received: 0,
       lastMessageAt: null,
       lastError: null,
+      outstanding: 0,
+      outstandingPeak: 0,
       reopenTimer: undefined,
     });
     this.slots = [...(opts.entries ?? CATALOG).map((e) => slot(e.topic, e)), slot(DAY_CARD_TOPIC, undefined)];
@@ -153,6 +168,14 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
       registers,
     });
     const slots = this.slots;
+    new Gauge({
+      name: 'sse_consumer_outstanding_messages',
+      help: 'Pub/Sub messages held unacked by this instance (flow control stops pulling at the per-subscription bound)',
+      registers,
+      collect() {
+        this.set(slots.reduce((n, s) => n + s.outstanding, 0));
+      },
+    });
     new Gauge({
       name: 'sse_consumer_subscriptions',
       help: "This instance's subscriptions, by state",
@@ -299,7 +322,8 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
     }
   }
 
-  subscribe(listener: EnvelopeListener): () => void {
+  /** A listener returning a promise holds each message until it settles (see SlowEnvelopeListener). */
+  subscribe(listener: EnvelopeListener | SlowEnvelopeListener): () => void {
     this.listeners.add(listener);
     if (this.state === 'running') this.attach('envelopes');
     return () => this.listeners.delete(listener);
@@ -325,7 +349,12 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
   private listen(slot: Slot): void {
     const sub = slot.sub;
     if (!sub) return;
-    sub.on('message', (m: Message) => (slot.entry ? this.handle(slot, slot.entry, m) : this.handleCard(slot, m)));
+    sub.on('message', (m: Message) => {
+      slot.outstanding++;
+      slot.outstandingPeak = Math.max(slot.outstandingPeak, slot.outstanding);
+      if (slot.entry) this.handle(slot, slot.entry, m);
+      else this.handleCard(slot, m);
+    });
     sub.on('error', (err: Error) => this.onStreamError(slot, err));
   }
 
@@ -335,7 +364,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
     // The log-based dead-letter metric matches this message text for both services.
     this.opts.log.warn('dead letter', { reason, detail, subscription: slot.name, topic: slot.topic, messageId: m.id });
     this.deadLetter(slot, reason, detail, m.data);
-    m.ack();
+    this.ack(slot, m);
   }
 
   private handle(slot: Slot, entry: CatalogEntry, m: Message): void {
@@ -350,22 +379,35 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
     if (!this.seen.add(e.id)) {
       this.counts.duplicates++;
       this.messages.inc({ outcome: 'duplicate' });
-      m.ack();
+      this.ack(slot, m);
       return;
     }
     const received = Date.parse(e.receivedAt);
     this.lag.record(Math.max(0, Date.now() - received));
+    const slow: Promise<void>[] = [];
+    const failed = (err: unknown) => {
+      // One broken listener must not stop the others or wedge the subscription with unacked messages.
+      this.counts.listenerErrors++;
+      this.opts.log.error('consumer listener failed', { err, envelopeId: e.id });
+    };
     for (const l of this.listeners) {
       try {
-        l(e);
+        const r = l(e);
+        if (r && typeof r.then === 'function') slow.push(r.catch(failed));
       } catch (err) {
-        // One broken listener must not stop the others or wedge the subscription with unacked messages.
-        this.counts.listenerErrors++;
-        this.opts.log.error('consumer listener failed', { err, envelopeId: e.id });
+        failed(err);
       }
     }
     this.counts.delivered++;
     this.messages.inc({ outcome: 'delivered' });
+    // Acked once every listener has it: a slow listener keeps it outstanding, so flow control stops
+    // the pulling at maxMessages instead of the messages piling up in the listener.
+    if (slow.length === 0) this.ack(slot, m);
+    else void Promise.all(slow).then(() => this.ack(slot, m));
+  }
+
+  private ack(slot: Slot, m: Message): void {
+    slot.outstanding--;
     m.ack();
   }
 
@@ -377,7 +419,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
       this.refuse(slot, m, decoded.reason, decoded.detail);
       return;
     }
-    m.ack();
+    this.ack(slot, m);
     // A redelivered or replayed older card must not replace a newer one.
     if (this.latestCard && decoded.fetchedAt <= this.latestCard.fetchedAt) {
       this.counts.staleDayCards++;
@@ -472,12 +514,17 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
       completeSince: this.completeSinceMs ? new Date(this.completeSinceMs).toISOString() : null,
       dayCardFetchedAt: this.latestCard ? new Date(this.latestCard.fetchedAt).toISOString() : null,
       dedupeWindow: { size: this.seen.size, capacity: this.seen.capacity },
+      // Held unacked now, across subscriptions; each subscription holds at most maxOutstandingPerSubscription.
+      outstanding: this.slots.reduce((n, s) => n + s.outstanding, 0),
+      maxOutstandingPerSubscription: this.cfg.maxMessages,
       subscriptions: this.slots.map((s) => ({
         topic: s.topic,
         name: s.name,
         state: s.state,
         seek: s.seek,
         received: s.received,
+        outstanding: s.outstanding,
+        outstandingPeak: s.outstandingPeak,
         lastMessageAt: s.lastMessageAt === null ? null : new Date(s.lastMessageAt).toISOString(),
         // Public: the gRPC text can name the project; the code and a short head of it are enough to act on.
         lastError: s.lastError === null ? null : redactProject(s.lastError, this.opts.config.projectId),
