@@ -204,6 +204,29 @@ describe('analysis queries on DuckDB', () => {
     expect(rows.reduce((s, r) => s + (r.silent_minutes as number), 0)).toBe(expected.reduce((s, g) => s + g.until - g.from, 0));
   });
 
+  it('feed_gaps: a day with no message at all is one gap over the whole window', async () => {
+    const mem = await DuckDbStore.open(':memory:');
+    try {
+      // 13:00 BST on the 1st and 10:15 BST on the 3rd; nothing on the 2nd.
+      for (const [id, at] of [['a', '2026-07-01T12:00:30Z'], ['b', '2026-07-03T09:15:10Z']] as const) {
+        await mem.connection.run(
+          `INSERT INTO tote_messages (envelope_id, message_type, root_field, received_at, source, payload) VALUES (?, 'PoolTotalChanged', 'onPoolTotalChanged', ?::TIMESTAMPTZ, 'test', '{}'::JSON)`,
+          [id, at],
+        );
+      }
+      const rows = await mem.query(loadQuery('feed_gaps')!.duckdb);
+      expect(rows).toEqual([
+        { day: '2026-07-01', silent_from: '06:00', silent_until: '13:00', silent_minutes: 420 },
+        { day: '2026-07-01', silent_from: '13:01', silent_until: '23:00', silent_minutes: 599 },
+        { day: '2026-07-02', silent_from: '06:00', silent_until: '23:00', silent_minutes: 1020 },
+        { day: '2026-07-03', silent_from: '06:00', silent_until: '10:15', silent_minutes: 255 },
+        { day: '2026-07-03', silent_from: '10:16', silent_until: '23:00', silent_minutes: 764 },
+      ]);
+    } finally {
+      mem.close();
+    }
+  });
+
   it('every query file says what it answers and runs', async () => {
     const queries = historyQueries();
     expect(queries.length).toBeGreaterThanOrEqual(8);

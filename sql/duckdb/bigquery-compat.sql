@@ -18,6 +18,11 @@ CREATE OR REPLACE MACRO UNIX_SECONDS(ts) AS CAST(floor(epoch(ts)) AS BIGINT);
 CREATE OR REPLACE MACRO UNIX_MILLIS(ts) AS epoch_ms(ts);
 CREATE OR REPLACE MACRO TIMESTAMP_SECONDS(s) AS to_timestamp(s);
 CREATE OR REPLACE MACRO FORMAT_TIMESTAMP(f, ts, tz) AS strftime(timezone(tz, ts), f);
+-- Dates as whole days since 1970-01-01, so day lists are integer arithmetic in both.
+CREATE OR REPLACE MACRO PARSE_DATE(f, s) AS CAST(strptime(s, f) AS DATE);
+CREATE OR REPLACE MACRO UNIX_DATE(d) AS CAST(d - DATE '1970-01-01' AS BIGINT);
+CREATE OR REPLACE MACRO DATE_FROM_UNIX_DATE(n) AS CAST(DATE '1970-01-01' + CAST(n AS INTEGER) AS DATE);
+CREATE OR REPLACE MACRO FORMAT_DATE(f, d) AS strftime(d, f);
 
 -- Arithmetic and text: DIV truncates toward zero in both.
 CREATE OR REPLACE MACRO DIV(a, b) AS a // b;
