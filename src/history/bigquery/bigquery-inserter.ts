@@ -131,10 +131,16 @@ export class InsertTimeoutError extends Error {
 
 /**
  * Bounds one request. The request itself cannot be aborted through this
- * client, so it is left to finish on its own and its answer is ignored; the
- * retry carries the same insertIds, so a late success is not a duplicate.
- * At most one such request per timeout is outstanding, and the server's own
- * deadline ends it.
+ * client: @google-cloud/common returns its abort handle only on the stream
+ * path and drops it on the callback path `table.insert` uses, and under it
+ * teeny-request neither returns an abortable request nor hands a signal to
+ * node-fetch 3 (which ignores `timeout`). So a timed-out request is left to
+ * finish on its own and its answer is ignored; the retry carries the same
+ * insertIds, so a late success is not a duplicate within BigQuery's dedupe
+ * minute. Its socket stays open until BigQuery answers or the connection
+ * dies: while BigQuery does not answer, every attempt that times out leaves
+ * one socket open (one batch in flight per table, so at most two new ones
+ * per timeout).
  */
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
