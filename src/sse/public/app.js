@@ -22,6 +22,11 @@ let serverStatus = null;
 let dirty = true;
 let feed;
 
+function forgetPastDays() {
+  state.prune(Date.now(), config.feedWindow.timeZone);
+  dirty = true;
+}
+
 async function getJson(path) {
   const res = await fetch(path, { cache: 'no-store' });
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
@@ -31,7 +36,11 @@ async function getJson(path) {
 async function loadNames() {
   try {
     const names = await getJson('names');
-    if (names.version >= (state.names.version ?? 0)) state.setNames(names);
+    if (names.version >= (state.names.version ?? 0)) {
+      state.setNames(names);
+      // A new day's card replaces the names: what was on no card of today goes with it.
+      forgetPastDays();
+    }
     const note = $('names-note');
     if (!config.names) note.textContent = 'Names are not configured: ids are shown.';
     else if (names.error) note.textContent = `Names unavailable (${names.error}); showing ids until they load.`;
@@ -175,7 +184,8 @@ async function main() {
     messageTypes: config.messageTypes,
     onSnapshot: (snap) => {
       state.loadSnapshot(snap);
-      dirty = true;
+      // A server up since yesterday may still hold yesterday in its snapshot.
+      forgetPastDays();
     },
     onMessage: (env) => {
       if (!state.apply(env)) return;
@@ -204,6 +214,8 @@ async function main() {
     feedDetails();
     dirty = true; // countdowns and highlights move with the clock
   }, 1000);
+  // Also when no new card comes: anything unchanged for a day is let go.
+  setInterval(forgetPastDays, 60_000);
   const poll = async () => {
     try {
       serverStatus = await getJson('status');
