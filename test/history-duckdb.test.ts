@@ -137,6 +137,9 @@ describe('DuckDB history store', () => {
     // More than a page (1,000) of rows DuckDB cannot take.
     const bad: Envelope[] = Array.from({ length: 1100 }, (_, i) => ({ ...day.envelopes[i % day.envelopes.length]!, id: randomUUID(), receivedAt: 'yesterday-ish' }));
     for (const e of bad) await sink.write(e);
+    // Finding each bad row of a batch takes row-by-row inserts: wait for all of
+    // them rather than race close()'s deadline on a busy machine.
+    await sink.flush();
     await sink.close();
     expect(sink.status()).toMatchObject({ deadLettered: bad.length, deadLettersStored: bad.length, lost: 0 });
 

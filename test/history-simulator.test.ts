@@ -189,7 +189,8 @@ async function checkDocumentedQueries(
   for (const r of toDividend) {
     const id = r.product_id as string;
     const fin = finals.get(id);
-    expect(r.minutes_to_final_dividend, id).toBe(fin === undefined ? null : Math.round(((fin - closedAt.get(id)!) / 60_000) * 100) / 100);
+    if (fin === undefined) expect(r.minutes_to_final_dividend, id).toBeNull();
+    else expect(r.minutes_to_final_dividend as number, id).toBeCloseTo((fin - closedAt.get(id)!) / 60_000, 1);
   }
 
   // bet lifecycle: one row per bet the feed accepted; the summary counts every bet once.
