@@ -32,7 +32,10 @@ export interface PubSubConsumerOptions {
 /**
  * A listener that may take its time: the message stays unacked (outstanding,
  * counted against flow control) until the returned promise settles. A plain
- * EnvelopeListener (the SSE hub, which only queues) returns nothing.
+ * EnvelopeListener (the SSE hub, which only queues) returns nothing. A
+ * promise that never settles holds its place until the client's maximum
+ * lease extension (60 min) gives the message up for redelivery, which the
+ * dedupe then drops; a rejection is counted as a listener error and acked.
  */
 export type SlowEnvelopeListener = (envelope: Envelope) => void | Promise<void>;
 
