@@ -145,7 +145,9 @@ export class SseClient {
     this.ended = true;
     const blocked = this.blocked;
     this.release();
-    if (reason === 'slow' || reason === 'error' || blocked) {
+    if (reason === 'client-closed' || this.res.destroyed) {
+      // The socket is gone already: nothing to end, and no timer may hold the response.
+    } else if (reason === 'slow' || reason === 'error' || blocked) {
       this.res.destroy();
     } else if (!this.res.writableEnded) {
       this.res.end();
