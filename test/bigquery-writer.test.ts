@@ -10,6 +10,7 @@ import { createHistorySink, type BatchingHistoryStatus, type HistorySink } from 
 import { replayHistory } from '../src/history/replay.js';
 import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE } from '../src/history/schema.js';
 import { FileSpillSource } from '../src/history/spill/file-spill-source.js';
+import { messageRow } from '../src/history/rows.js';
 import { makeDeadLetter, type Envelope } from '../src/envelope/envelope.js';
 import { setLogLevel, setLogWriter } from '../src/log/logger.js';
 import { FakeBigQuery, type Fault } from './bigquery-server/fake-bigquery.js';
@@ -19,8 +20,9 @@ import { raceDay } from './history-races.js';
 import { BigQuery } from '@google-cloud/bigquery';
 
 /**
- * The BigQuery writer with the real @google-cloud/bigquery client against a
- * local insertAll server that injects faults. Time is compressed: backoff of
+ * The BigQuery writer, with the real @google-cloud/bigquery client for its
+ * endpoint and credentials, against a local insertAll server that injects
+ * faults. Time is compressed: backoff of
  * milliseconds, a 150 ms request timeout and a 300 ms spill threshold stand
  * for the defaults' half a second to 30 s, 30 s and two minutes, so an outage
  * of a few hundred failed requests runs in seconds.
@@ -245,6 +247,27 @@ describe('BigQuery history writer', () => {
     expect(during.lastError).toBeTruthy();
     // Bounded memory: the buffer limit, plus at most one batch of the writer's own dead letters.
     expect(maxBacklog).toBeLessThanOrEqual(cfg.buffer.maxRows + cfg.batch.maxRows);
+  });
+
+  it('cancels an insertAll that timed out: BigQuery sees the request aborted and no connection stays open', async () => {
+    const cfg = config();
+    const ins = inserter(cfg);
+    fake.setFaults(() => ({ kind: 'hang' }));
+    const rows = envelopes(1).slice(0, 3).map(messageRow);
+    const closedAfterMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const outcome = await ins.insert(MESSAGES_TABLE, rows);
+      const timedOutAt = Date.now();
+      expect(outcome).toEqual({ stored: [], invalid: [], retry: rows, error: 'insertAll did not answer within 150 ms' });
+      // Left alone, the stand-in holds each of these requests, and its connection, until it stops.
+      await waitFor(() => fake.hungInserts === 0, { timeoutMs: 2_000, what: 'the connection of the timed-out request to close' });
+      closedAfterMs.push(Date.now() - timedOutAt);
+    }
+    expect(fake.insertRequests(MESSAGES_TABLE).map((r) => r.fault)).toEqual(['hang', 'hang', 'hang', 'hang', 'hang']);
+    // At most the one idle connection fetch keeps ready for the next request (no request on it).
+    const openSockets = fake.openSockets;
+    console.log('timed-out inserts:', JSON.stringify({ attempts: 5, timeoutMs: cfg.bigquery.requestTimeoutMs, closedAfterMs, openSockets }));
+    expect(openSockets).toBeLessThanOrEqual(1);
   });
 
   it('waits (backpressure) while BigQuery fails and there is no spill, then stores everything once it recovers', async () => {

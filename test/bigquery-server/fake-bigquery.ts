@@ -120,6 +120,16 @@ export class FakeBigQuery {
     return this.tables.get(table) ?? [];
   }
 
+  /** insertAll requests held unanswered (hang faults) whose connection is still open: a client that gives up closes it. */
+  get hungInserts(): number {
+    return this.hung.size;
+  }
+
+  /** Client connections open on the stand-in. */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+
   insertRequests(table?: string): RecordedRequest[] {
     return this.requests.filter((r) => r.path.endsWith('/insertAll') && (!table || r.table === table));
   }

@@ -31,3 +31,25 @@ export function classifyRequestError(err: unknown): { kind: FailureKind; message
   // these, or they pass; meanwhile the buffer and then the spill hold rows.
   return { kind: 'retry', message };
 }
+
+/** An insertAll request that failed as a whole: an HTTP error answer (code set) or no answer at all (code undefined). */
+export class InsertAllError extends Error {
+  constructor(
+    readonly table: string,
+    /** HTTP status; undefined when the request never got an answer (reset, refused). */
+    readonly code: number | undefined,
+    /** error.errors[] of BigQuery's answer; classifyRequestError reads their reasons. */
+    readonly errors: readonly { readonly reason?: string; readonly message?: string }[],
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InsertAllError';
+  }
+}
+
+export class InsertTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`insertAll did not answer within ${timeoutMs} ms`);
+    this.name = 'InsertTimeoutError';
+  }
+}
