@@ -61,7 +61,6 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
     await pipeline?.close();
   });
 
-  const health = () => page.locator('#health').getAttribute('data-state');
 
   it('shows the day by meeting and race with names from the day card the subscriber publishes on the bus, live', async () => {
     await page.waitForFunction(() => document.querySelector('#health')?.getAttribute('data-state') === 'live', null, { timeout: 20_000 });
@@ -121,7 +120,9 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
     const lost = expected.filter((id) => !got.has(id));
     expect(lost).toEqual([]);
     expect(expected.length).toBeGreaterThan(50);
-    expect(await health()).toBe('live');
+    // The server cuts every stream every 2.4–3 s here, so the pill is briefly
+    // "Reconnecting" by design; what matters is that it comes back live.
+    await page.waitForFunction(() => document.querySelector('#health')?.getAttribute('data-state') === 'live', null, { timeout: 5_000 });
   });
 
   it('keeps its state when a resync snapshot comes from a fresh instance that has seen little of the day', async () => {
