@@ -31,27 +31,24 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** Fetches the card straight from a query API: the service is fed by a source without day cards. */
-async function setup(apiKey = KEY) {
+/**
+ * A service fed by the in-process bus, with the simulator's day card on it as
+ * the subscriber publishes it (fetched with the key the subscriber holds).
+ */
+async function setup() {
   const sim: Simulator = await startSimulator({ apiKeys: [KEY], autoplay: false });
-  let simClosed = false;
-  const closeSim = async () => {
-    if (!simClosed) await sim.close();
-    simClosed = true;
-  };
-  cleanups.push(closeSim);
+  cleanups.push(() => sim.close());
   const bus = new MemoryBus();
-  const config: SseConfig = { ...loadConfig({}).sse, port: 0, host: '127.0.0.1', namesMinGapMs: 0 };
-  // Only the envelope stream of the bus: a source that carries no day cards.
-  const source = { subscribe: bus.subscribe.bind(bus) };
-  const sse: SseService = await startSseService({ config, source, log, names: { gatewayUrl: sim.gatewayUrl, apiKey } });
+  await bus.publishDayCard(await fetchDayCard(sim.gatewayUrl, KEY));
+  const config: SseConfig = { ...loadConfig({}).sse, port: 0, host: '127.0.0.1' };
+  const sse: SseService = await startSseService({ config, source: bus, log });
   cleanups.push(() => sse.close());
   const status = async () => (await (await fetch(`${sse.url}/status`)).json()).names as Record<string, any>;
-  return { sim, closeSim, bus, sse, status };
+  return { sim, bus, sse, status };
 }
 
 describe('names from day cards on the bus', () => {
-  it('serves the latest card the subscriber published, tells open pages, and ignores a gateway it was also given', async () => {
+  it('serves the latest card the subscriber published and tells open pages', async () => {
     const sim = await startSimulator({ apiKeys: [KEY], autoplay: false });
     cleanups.push(() => sim.close());
     const bus = new MemoryBus();
@@ -59,7 +56,7 @@ describe('names from day cards on the bus', () => {
     // A card already on the bus reaches a service that starts later.
     const card = await fetchDayCard(sim.gatewayUrl, KEY);
     await bus.publishDayCard(card);
-    const sse = await startSseService({ config, source: bus, log, names: { gatewayUrl: 'http://127.0.0.1:9/never', apiKey: 'unused' } });
+    const sse = await startSseService({ config, source: bus, log });
     cleanups.push(() => sse.close());
     const first = await waitFor(async () => {
       const n = await (await fetch(`${sse.url}/names`)).json();
@@ -78,7 +75,7 @@ describe('names from day cards on the bus', () => {
     expect(JSON.parse(stream.named('names').at(-1)!.data).version).toBe(second.version);
     expect(second.version).toBeGreaterThan(first.version);
     expect(second.events[race.id].name).toBe('Renamed Stakes');
-    // Feed messages no longer send this service to any query API.
+    // Feed messages send this service to no query API: refetching is the subscriber's.
     await bus.publish(envelope('EventUpdated', { eventId: race.id }));
     const st = (await (await fetch(`${sse.url}/status`)).json()).names;
     expect(st).toMatchObject({ origin: 'bus', cards: 2, version: second.version });
@@ -86,7 +83,7 @@ describe('names from day cards on the bus', () => {
   });
 });
 
-describe('names from a query API given directly', () => {
+describe('what the names carry', () => {
   it("loads the day's races and products server-side and never shows the key", async () => {
     const { sim, sse, status } = await setup();
     const names = await waitFor(async () => {
@@ -129,45 +126,5 @@ describe('names from a query API given directly', () => {
     expect(gz.headers.get('content-encoding')).toBe('gzip');
     expect(gz.headers.get('cache-control')).toBe('no-store');
     expect(await gz.json()).toEqual(plain.n);
-  });
-
-  it('refetches on EventUpdated and once per unknown id, not on every message about it', async () => {
-    const { bus, status } = await setup();
-    await waitFor(async () => (await status()).fetches === 1 && (await status()).version >= 1);
-    await bus.publish(envelope('EventUpdated', { eventId: 'anything' }));
-    await waitFor(async () => (await status()).fetches === 2, { what: 'refetch after EventUpdated' });
-    await bus.publish(envelope('PoolTotalChanged', { productId: 'not-on-the-card', isFinalized: false }));
-    await waitFor(async () => (await status()).fetches === 3, { what: 'refetch for an unknown product' });
-    await waitFor(async () => !(await status()).refreshPending);
-    for (let i = 0; i < 5; i++) await bus.publish(envelope('PoolTotalChanged', { productId: 'not-on-the-card', isFinalized: false }));
-    // A refetch is asked for synchronously, so none pending now means the repeats asked for none.
-    expect(await status()).toMatchObject({ fetches: 3, refreshPending: false });
-  });
-
-  it('reports a failing query API without the key, keeps the last card, and tells open pages', async () => {
-    const { closeSim, bus, sse, status } = await setup();
-    await waitFor(async () => (await status()).version >= 1);
-    const before = await (await fetch(`${sse.url}/names`)).json();
-    const stream: SseStream = await openStream(`${sse.url}/events`);
-    cleanups.push(() => stream.close());
-    await closeSim();
-    await bus.publish(envelope('EventUpdated', { eventId: 'x' }));
-    await waitFor(async () => (await status()).failures >= 1, { what: 'failed refetch' });
-    const after = await (await fetch(`${sse.url}/names`)).json();
-    expect(after.error).toBeTruthy();
-    expect(after.error).not.toContain(KEY);
-    expect(after.version).toBeGreaterThan(before.version);
-    expect(Object.keys(after.events)).toEqual(Object.keys(before.events));
-    await waitFor(() => stream.named('names').length >= 1, { what: 'names event' });
-    expect(JSON.parse(stream.named('names').at(-1)!.data).version).toBe(after.version);
-  });
-
-  it('shows ids with the reason when the key is refused', async () => {
-    const { sse, status } = await setup('wrong-key-for-the-gateway');
-    await waitFor(async () => (await status()).failures >= 1);
-    const names = await (await fetch(`${sse.url}/names`)).json();
-    expect(names.error).toMatch(/auth|401|403|key|unauthori[sz]ed/i);
-    expect(names.error).not.toContain('wrong-key-for-the-gateway');
-    expect(names.events).toEqual({});
   });
 });

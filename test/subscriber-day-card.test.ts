@@ -51,3 +51,25 @@ describe('day card relay (names for the dashboard)', () => {
     expect(h.service.client.status().state).toBe('running');
   });
 });
+
+describe('day card refetch on unknown ids', () => {
+  it('asks once for a fresh card per product id the card does not know, not on every message about it', async () => {
+    const bus = new MemoryBus();
+    h = await startHarness({ publisher: bus, sim: { autoplay: false }, graphqlUrl: 'sim', env: { TOTE_DAY_CARD_MIN_GAP_MS: '100' } });
+    h.service.client.start();
+    await waitFor(() => h!.sim.stats().operations === 15 && (h!.service.status() as any).dayCard.published === 1, { what: 'the first card' });
+    const unknown = {
+      productId: 'not-on-the-card',
+      isFinalized: false,
+      total: { grossAmounts: [], netAmounts: [] },
+      carryIn: { grossAmounts: [], netAmounts: [] },
+      funds: [],
+    };
+    h.sim.emit('onPoolTotalChanged', unknown);
+    await waitFor(() => (h!.service.status() as any).dayCard.fetches === 2, { what: 'a refetch for the unknown product' });
+    for (let i = 0; i < 5; i++) h.sim.emit('onPoolTotalChanged', unknown);
+    await waitFor(() => (h!.service.status() as any).types.PoolTotalChanged.received === 6, { what: 'the repeats to arrive' });
+    await new Promise((r) => setTimeout(r, 400)); // several minimum gaps: a repeat would have asked by now
+    expect((h.service.status() as any).dayCard.fetches).toBe(2);
+  });
+});

@@ -61,8 +61,6 @@ export interface SseConfig {
   /** The dashboard calls the feed stale after this long without a message inside the feed window. */
   staleAfterMs: number;
   feedWindow: FeedWindow;
-  namesRefreshMs: number;
-  namesMinGapMs: number;
   statsLogMs: number;
   consumer: ConsumerConfig;
 }
@@ -118,10 +116,6 @@ export function readSseConfig(r: EnvReader): SseConfig {
     // Pool totals tick every few seconds while pools are open; half a minute of silence means trouble.
     staleAfterMs: r.int('SSE_STALE_AFTER_MS', 30_000, 1_000),
     feedWindow: { start: windowStart, end: windowEnd, timeZone },
-    // Only when the service fetches the card itself (no day cards on its source): cards change rarely, EventUpdated refreshes in between.
-    namesRefreshMs: r.int('SSE_NAMES_REFRESH_MS', 5 * 60_000, 1_000),
-    // Direct fetch only: a burst of EventUpdated or unknown ids must not hammer the query API.
-    namesMinGapMs: r.int('SSE_NAMES_MIN_GAP_MS', 10_000, 0),
     // One line a minute feeds the log-based metrics without flooding the log.
     statsLogMs: r.int('SSE_STATS_LOG_MS', 60_000, 1_000),
     consumer: {

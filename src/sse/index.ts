@@ -10,27 +10,12 @@ import { eventsRoute } from './events-route.js';
 import { History } from './history.js';
 import { Hub } from './hub.js';
 import { SseMetrics } from './metrics.js';
-import { gatewayDayCard, NameDirectory, type CardOrigin, type DayCardFetcher } from './names.js';
+import { NameDirectory } from './names.js';
 import { SnapshotState } from './snapshot.js';
-
-/**
- * A query API to fetch the day card from directly. Used only when the source
- * carries no day cards: on the bus the subscriber publishes them, and the
- * public service holds no key.
- */
-export interface NamesSource {
-  /** Tote's query API (or the simulator's); the key stays on the server. */
-  readonly gatewayUrl: string;
-  readonly apiKey: string;
-  /** Defaults to the gateway client in src/tote/gateway.ts. */
-  readonly fetchDayCard?: DayCardFetcher;
-}
 
 export interface SseServiceOptions {
   readonly config: SseConfig;
   readonly source: EnvelopeSource;
-  /** Names straight from a query API, for a source without day cards; without either the dashboard shows ids only. */
-  readonly names?: NamesSource | undefined;
   readonly log?: Logger;
   /** Overrides config.host (tests and the all-in-one bind to loopback). */
   readonly host?: string;
@@ -84,19 +69,8 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
   });
   hub.attachMetrics(metrics);
 
-  const origin: CardOrigin | undefined = hasDayCards(source)
-    ? { kind: 'bus', source }
-    : opts.names
-      ? {
-          kind: 'gateway',
-          gatewayUrl: opts.names.gatewayUrl,
-          apiKey: opts.names.apiKey,
-          fetchDayCard: opts.names.fetchDayCard ?? gatewayDayCard,
-          refreshMs: config.namesRefreshMs,
-          minGapMs: config.namesMinGapMs,
-        }
-      : undefined;
-  const names = origin ? new NameDirectory({ origin, log }) : undefined;
+  // Names come with the day cards the subscriber publishes; a source without them gives ids only.
+  const names = hasDayCards(source) ? new NameDirectory({ source, log }) : undefined;
   names?.onChange((version) => hub.broadcastControl('names', { version }));
 
   const sourceStatus = () => (isReportingSource(source) ? source.status() : { kind: 'memory', state: 'running' });
@@ -169,10 +143,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
         hub.broadcastResync('gap');
       }))
     : () => {};
-  const unsubscribe = source.subscribe((e) => {
-    hub.ingest(e);
-    names?.note(e);
-  });
+  const unsubscribe = source.subscribe((e) => hub.ingest(e));
 
   const events = eventsRoute({ hub, corsOrigins: config.corsOrigins, log });
   const server: Server = createServer((req, res) => {

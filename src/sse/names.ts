@@ -1,20 +1,11 @@
 import type { DayCardSource } from '../bus/types.js';
-import type { Envelope } from '../envelope/envelope.js';
 import type { Logger } from '../log/logger.js';
 import type { DayCard } from '../tote/gateway.js';
 import { cardNames, EMPTY_CARD_NAMES, type CardNames } from './day-card.js';
 import { EncodedJson } from './encoded-json.js';
-import { GatewayCards, type GatewayCardsOptions } from './gateway-cards.js';
-
-export { gatewayDayCard, type DayCardFetcher } from './gateway-cards.js';
-
-/** Where the cards come from: the bus (the subscriber publishes them), or a query API fetched directly. */
-export type CardOrigin =
-  | { readonly kind: 'bus'; readonly source: DayCardSource }
-  | ({ readonly kind: 'gateway' } & Omit<GatewayCardsOptions, 'log' | 'knows' | 'onCard' | 'onError'>);
-
 export interface NamesOptions {
-  readonly origin: CardOrigin;
+  /** The subscriber fetches the card from Tote's query API and publishes it on the bus. */
+  readonly source: DayCardSource;
   readonly log: Logger;
 }
 
@@ -22,7 +13,7 @@ export interface NamesJson extends CardNames {
   /** Bumped on every change; the page refetches when a `names` event carries a newer one. */
   version: number;
   fetchedAt: string | null;
-  /** Why the last fetch failed (never includes the key); null after a success. */
+  /** Why there are no names (e.g. none configured); null once a card arrived. */
   error: string | null;
 }
 
@@ -36,9 +27,8 @@ export const NO_NAMES: Readonly<NamesJson> = Object.freeze({ version: 0, fetched
  * Names for the ids the feed carries: venue, race time, product and runner
  * names from the day card. In the cloud the subscriber fetches the card from
  * Tote's query API and publishes it on the bus, so this public service holds
- * no API key; the latest card on the bus is the one served. Only a service
- * given a query API explicitly, on a source without cards, fetches it itself
- * (GatewayCards). The last good card is kept when a fetch fails.
+ * no API key; the latest card on the bus is the one served (the subscriber
+ * keeps publishing its last good card when a fetch fails).
  */
 export class NameDirectory {
   private current: NamesJson = { version: 0, fetchedAt: null, error: null, ...EMPTY_CARD_NAMES };
@@ -46,32 +36,15 @@ export class NameDirectory {
   private readonly encoded = new EncodedJson<NamesJson>();
   private sizes = { events: 0, products: 0, competitors: 0, selections: 0 };
   private readonly listeners = new Set<(version: number) => void>();
-  private readonly gateway: GatewayCards | undefined;
   private unsubscribe: (() => void) | undefined;
   private closed = false;
-  /** Cards taken in (from the bus or the gateway). */
+  /** Cards taken in from the bus. */
   cards = 0;
 
-  constructor(private readonly opts: NamesOptions) {
-    const o = opts.origin;
-    this.gateway =
-      o.kind === 'gateway'
-        ? new GatewayCards({
-            ...o,
-            log: opts.log,
-            knows: (kind, id) => id in this.current[kind],
-            onCard: (card) => this.accept(card),
-            onError: (message) => {
-              if (this.current.error !== message) this.publish({ ...this.current, error: message });
-            },
-          })
-        : undefined;
-  }
+  constructor(private readonly opts: NamesOptions) {}
 
   start(): void {
-    const o = this.opts.origin;
-    if (o.kind === 'bus') this.unsubscribe = o.source.subscribeDayCards((card) => this.accept(card));
-    else this.gateway!.start();
+    this.unsubscribe = this.opts.source.subscribeDayCards((card) => this.accept(card));
   }
 
   json(): NamesJson {
@@ -86,11 +59,6 @@ export class NameDirectory {
   onChange(listener: (version: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
-  }
-
-  /** Feed hook; only a directly fetched card refetches on the feed (the subscriber does it for the bus). */
-  note(e: Envelope): void {
-    this.gateway?.note(e);
   }
 
   /** Takes a card in; a card equal to the current one only moves fetchedAt. Never throws. */
@@ -125,7 +93,7 @@ export class NameDirectory {
       selections: Object.keys(names.selections).length,
     };
     this.publish({ version: this.current.version, fetchedAt, error: null, ...names });
-    this.opts.log.info('names loaded', { ...this.sizes, version: this.current.version, origin: this.opts.origin.kind });
+    this.opts.log.info('names loaded', { ...this.sizes, version: this.current.version });
   }
 
   private publish(next: NamesJson): void {
@@ -136,19 +104,17 @@ export class NameDirectory {
   status() {
     return {
       enabled: true,
-      origin: this.opts.origin.kind,
+      origin: 'bus',
       version: this.current.version,
       fetchedAt: this.current.fetchedAt,
       error: this.current.error,
       ...this.sizes,
       cards: this.cards,
-      ...(this.gateway?.status() ?? {}),
     };
   }
 
   close(): void {
     this.closed = true;
-    this.gateway?.close();
     this.unsubscribe?.();
     this.listeners.clear();
   }
