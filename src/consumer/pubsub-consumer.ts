@@ -10,7 +10,7 @@ import { makeDeadLetter, type DeadLetterReason, type Envelope } from '../envelop
 import type { Logger } from '../log/logger.js';
 import type { DayCard } from '../tote/gateway.js';
 import { decodeDayCard, decodeMessage } from './decode.js';
-import { RecentIds } from './recent-ids.js';
+import { RecentIds } from '../bus/recent-ids.js';
 import type { ReportingSource, SourceState, SourceStatus } from './source-status.js';
 import { seekTarget } from './seek-target.js';
 import { subscriptionNameFor } from './subscription-name.js';

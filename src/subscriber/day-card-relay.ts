@@ -1,5 +1,5 @@
 import type { DayCardPublisher } from '../bus/types.js';
-import { RecentIds } from '../consumer/recent-ids.js';
+import { RecentIds } from '../bus/recent-ids.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { redact, type Logger } from '../log/logger.js';
 import { fetchDayCard, type DayCard } from '../tote/gateway.js';

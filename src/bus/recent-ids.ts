@@ -1,8 +1,8 @@
 /**
- * The last `capacity` ids seen, to drop Pub/Sub redeliveries (at-least-once).
- * A Set keeps insertion order, so evicting the oldest is O(1); an id older
- * than the window would be delivered again, and the SSE history drops that
- * too while it still holds the id.
+ * The last `capacity` ids seen: the consumer drops Pub/Sub redeliveries
+ * (at-least-once) with it, the day-card relay asks once per unknown id. A Set
+ * keeps insertion order, so evicting the oldest is O(1); an id older than the
+ * window counts as new again.
  */
 export class RecentIds {
   private readonly ids = new Set<string>();
