@@ -11,7 +11,7 @@
  * then reads the clients' counts and lags. Both processes are ended (and
  * killed if they do not go) before the next run starts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';

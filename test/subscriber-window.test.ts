@@ -1,11 +1,7 @@
 import { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryBus } from '../src/bus/memory-bus.js';
 import { loadConfig } from '../src/config/index.js';
-import { createHistorySink } from '../src/history/index.js';
 import { createLogger } from '../src/log/logger.js';
-import { startSimulator, type Simulator } from '../src/simulator/index.js';
-import { startSubscriberService, type SubscriberService } from '../src/subscriber/service.js';
 import { ToteClient } from '../src/tote/client.js';
 import { waitFor } from './helpers/ports.js';
 import { startHarness, TEST_KEY, type Harness } from './helpers/subscriber-harness.js';
@@ -16,33 +12,30 @@ afterEach(async () => {
 });
 
 describe('the daily window (06:00–23:00 Europe/London)', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
   it('connects when the window opens and stops, flushed, when it closes', async () => {
-    const sim: Simulator = await startSimulator({ apiKeys: [TEST_KEY], speed: 900 });
-    cleanup.push(() => sim.close());
     let clock = new Date('2026-07-01T04:58:00Z'); // 05:58 BST: just before the window
-    const config = loadConfig({ TOTE_SUBSCRIPTIONS_URL: sim.wsUrl, TOTE_API_KEY: TEST_KEY, HISTORY: 'none' });
-    const service: SubscriberService = await startSubscriberService({
-      tote: config.tote,
-      subscriber: config.subscriber, // autoStart on, 06:00–23:00 Europe/London
-      publisher: new MemoryBus(),
-      history: createHistorySink(config.history),
-      log: createLogger(),
-      port: 0,
-      host: '127.0.0.1',
-      now: () => clock,
-      windowCheckMs: 50,
+    h = await startHarness({
+      sim: { autoplay: true, speed: 900 },
+      env: { SUBSCRIBER_AUTO_START: 'true' }, // 06:00–23:00 Europe/London by default
+      service: { now: () => clock, windowCheckMs: 50 },
     });
-    cleanup.push(() => service.close());
-    await new Promise((r) => setTimeout(r, 200));
-    expect(service.client.status().state).toBe('stopped');
-    expect(sim.connections()).toBe(0);
+    await new Promise((r) => setTimeout(r, 200)); // four window checks
+    expect(h.service.client.status().state).toBe('stopped');
+    expect(h.sim.connections()).toBe(0);
 
     clock = new Date('2026-07-01T05:00:30Z'); // 06:00:30 BST
-    await waitFor(() => service.client.status().state === 'running' && sim.connections() === 1, { what: 'connected at 06:00' });
+    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.connections() === 1, { what: 'connected at 06:00' });
 
     clock = new Date('2026-07-01T22:00:30Z'); // 23:00:30 BST
-    await waitFor(() => service.client.status().state === 'stopped' && sim.connections() === 0, { what: 'stopped at 23:00' });
-    const t = (service.status() as any).totals;
+    await waitFor(() => h!.service.client.status().state === 'stopped' && h!.sim.connections() === 0, { what: 'stopped at 23:00' });
+    const t = (h.service.status() as any).totals;
+    expect(t.received).toBeGreaterThan(0);
     expect(t.inFlight).toBe(0);
     expect(t.received).toBe(t.published);
   });

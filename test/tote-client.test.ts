@@ -2,9 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '../src/bus/memory-bus.js';
 import { CATALOG } from '../src/catalog/catalog.js';
 import { loadConfig } from '../src/config/index.js';
-import { createHistorySink } from '../src/history/index.js';
-import { createLogger, setLogWriter } from '../src/log/logger.js';
-import { startSubscriberService } from '../src/subscriber/service.js';
+import { createLogger } from '../src/log/logger.js';
 import { ToteClient } from '../src/tote/client.js';
 import { waitFor } from './helpers/ports.js';
 import { startHarness, TEST_KEY, type Harness } from './helpers/subscriber-harness.js';
@@ -220,33 +218,17 @@ describe('subscriber control API', () => {
 
 describe('subscriber logs for monitoring', () => {
   it('logs per-type counts since the previous stats line, zeros included, for log-based metrics', async () => {
-    h = await startHarness({ sim: { autoplay: true, speed: 900 } });
-    const lines: string[] = [];
-    setLogWriter((l) => lines.push(l));
-    const cfg = loadConfig({ TOTE_SUBSCRIPTIONS_URL: h.sim.wsUrl, TOTE_API_KEY: TEST_KEY, HISTORY: 'none' });
-    const svc = await startSubscriberService({
-      tote: cfg.tote,
-      subscriber: { ...cfg.subscriber, autoStart: false },
-      publisher: new MemoryBus(),
-      history: createHistorySink(cfg.history),
-      log: createLogger(),
-      port: 0,
-      host: '127.0.0.1',
-      statsIntervalMs: 300,
-    });
-    try {
-      svc.client.start();
-      await waitFor(() => lines.filter((l) => l.includes('"subscriber type stats"')).length >= 45, { what: 'three rounds of type stats' });
-      const typeLines = lines.filter((l) => l.includes('"subscriber type stats"')).map((l) => JSON.parse(l));
-      expect(new Set(typeLines.map((l) => l.type)).size).toBeGreaterThanOrEqual(15);
-      const sum = typeLines.reduce((a, l) => a + l.received, 0);
-      const now = (svc.status() as any).totals.received;
-      expect(sum).toBeLessThanOrEqual(now); // deltas add up to at most the running total
-      expect(sum).toBeGreaterThan(0);
-      expect(lines.some((l) => l.includes('"subscriber stats"'))).toBe(true);
-    } finally {
-      await svc.close();
-    }
+    h = await startHarness({ sim: { autoplay: true, speed: 900 }, service: { statsIntervalMs: 300 } });
+    h.service.client.start();
+    const lines = h.logs;
+    await waitFor(() => lines.filter((l) => l.includes('"subscriber type stats"')).length >= 45, { what: 'three rounds of type stats' });
+    const typeLines = lines.filter((l) => l.includes('"subscriber type stats"')).map((l) => JSON.parse(l));
+    expect(new Set(typeLines.map((l) => l.type)).size).toBeGreaterThanOrEqual(15);
+    const sum = typeLines.reduce((a, l) => a + l.received, 0);
+    const now = (h.service.status() as any).totals.received;
+    expect(sum).toBeLessThanOrEqual(now); // deltas add up to at most the running total
+    expect(sum).toBeGreaterThan(0);
+    expect(lines.some((l) => l.includes('"subscriber stats"'))).toBe(true);
   });
 });
 

@@ -3,14 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { GoogleAuth, OAuth2Client } from 'google-auth-library';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryBus } from '../src/bus/memory-bus.js';
-import { loadConfig } from '../src/config/index.js';
-import { createHistorySink } from '../src/history/index.js';
-import { createLogger, setLogWriter } from '../src/log/logger.js';
-import { startSimulator, type Simulator } from '../src/simulator/index.js';
-import { startSubscriberService, type SubscriberService } from '../src/subscriber/service.js';
+import { setLogWriter } from '../src/log/logger.js';
 import { createSecretResolver } from '../src/tote/secrets.js';
 import { waitFor } from './helpers/ports.js';
+import { startHarness } from './helpers/subscriber-harness.js';
 
 /**
  * A stand-in for Secret Manager's REST surface (GET .../versions/V:access),
@@ -66,51 +62,43 @@ describe('secrets from Secret Manager', () => {
     const sm = localSecretManager(server);
     cleanup.push(() => sm.close());
 
-    const sim: Simulator = await startSimulator({ apiKeys: [NEW], autoplay: true, speed: 600 });
-    cleanup.push(() => sim.close());
-    const logs: string[] = [];
-    setLogWriter((l) => logs.push(l));
-    const config = loadConfig({
-      TOTE_SUBSCRIPTIONS_URL: sim.wsUrl,
-      TOTE_API_KEY: 'sm://projects/p/secrets/tote-api-key/versions/latest',
-      TOTE_AUTH_RETRY_MS: '300',
-      HISTORY: 'none',
+    const h = await startHarness({
+      apiKey: 'sm://projects/p/secrets/tote-api-key/versions/latest',
+      sim: { apiKeys: [NEW], autoplay: true, speed: 600 },
+      env: { TOTE_AUTH_RETRY_MS: '300' },
+      service: { resolveSecret: createSecretResolver(sm) },
     });
-    const bus = new MemoryBus();
-    let received = 0;
-    bus.subscribe(() => received++);
-    const service: SubscriberService = await startSubscriberService({
-      tote: config.tote,
-      subscriber: { ...config.subscriber, autoStart: false },
-      publisher: bus,
-      history: createHistorySink(config.history),
-      log: createLogger(),
-      port: 0,
-      host: '127.0.0.1',
-      resolveSecret: createSecretResolver(sm),
-    });
-    cleanup.push(() => service.close());
-    service.client.start();
+    cleanup.push(() => h.close());
+    const client = h.service.client;
+    client.start();
 
-    await waitFor(() => /rejected the (API key|connection)/.test(service.client.status().lastError ?? ''), { what: () => 'the old key to be refused: ' + JSON.stringify(service.client.status().lastError) + ' ' + service.client.status().state });
+    await waitFor(() => /rejected the (API key|connection)/.test(client.status().lastError ?? ''), {
+      what: () => 'the old key to be refused: ' + JSON.stringify(client.status().lastError) + ' ' + client.status().state,
+    });
     values.set('projects/p/secrets/tote-api-key', NEW); // rotation
-    await waitFor(() => service.client.status().state === 'running' && received > 0, { timeoutMs: 15_000, what: 'connected with the new key' });
+    await waitFor(() => client.status().state === 'running' && h.envelopes.length > 0, { timeoutMs: 15_000, what: 'connected with the new key' });
     expect(calls.filter((c) => c.includes('tote-api-key/versions/latest:access')).length).toBeGreaterThanOrEqual(2);
 
-    const visible = JSON.stringify(service.status()) + (await (await fetch(`${service.url}/status`)).text()) + logs.join('\n');
+    const visible = JSON.stringify(h.service.status()) + (await (await fetch(`${h.service.url}/status`)).text()) + h.logs.join('\n');
     expect(visible).not.toContain(OLD);
     expect(visible).not.toContain(NEW);
   });
 
   it('reports an unreadable secret by its reference, and keeps retrying', async () => {
-    const { server } = secretServer(new Map());
+    const { server, calls } = secretServer(new Map());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     cleanup.push(() => new Promise((r) => server.close(() => r())));
     const sm = localSecretManager(server);
     cleanup.push(() => sm.close());
-    const resolve = createSecretResolver(sm);
-    await expect(resolve('sm://projects/p/secrets/missing/versions/3')).rejects.toThrow(
-      /could not read sm:\/\/projects\/p\/secrets\/missing\/versions\/3 from Secret Manager/,
-    );
+    const ref = 'sm://projects/p/secrets/missing/versions/3';
+    await expect(createSecretResolver(sm)(ref)).rejects.toThrow(/could not read sm:\/\/projects\/p\/secrets\/missing\/versions\/3 from Secret Manager/);
+
+    const h = await startHarness({ apiKey: ref, service: { resolveSecret: createSecretResolver(sm) } });
+    cleanup.push(() => h.close());
+    h.service.client.start();
+    await waitFor(() => calls.filter((c) => c.includes('missing/versions/3:access')).length >= 3, { what: 'repeated attempts' });
+    const status = h.service.client.status();
+    expect(status.state).not.toBe('running');
+    expect(status.lastError).toContain('could not read sm://projects/p/secrets/missing/versions/3');
   });
 });

@@ -6,7 +6,7 @@ import { createHistorySink } from '../../src/history/index.js';
 import type { HistorySink } from '../../src/history/types.js';
 import { createLogger, setLogWriter } from '../../src/log/logger.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import { startSubscriberService, type SubscriberService } from '../../src/subscriber/service.js';
+import { startSubscriberService, type SubscriberService, type SubscriberServiceOptions } from '../../src/subscriber/service.js';
 
 export const TEST_KEY = 'test-key-7f3c9a1e5d';
 
@@ -34,6 +34,8 @@ export async function startHarness(
     maxInFlight?: number;
     /** The query gateway for the day-card relay: 'sim' for the simulator's, or a URL. */
     graphqlUrl?: string;
+    /** Service options a test drives: the stats period, the clock, the window check, secret resolution. */
+    service?: Partial<Pick<SubscriberServiceOptions, 'statsIntervalMs' | 'now' | 'windowCheckMs' | 'resolveSecret'>>;
   } = {},
 ): Promise<Harness> {
   const logs: string[] = [];
@@ -67,6 +69,7 @@ export async function startHarness(
     source: 'simulator',
     ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
     ...(opts.graphqlUrl ? { graphqlUrl: opts.graphqlUrl === 'sim' ? sim.gatewayUrl : opts.graphqlUrl } : {}),
+    ...opts.service,
   });
   return {
     sim,
