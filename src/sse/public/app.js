@@ -196,7 +196,12 @@ async function main() {
       if (version > (state.names.version ?? 0)) void loadNames();
     },
     onState: (s) => {
-      if (s === 'open' && connection !== 'open') openedAt = Date.now();
+      if (s === 'open' && connection !== 'open') {
+        openedAt = Date.now();
+        // A `names` event sent while the stream was down (or not yet open) is
+        // lost; reading /names again on every open closes that gap.
+        void loadNames();
+      }
       connection = s;
     },
   });
