@@ -57,10 +57,10 @@ function config(): HistoryConfig {
   );
 }
 
-async function replay(cfg: HistoryConfig): Promise<{ code: number; out: string; err: string }> {
+async function replay(cfg: HistoryConfig, args = ['--idle-ms', '1500', '--batch', '100']): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runReplayCli(['--idle-ms', '1500', '--batch', '100'], cfg, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n') }, {
+  const code = await runReplayCli(args, cfg, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n') }, {
     bigqueryClientOptions: { authClient: localAuthClient() },
   });
   return { code, out, err };
@@ -113,5 +113,27 @@ describe.skipIf(!host)(`history spill to Pub/Sub (${inject('pubsubEmulatorSkip')
     const again = await replay(cfg);
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/read 0, stored 0/);
+  });
+
+  it('does not take a slow warehouse for an empty spill: storing a batch may outlast the idle wait', async () => {
+    const cfg = config();
+    const sent = raceDay(new Date('2026-07-02T12:00:00Z'), 6, 15).envelopes;
+    fake.setFaults(() => ({ kind: 'status', status: 503, reason: 'backendError' }));
+    const sink = createHistorySink(cfg, { bigqueryClientOptions: { authClient: localAuthClient() } });
+    await sink.connect();
+    for (const e of sent) await sink.write(e);
+    await sink.flush();
+    await sink.close();
+    expect((sink.status() as BatchingHistoryStatus).spilled).toBe(sent.length);
+
+    // Each insert takes longer than the replay waits for a quiet subscription:
+    // flow control holds the next rows back until the batch is acknowledged.
+    fake.setFaults(() => ({ kind: 'slow', ms: 400 })); // under the 500 ms request timeout
+    const r = await replay(cfg, ['--idle-ms', '200', '--batch', '50']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(new RegExp(`stored ${sent.length}, dead-lettered 0, left in source 0`));
+    const storedIds = new Set(fake.rows(MESSAGES_TABLE).map((x) => String(x.json.envelope_id)));
+    expect(sent.filter((e) => !storedIds.has(e.id))).toEqual([]);
   });
 });

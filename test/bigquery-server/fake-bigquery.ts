@@ -19,14 +19,15 @@ import type { Column } from '../../src/history/schema.js';
  * Every request is recorded. A fault plan decides, per insertAll request,
  * whether to answer normally or with a fault: an HTTP status, a hang (the
  * client times out), store-then-hang (stored, but the client never hears),
- * a reset socket, or per-row errors.
+ * a reset socket, per-row errors, or a normal answer that is slow.
  */
 export type Fault =
   | { kind: 'status'; status: number; reason?: string; message?: string }
   | { kind: 'hang' }
   | { kind: 'storeThenHang' }
   | { kind: 'reset' }
-  | { kind: 'rowErrors'; errors: ReadonlyMap<number, string> };
+  | { kind: 'rowErrors'; errors: ReadonlyMap<number, string> }
+  | { kind: 'slow'; ms: number };
 
 export interface InsertRequestInfo {
   readonly table: string;
@@ -199,6 +200,20 @@ export class FakeBigQuery {
       res.on('close', () => this.hung.delete(res));
       return;
     }
+    if (fault?.kind === 'slow') {
+      setTimeout(() => this.answerInsert(table, rows, skipInvalidRows, null, res), fault.ms);
+      return;
+    }
+    this.answerInsert(table, rows, skipInvalidRows, fault, res);
+  }
+
+  private answerInsert(
+    table: string,
+    rows: { insertId: string; json: Record<string, unknown> }[],
+    skipInvalidRows: boolean,
+    fault: Fault | null,
+    res: ServerResponse,
+  ): void {
     const schema = this.schemas.get(table);
     if (!schema) return this.error(res, 404, 'notFound', `Not found: Table ${this.project}:${this.dataset}.${table}`);
     const errors = new Map<number, { reason: string; message: string }>();

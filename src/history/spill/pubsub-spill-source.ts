@@ -6,7 +6,9 @@ import { fromSpillRecord } from './spill.js';
 /**
  * Drains the spill subscription: streaming pull with flow control (at most
  * one batch outstanding), a batch once `max` rows arrived or nothing came for
- * `idleMs`, the source drained when a wait ends empty. Rows are acked only
+ * `idleMs`, the source drained when a wait ends empty. The quiet clock
+ * restarts when a batch is settled: until then flow control holds the next
+ * rows back, so a slow store must not read as an empty subscription. Rows are acked only
  * after the store has them; rows released (store failing) or unreadable stay
  * unacked and return to the subscription when the replay closes.
  */
@@ -79,9 +81,11 @@ export class PubsubSpillSource implements ReplaySource {
       ack: async (done) => {
         await Promise.all(done.map((r) => this.messages.get(r)?.ackWithResponse()));
         for (const r of done) this.messages.delete(r);
+        this.lastArrival = Date.now();
       },
       release: async (left) => {
         for (const r of left) this.messages.delete(r);
+        this.lastArrival = Date.now();
       },
     };
   }
