@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '../src/bus/memory-bus.js';
-import type { DayCard } from '../src/tote/gateway.js';
+import type { DayCard } from '../src/day-card/day-card.js';
 import { waitFor } from './helpers/ports.js';
 import { startHarness, TEST_KEY, type Harness } from './helpers/subscriber-harness.js';
 

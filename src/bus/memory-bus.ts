@@ -1,6 +1,6 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
 import { log } from '../log/logger.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 import type { DayCardListener, DayCardPublisher, DayCardSource, EnvelopeListener, EnvelopePublisher, EnvelopeSource } from './types.js';
 
 /**

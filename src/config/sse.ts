@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { DailyWindow } from '../window/daily-window.js';
 import type { EnvReader } from './env.js';
 
 /** Options of the Pub/Sub consumer inside the SSE service (one subscription per topic per instance). */
@@ -29,12 +30,8 @@ export interface ConsumerConfig {
   maxDeadLettersInFlight: number;
 }
 
-/** Hours (HH:MM, in timeZone) when the feed should be flowing; start = end means all day. */
-export interface FeedWindow {
-  start: string;
-  end: string;
-  timeZone: string;
-}
+/** Hours (HH:MM, in timeZone) when the feed should be flowing: the subscriber's daily window. */
+export type FeedWindow = DailyWindow;
 
 export interface SseConfig {
   port: number;

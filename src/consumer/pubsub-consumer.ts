@@ -1,23 +1,23 @@
-import { Duration, PubSub, type Message, type Subscription, type Topic } from '@google-cloud/pubsub';
+import { Duration, type Message, type PubSub, type Subscription, type Topic } from '@google-cloud/pubsub';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { deadLetterAttributes } from '../bus/attributes.js';
 import { LatencyWindow } from '../bus/latency.js';
+import { createPubSub, grpcCode as codeOf, GrpcStatus } from '../bus/pubsub-client.js';
 import type { DayCardListener, DayCardSource, EnvelopeListener } from '../bus/types.js';
 import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, type CatalogEntry } from '../catalog/catalog.js';
 import type { BusConfig } from '../config/bus.js';
 import type { ConsumerConfig, SseConfig } from '../config/sse.js';
+import { settlesBy } from '../deadline/deadline.js';
 import { makeDeadLetter, type DeadLetterReason, type Envelope } from '../envelope/envelope.js';
 import type { Logger } from '../log/logger.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 import { decodeDayCard, decodeMessage } from './decode.js';
 import { RecentIds } from '../bus/recent-ids.js';
-import type { ReportingSource, SourceState, SourceStatus } from './source-status.js';
+import type { ReportingSource, SourceState, SourceStatus } from '../bus/source-capabilities.js';
 import { seekTarget } from './seek-target.js';
 import { subscriptionNameFor } from './subscription-name.js';
 
-/** gRPC status codes the consumer reacts to. */
-const ALREADY_EXISTS = 6;
-const NOT_FOUND = 5;
+const { ALREADY_EXISTS, NOT_FOUND } = GrpcStatus;
 
 export interface PubSubConsumerOptions {
   /** Project, emulator host and whether to create missing topics (the emulator; in the cloud they come from infra). */
@@ -141,10 +141,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
   constructor(private readonly opts: PubSubConsumerOptions) {
     this.cfg = opts.sse.consumer;
     this.instanceId = opts.sse.instanceId;
-    this.pubsub = new PubSub({
-      projectId: opts.config.projectId,
-      ...(opts.config.emulatorHost ? { apiEndpoint: opts.config.emulatorHost, emulatorMode: true } : {}),
-    });
+    this.pubsub = createPubSub(opts.config);
     this.seen = new RecentIds(this.cfg.dedupeIds);
     const slot = (topic: string, entry: CatalogEntry | undefined): Slot => ({
       topic,
@@ -255,7 +252,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
     try {
       await this.pubsub.createTopic(name);
     } catch (err) {
-      if ((err as { code?: number }).code !== ALREADY_EXISTS) {
+      if (codeOf(err) !== ALREADY_EXISTS) {
         throw new ConsumerStartError(`could not create topic ${name}: ${(err as Error).message}`, name, '', codeOf(err), {
           cause: err,
         });
@@ -550,13 +547,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
       }
     });
     const budget = Math.max(0, deadline - Date.now());
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), budget);
-    });
-    const outcome = await Promise.race([Promise.all(deletions).then(() => 'done' as const), timeout]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') {
+    if (!(await settlesBy(Promise.all(deletions), deadline))) {
       this.opts.log.warn('subscription deletion ran out of time; the rest expire on their own', { budgetMs: budget });
     }
   }
@@ -573,7 +564,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
     this.cardListeners.clear();
     this.gapListeners.clear();
     for (const slot of this.slots) clearTimeout(slot.reopenTimer);
-    await raceDeadline(this.creating, Date.now() + (deadline - Date.now()) / 3);
+    await settlesBy(this.creating, Date.now() + (deadline - Date.now()) / 3);
     // Pulling stops at once; the close itself is bounded by closeOptions and by half of what is left.
     const closing = Promise.all(
       this.slots.map(async (slot) => {
@@ -581,28 +572,15 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
         await slot.sub?.close().catch(() => undefined);
       }),
     );
-    await raceDeadline(closing, Date.now() + (deadline - Date.now()) / 2);
+    await settlesBy(closing, Date.now() + (deadline - Date.now()) / 2);
     await this.deleteSubscriptions(deadline);
-    await raceDeadline(
-      this.pubsub.close().catch(() => undefined),
-      Math.max(deadline, Date.now() + 100),
-    );
+    await settlesBy(this.pubsub.close(), Math.max(deadline, Date.now() + 100));
     this.state = 'closed';
     this.opts.log.info('pubsub consumer closed', { instanceId: this.instanceId });
   }
 }
 
-async function raceDeadline(p: Promise<unknown>, deadline: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
-  clearTimeout(timer);
-}
-
 function redactProject(text: string, projectId: string | undefined): string {
   const cut = text.slice(0, 200);
   return projectId ? cut.split(projectId).join('<project>') : cut;
-}
-
-function codeOf(err: unknown): number | string | undefined {
-  return (err as { code?: number | string })?.code;
 }

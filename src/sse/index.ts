@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { hasDayCards, type EnvelopeSource } from '../bus/types.js';
 import { MESSAGE_TYPES } from '../catalog/catalog.js';
 import type { SseConfig } from '../config/sse.js';
-import { isCompletenessSource, isReportingSource } from '../consumer/source-status.js';
+import { isCompletenessSource, isReportingSource } from '../bus/source-capabilities.js';
 import { log as rootLog, type Logger } from '../log/logger.js';
 import { createApp } from './app.js';
 import { eventsRoute } from './events-route.js';

@@ -7,7 +7,7 @@
 import { ConfigError, loadConfig } from '../config/index.js';
 import { PubSubConsumer } from '../consumer/index.js';
 import { log, setLogLevel } from '../log/logger.js';
-import { onShutdown } from '../subscriber/shutdown.js';
+import { onShutdown } from '../process/shutdown.js';
 import { startSseService, type SseService } from './index.js';
 
 async function main(): Promise<void> {

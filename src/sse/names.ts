@@ -1,6 +1,6 @@
 import type { DayCardSource } from '../bus/types.js';
 import type { Logger } from '../log/logger.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 import { cardNames, EMPTY_CARD_NAMES, type CardNames } from './day-card.js';
 import { EncodedJson } from './encoded-json.js';
 export interface NamesOptions {

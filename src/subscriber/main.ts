@@ -9,7 +9,7 @@ import { loadConfig, ConfigError } from '../config/index.js';
 import { createHistorySink } from '../history/index.js';
 import { log, setLogLevel } from '../log/logger.js';
 import { startSubscriberService } from './service.js';
-import { onShutdown } from './shutdown.js';
+import { onShutdown } from '../process/shutdown.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -12,7 +12,8 @@ import { resolveSecret, type SecretResolver } from '../tote/secrets.js';
 import { DayCardRelay } from './day-card-relay.js';
 import { Ingest } from './ingest.js';
 import { createSubscriberMetrics } from './metrics.js';
-import { inWindow, type DailyWindow } from './window.js';
+import { inWindow, type DailyWindow } from '../window/daily-window.js';
+import { settlesBy } from '../deadline/deadline.js';
 
 export interface SubscriberServiceOptions {
   tote: ToteConfig;
@@ -303,15 +304,4 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       await settlesBy(o.publisher.close(), deadline);
     },
   };
-}
-
-/** True if `p` settles before `deadline` (epoch ms), false otherwise. */
-async function settlesBy(p: Promise<unknown>, deadline: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()))));
-  try {
-    return await Promise.race([p.then(() => true, () => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { EnvelopeSource } from '../bus/types.js';
+import type { EnvelopeSource } from './types.js';
 
 export type SourceState = 'starting' | 'running' | 'degraded' | 'closing' | 'closed';
 

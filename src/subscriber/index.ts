@@ -1,0 +1,1 @@
+export { startSubscriberService, type SubscriberService, type SubscriberServiceOptions } from './service.js';
