@@ -1,2 +1,3 @@
 export { PubSubConsumer, ConsumerStartError, type PubSubConsumerOptions, type SlowEnvelopeListener } from './pubsub-consumer.js';
+export type { ConsumerSubscriptionStatus, PubSubConsumerStatus } from './status.js';
 export { subscriptionNameFor } from './subscription-name.js';

@@ -1,7 +1,7 @@
 import type { PubSub } from '@google-cloud/pubsub';
 import { Registry } from 'prom-client';
 import { createPubSub } from '../bus/pubsub-client.js';
-import type { ReportingSource, SourceState, SourceStatus } from '../bus/source-capabilities.js';
+import type { ReportingSource, SourceState } from '../bus/source-capabilities.js';
 import type { DayCardListener, DayCardSource, EnvelopeListener } from '../bus/types.js';
 import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, type CatalogEntry } from '../catalog/catalog.js';
 import type { BusConfig } from '../config/bus.js';
@@ -9,6 +9,7 @@ import type { ConsumerConfig, SseConfig } from '../config/sse.js';
 import { settlesBy } from '../deadline/deadline.js';
 import type { Logger } from '../log/logger.js';
 import { Delivery, type SlowEnvelopeListener } from './delivery.js';
+import type { PubSubConsumerStatus } from './status.js';
 import { ConsumerStartError, ConsumerSubscriptions, type SubscriptionSlot } from './subscriptions.js';
 
 export { ConsumerStartError } from './subscriptions.js';
@@ -48,7 +49,7 @@ export interface PubSubConsumerOptions {
  * listener slows the pull instead of growing memory (status: outstanding).
  */
 export class PubSubConsumer implements ReportingSource, DayCardSource {
-  readonly kind = 'pubsub';
+  readonly kind = 'pubsub' as const;
   readonly metricsRegistry = new Registry();
   private readonly pubsub: PubSub;
   private readonly subscriptions: ConsumerSubscriptions;
@@ -165,7 +166,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
     for (const l of this.gapListeners) l(this.completeSinceMs);
   }
 
-  status(): SourceStatus {
+  status(): PubSubConsumerStatus {
     const slots = this.subscriptions.slots;
     const degraded = this.state === 'running' && slots.some((s) => s.state !== 'active');
     const latest = this.delivery.latestCard;

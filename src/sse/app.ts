@@ -5,6 +5,7 @@ import { NO_STORE_HEADERS } from './headers.js';
 import type { Hub } from './hub.js';
 import type { SseMetrics } from './metrics.js';
 import { NO_NAMES, type NameDirectory } from './names.js';
+import type { SseStatus } from './status.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 
@@ -16,7 +17,7 @@ export interface AppDeps {
   readonly names: NameDirectory | undefined;
   readonly corsOrigins: readonly string[];
   readonly dashboardConfig: () => unknown;
-  readonly status: () => Record<string, unknown>;
+  readonly status: () => SseStatus;
   readonly health: () => { ok: boolean; detail: Record<string, unknown> };
 }
 

@@ -1,15 +1,17 @@
+export type { SseStatus } from './status.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hasDayCards, type EnvelopeSource } from '../bus/types.js';
 import { MESSAGE_TYPES } from '../catalog/catalog.js';
 import type { SseConfig } from '../config/sse.js';
-import { isCompletenessSource, isReportingSource } from '../bus/source-capabilities.js';
+import { isCompletenessSource, isReportingSource, type SourceStatus } from '../bus/source-capabilities.js';
 import { log as rootLog, type Logger } from '../log/logger.js';
 import { createApp } from './app.js';
 import { eventsRoute } from './events-route.js';
 import { History } from './history.js';
 import { Hub } from './hub.js';
 import { SseMetrics } from './metrics.js';
+import type { SseStatus } from './status.js';
 import { NameDirectory } from './names.js';
 import { SnapshotState } from './snapshot.js';
 
@@ -28,7 +30,7 @@ export interface SseService {
   endStreams(): number;
   /** Sockets the HTTP server holds open (streams and keep-alive requests): what a stream ended but not closed would leak. */
   openSockets(): Promise<number>;
-  status(): Record<string, unknown>;
+  status(): SseStatus;
   close(): Promise<void>;
 }
 
@@ -73,9 +75,9 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
   const names = hasDayCards(source) ? new NameDirectory({ source, log }) : undefined;
   names?.onChange((version) => hub.broadcastControl('names', { version }));
 
-  const sourceStatus = () => (isReportingSource(source) ? source.status() : { kind: 'memory', state: 'running' });
+  const sourceStatus = (): SourceStatus => (isReportingSource(source) ? source.status() : { kind: 'memory', state: 'running' });
 
-  const status = (): Record<string, unknown> => {
+  const status = (): SseStatus => {
     const now = Date.now();
     return {
       service: 'sse',

@@ -17,6 +17,24 @@ export interface NamesJson extends CardNames {
   error: string | null;
 }
 
+/** The names part of the SSE service's /status. */
+export type NamesStatus =
+  | { readonly enabled: false }
+  | {
+      readonly enabled: true;
+      /** Where cards come from: the subscriber publishes them on the bus. */
+      readonly origin: 'bus';
+      readonly version: number;
+      readonly fetchedAt: string | null;
+      readonly error: string | null;
+      readonly events: number;
+      readonly products: number;
+      readonly competitors: number;
+      readonly selections: number;
+      /** Cards taken in, changed or not. */
+      readonly cards: number;
+    };
+
 /** A card far bigger than any racing day is cut at these limits rather than held whole. */
 export { MAX_CARD_COMPETITORS, MAX_CARD_EVENTS, MAX_CARD_PRODUCTS, MAX_CARD_SELECTIONS } from './day-card.js';
 
@@ -101,7 +119,7 @@ export class NameDirectory {
     for (const l of this.listeners) l(this.current.version);
   }
 
-  status() {
+  status(): NamesStatus {
     return {
       enabled: true,
       origin: 'bus',

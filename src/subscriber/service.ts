@@ -12,6 +12,7 @@ import { resolveSecret, type SecretResolver } from '../tote/secrets.js';
 import { DayCardRelay } from './day-card-relay.js';
 import { Ingest } from './ingest.js';
 import { createSubscriberMetrics } from './metrics.js';
+import type { PublishLatency, SubscriberStatus } from './status.js';
 import { inWindow, type DailyWindow } from '../window/daily-window.js';
 import { settlesBy } from '../deadline/deadline.js';
 
@@ -52,7 +53,7 @@ export interface SubscriberService {
   readonly port: number;
   readonly client: ToteClient;
   readonly ingest: Ingest;
-  status(): Record<string, unknown>;
+  status(): SubscriberStatus;
   /**
    * Stop the Tote socket and flush the bus and history (what POST /stop and
    * SIGTERM do). Resolves false if something was still pending after the
@@ -118,9 +119,9 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   const startedAt = new Date();
   let stopping: Promise<boolean> | null = null;
 
-  const publishLatency = () => o.publisher.publishLatency?.() ?? { p50Ms: null, p99Ms: null, samples: 0 };
+  const publishLatency = (): PublishLatency => o.publisher.publishLatency?.() ?? { p50Ms: null, p99Ms: null, samples: 0 };
 
-  const status = () => {
+  const status = (): SubscriberStatus => {
     const c = client.status();
     const s = ingest.stats();
     const h = o.history.status();
