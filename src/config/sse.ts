@@ -24,6 +24,8 @@ export interface ConsumerConfig {
   reopenDelayMs: number;
   /** How far back a new subscription is sought (never before today's feed window start); 0 = no seek. */
   seekBackMs: number;
+  /** A recreated subscription is sought to its newest delivered message's publish time less this. */
+  reopenSeekMarginMs: number;
   /** Allowance for clock skew between the subscriber (which stamps ids) and this instance, for "complete since". */
   clockSkewMs: number;
   /** Dead-letter publishes in flight at most; past it a refused message is logged and counted only. */
@@ -137,6 +139,10 @@ export function readSseConfig(r: EnvReader): SseConfig {
       reopenDelayMs: r.int('SSE_CONSUMER_REOPEN_DELAY_MS', 5_000, 10),
       // Covers a whole feed window (06:00-23:00 is 17 h); replays only what the topics' retention still holds.
       seekBackMs: r.int('SSE_SEEK_BACK_MS', 18 * 3_600_000, 0),
+      // Covers messages of other ordering keys published just before the newest one seen but not yet
+      // delivered (flow control holds up to 500 per subscription, acked within the 20 s lease); the few
+      // replayed twice are dropped by envelope id.
+      reopenSeekMarginMs: r.int('SSE_REOPEN_SEEK_MARGIN_MS', 120_000, 0),
       // NTP keeps Cloud Run clocks within milliseconds; a second more is cheap (a rare needless resync).
       clockSkewMs: r.int('SSE_CLOCK_SKEW_MS', 1_000, 0),
       // A dead-letter topic that hangs must not pile up publishes; 100 is far above a healthy rate.

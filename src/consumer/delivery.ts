@@ -25,6 +25,8 @@ export type SlowEnvelopeListener = (envelope: Envelope) => void | Promise<void>;
 export interface DeliveryTally {
   received: number;
   lastMessageAt: number | null;
+  /** Publish time (epoch ms) of the newest message pulled, by Pub/Sub's clock. */
+  lastPublishedAt: number | null;
   /** Messages handed to this consumer and not yet acked: at most maxMessages (flow control). */
   outstanding: number;
   /** The most ever outstanding at once, for /status: proof the bound holds. */
@@ -115,7 +117,7 @@ export class Delivery {
   tally(slot: Pick<SubscriptionSlot, 'name'>): DeliveryTally {
     let t = this.tallies.get(slot.name);
     if (!t) {
-      t = { received: 0, lastMessageAt: null, outstanding: 0, outstandingPeak: 0 };
+      t = { received: 0, lastMessageAt: null, lastPublishedAt: null, outstanding: 0, outstandingPeak: 0 };
       this.tallies.set(slot.name, t);
     }
     return t;
@@ -140,6 +142,8 @@ export class Delivery {
     t.outstandingPeak = Math.max(t.outstandingPeak, t.outstanding);
     t.received++;
     t.lastMessageAt = Date.now();
+    const published = m.publishTime?.getTime();
+    if (published !== undefined && Number.isFinite(published)) t.lastPublishedAt = Math.max(t.lastPublishedAt ?? 0, published);
     if (slot.entry) this.envelope(slot, m);
     else this.card(slot, m);
   }

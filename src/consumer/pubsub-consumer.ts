@@ -77,6 +77,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
       registry: this.metricsRegistry,
       onMessage: (slot, m) => this.delivery.take(slot, m),
       onReopened: (slot) => this.reopened(slot),
+      lastPublishedAt: (slot) => this.delivery.tally(slot).lastPublishedAt,
     });
   }
 
@@ -189,6 +190,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
           name: s.name,
           state: s.state,
           seek: s.seek,
+          seekTarget: s.seekTarget === null ? null : new Date(s.seekTarget).toISOString(),
           received: t.received,
           outstanding: t.outstanding,
           outstandingPeak: t.outstandingPeak,

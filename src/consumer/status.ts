@@ -9,6 +9,8 @@ export interface ConsumerSubscriptionStatus {
   readonly state: SubscriptionState;
   /** 'done', 'off', 'pending', or the gRPC code of a failed seek (the emulator answers 12 for an ordered subscription). */
   readonly seek: SeekOutcome;
+  /** Where the last seek sent it: the start of the day at creation, the newest delivered message less a margin when recreated. */
+  readonly seekTarget: string | null;
   readonly received: number;
   /** Held unacked now; at most maxOutstandingPerSubscription. */
   readonly outstanding: number;

@@ -68,6 +68,12 @@ export interface SubscriptionsOptions {
   onMessage(slot: SubscriptionSlot, message: Message): void;
   /** A subscription recreated after its stream failed for good: messages in between may be missing. */
   onReopened(slot: SubscriptionSlot): void;
+  /**
+   * Publish time (epoch ms) of the newest message the slot delivered, or
+   * null: a recreated subscription is sought back to it (less a margin)
+   * rather than to the start of the day.
+   */
+  lastPublishedAt(slot: SubscriptionSlot): number | null;
 }
 
 /**
@@ -231,9 +237,18 @@ export class ConsumerSubscriptions {
     slot.reopenTimer.unref();
   }
 
-  /** Where a recreated subscription is sought: as at start. */
-  private reopenTarget(_slot: Slot): number {
-    return seekTarget(Date.now(), this.o.config.seekBackMs, this.o.feedWindow);
+  /**
+   * Where a recreated subscription is sought: back to the newest message it
+   * delivered, less `reopenSeekMarginMs` (messages of other ordering keys
+   * published a little earlier may not have come yet), never before the
+   * start-of-day target. Seeking to the start of the day again would replay
+   * the whole day to every client and push recent events out of the resume
+   * history. A subscription that delivered nothing yet seeks as at start.
+   */
+  private reopenTarget(slot: Slot): number {
+    const floor = seekTarget(Date.now(), this.o.config.seekBackMs, this.o.feedWindow);
+    const last = this.o.lastPublishedAt(slot);
+    return last === null ? floor : Math.max(floor, last - this.o.config.reopenSeekMarginMs);
   }
 
   /**
