@@ -49,7 +49,12 @@ export interface DayCardPublisher {
   publishDayCard(card: DayCard): Promise<void>;
 }
 
-export type DayCardListener = (card: DayCard) => void;
+/**
+ * `fetchedAt` (epoch ms) is when the subscriber published the card, by its
+ * clock: the same for every SSE instance that receives it, so it orders cards
+ * across instances and restarts where a per-process counter could not.
+ */
+export type DayCardListener = (card: DayCard, fetchedAt: number) => void;
 
 /**
  * Optional capability of a source: day cards as the subscriber publishes them.

@@ -202,7 +202,7 @@ export class Delivery {
     this.messages.inc({ outcome: 'day-card' });
     for (const l of this.cardListeners) {
       try {
-        l(decoded.card);
+        l(decoded.card, decoded.fetchedAt);
       } catch (err) {
         this.counts.listenerErrors++;
         this.o.log.error('day-card listener failed', { err });

@@ -155,7 +155,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
   subscribeDayCards(listener: DayCardListener): () => void {
     this.delivery.cardListeners.add(listener);
     const latest = this.delivery.latestCard;
-    if (latest) listener(latest.card);
+    if (latest) listener(latest.card, latest.fetchedAt);
     if (this.state === 'running') this.subscriptions.attach('cards');
     return () => this.delivery.cardListeners.delete(listener);
   }

@@ -10,8 +10,17 @@ export interface NamesOptions {
 }
 
 export interface NamesJson extends CardNames {
-  /** Bumped on every change; the page refetches when a `names` event carries a newer one. */
+  /**
+   * Moves forward on every change of the names: the publish time (epoch ms)
+   * of the card that brought the change. Derived from the card as the
+   * subscriber published it, so every SSE instance, and the same instance
+   * after a restart, gives one card the same version, and a newer card a
+   * larger one; the page reloads the names when it sees a larger version
+   * (in a `names` event, or from /names when its stream opens, on whichever
+   * instance). 0 before the first card.
+   */
   version: number;
+  /** When the subscriber published the latest card, changed or not. */
   fetchedAt: string | null;
   /** Why there are no names (e.g. none configured); null once a card arrived. */
   error: string | null;
@@ -62,7 +71,7 @@ export class NameDirectory {
   constructor(private readonly opts: NamesOptions) {}
 
   start(): void {
-    this.unsubscribe = this.opts.source.subscribeDayCards((card) => this.accept(card));
+    this.unsubscribe = this.opts.source.subscribeDayCards((card, fetchedAt) => this.accept(card, fetchedAt));
   }
 
   json(): NamesJson {
@@ -80,7 +89,7 @@ export class NameDirectory {
   }
 
   /** Takes a card in; a card equal to the current one only moves fetchedAt. Never throws. */
-  accept(card: DayCard): void {
+  accept(card: DayCard, fetchedAtMs: number): void {
     if (this.closed) return;
     this.cards++;
     let names: CardNames;
@@ -98,7 +107,7 @@ export class NameDirectory {
     const changed =
       this.current.error !== null ||
       (Object.keys(names) as (keyof CardNames)[]).some((k) => JSON.stringify(names[k]) !== JSON.stringify(this.current[k]));
-    const fetchedAt = new Date().toISOString();
+    const fetchedAt = new Date(fetchedAtMs).toISOString();
     if (!changed) {
       this.current = { ...this.current, fetchedAt };
       return;
@@ -110,13 +119,11 @@ export class NameDirectory {
       competitors: Object.keys(names.competitors).length,
       selections: Object.keys(names.selections).length,
     };
-    this.publish({ version: this.current.version, fetchedAt, error: null, ...names });
-    this.opts.log.info('names loaded', { ...this.sizes, version: this.current.version });
-  }
-
-  private publish(next: NamesJson): void {
-    this.current = { ...next, version: this.current.version + 1 };
-    for (const l of this.listeners) l(this.current.version);
+    // The sources hand cards over oldest first; should a card's clock still run behind, the version moves on regardless.
+    const version = Math.max(Math.floor(fetchedAtMs), this.current.version + 1);
+    this.current = { version, fetchedAt, error: null, ...names };
+    for (const l of this.listeners) l(version);
+    this.opts.log.info('names loaded', { ...this.sizes, version });
   }
 
   status(): NamesStatus {
