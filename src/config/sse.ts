@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DailyWindow } from '../window/daily-window.js';
 import type { EnvReader } from './env.js';
+import { readSseAccessConfig, type SseAccessConfig } from './sse-access.js';
 
 /** Options of the Pub/Sub consumer inside the SSE service (one subscription per topic per instance). */
 export interface ConsumerConfig {
@@ -61,6 +62,8 @@ export interface SseConfig {
   staleAfterMs: number;
   feedWindow: FeedWindow;
   statsLogMs: number;
+  /** Who may read /events, /snapshot and /names. */
+  access: SseAccessConfig;
   consumer: ConsumerConfig;
 }
 
@@ -117,6 +120,7 @@ export function readSseConfig(r: EnvReader): SseConfig {
     feedWindow: { start: windowStart, end: windowEnd, timeZone },
     // One line a minute feeds the log-based metrics without flooding the log.
     statsLogMs: r.int('SSE_STATS_LOG_MS', 60_000, 1_000),
+    access: readSseAccessConfig(r),
     consumer: {
       subscriptionPrefix: r.str('SSE_SUBSCRIPTION_PREFIX', 'sse'),
       // Messages are acked as soon as they are on the in-process bus, so a short lease is plenty.

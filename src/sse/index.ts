@@ -6,6 +6,7 @@ import { MESSAGE_TYPES } from '../catalog/catalog.js';
 import type { SseConfig } from '../config/sse.js';
 import { isCompletenessSource, isReportingSource, type SourceStatus } from '../bus/source-capabilities.js';
 import { log as rootLog, type Logger } from '../log/logger.js';
+import { StreamAccess } from './access.js';
 import { createApp } from './app.js';
 import { eventsRoute } from './events-route.js';
 import { History } from './history.js';
@@ -75,6 +76,8 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
   const names = hasDayCards(source) ? new NameDirectory({ source, log }) : undefined;
   names?.onChange((version) => hub.broadcastControl('names', { version }));
 
+  const access = new StreamAccess(config.access, log);
+
   const sourceStatus = (): SourceStatus => (isReportingSource(source) ? source.status() : { kind: 'memory', state: 'running' });
 
   const status = (): SseStatus => {
@@ -103,6 +106,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
       snapshot: { products: snapshot.productCount, events: snapshot.eventCount, evicted: snapshot.evicted },
       source: sourceStatus(),
       names: names?.status() ?? { enabled: false },
+      access: access.status(),
       limits: {
         maxConnections: config.maxConnections,
         clientMaxBufferBytes: config.clientMaxBufferBytes,
@@ -117,9 +121,10 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     hub,
     metrics,
     log,
-    extraRegistries: () => (isReportingSource(source) && source.metricsRegistry ? [source.metricsRegistry] : []),
+    extraRegistries: () => [access.metricsRegistry, ...(isReportingSource(source) && source.metricsRegistry ? [source.metricsRegistry] : [])],
     names,
     corsOrigins: config.corsOrigins,
+    access,
     dashboardConfig: () => ({
       staleAfterMs: config.staleAfterMs,
       heartbeatMs: config.heartbeatMs,
@@ -147,7 +152,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     : () => {};
   const unsubscribe = source.subscribe((e) => hub.ingest(e));
 
-  const events = eventsRoute({ hub, corsOrigins: config.corsOrigins, log });
+  const events = eventsRoute({ hub, corsOrigins: config.corsOrigins, log, access });
   const server: Server = createServer((req, res) => {
     if (!events(req, res)) app(req, res);
   });
@@ -183,7 +188,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
   }, config.statsLogMs);
   statsTimer.unref();
 
-  log.info('sse service listening', { url, source: sourceStatus().kind, names: Boolean(names) });
+  log.info('sse service listening', { url, source: sourceStatus().kind, names: Boolean(names), access: config.access.mode });
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,5 +1,6 @@
 import type { SourceStatus } from '../bus/source-capabilities.js';
 import type { Hub } from './hub.js';
+import type { AccessStatus } from './access.js';
 import type { NamesStatus } from './names.js';
 
 /**
@@ -34,6 +35,8 @@ export interface SseStatus extends Readonly<Hub['counts']> {
   readonly snapshot: { readonly products: number; readonly events: number; readonly evicted: number };
   readonly source: SourceStatus;
   readonly names: NamesStatus;
+  /** Who may read /events, /snapshot and /names, and how many were refused. */
+  readonly access: AccessStatus;
   readonly limits: {
     readonly maxConnections: number;
     readonly clientMaxBufferBytes: number;
