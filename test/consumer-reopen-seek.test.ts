@@ -1,13 +1,15 @@
-import { PubSub } from '@google-cloud/pubsub';
+import { createPubSub } from '../src/bus/pubsub-client.js';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PubSubPublisher } from '../src/bus/pubsub-publisher.js';
 import { entryForMessageType } from '../src/catalog/catalog.js';
 import { loadConfig } from '../src/config/index.js';
 import { PubSubConsumer, subscriptionNameFor } from '../src/consumer/index.js';
-import { extractKeys, makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
 import { createLogger, setLogWriter } from '../src/log/logger.js';
+import { poolTotal as poolTotalOf } from './helpers/envelopes.js';
 import { waitFor } from './helpers/ports.js';
+
+const poolTotal = (n: number) => poolTotalOf(`rs-p${n}`, n);
 
 const host = inject('pubsubEmulatorHost');
 const skipReason = inject('pubsubEmulatorSkip');
@@ -16,14 +18,6 @@ const log = createLogger({ test: 'consumer-reopen-seek' });
 
 const HOUR = 3_600_000;
 const MARGIN_MS = 1_000;
-
-function poolTotal(n: number): Envelope {
-  const entry = entryForMessageType('PoolTotalChanged')!;
-  const payload = { productId: `rs-p${n}`, isFinalized: false, total: { grossAmounts: [{ decimalAmount: n, currency: { code: 'GBP' } }] } };
-  const keys = extractKeys(entry, payload);
-  if (!keys.ok) throw new Error('sample misses keys');
-  return makeEnvelope(entry, payload, keys.keys, { source: 'test', protocol: 'graphql-ws', connectionId: 'c', instanceId: 'sub-1' });
-}
 
 describe.skipIf(!host)(`a recreated consumer subscription, against the emulator ${skipReason ? `(skipped: ${skipReason})` : ''}`, () => {
   const project = `sse-reopen-${randomBytes(3).toString('hex')}`;
@@ -43,7 +37,7 @@ describe.skipIf(!host)(`a recreated consumer subscription, against the emulator 
     SSE_CONSUMER_REOPEN_DELAY_MS: '100',
   });
   const entry = entryForMessageType('PoolTotalChanged')!;
-  const admin = new PubSub({ projectId: project, apiEndpoint: host, emulatorMode: true });
+  const admin = createPubSub({ projectId: project, emulatorHost: host });
   const name = subscriptionNameFor(config.sse.consumer.subscriptionPrefix, 'reopen-1', entry.topic);
   let publisher: PubSubPublisher;
   let consumer: PubSubConsumer;

@@ -3,12 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBus } from '../src/bus/memory-bus.js';
-import { entryForMessageType } from '../src/catalog/catalog.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
 import type { Env } from '../src/config/env.js';
-import { extractKeys, makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
 import { createLogger, setLogWriter } from '../src/log/logger.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
+import { poolTotal as poolTotalOf, testEnvelope } from './helpers/envelopes.js';
 import { waitFor } from './helpers/ports.js';
 import { SseStream } from './helpers/sse-stream.js';
 
@@ -23,14 +22,8 @@ const SECRET = 'a-shared-secret-of-at-least-32-bytes-9d41c7';
 const OTHER_SECRET = 'another-secret-of-at-least-32-bytes-000000';
 const AUDIENCE = '/projects/123/locations/europe-west2/services/tote-sse';
 
-function envelope(type: string, payload: Record<string, unknown>): Envelope {
-  const entry = entryForMessageType(type)!;
-  const keys = extractKeys(entry, payload);
-  if (!keys.ok) throw new Error('payload misses keys');
-  return makeEnvelope(entry, payload, keys.keys, { source: 'test', protocol: null, connectionId: 'c', instanceId: 'i' });
-}
-const poolTotal = (productId: string) => envelope('PoolTotalChanged', { productId, isFinalized: false, total: { grossAmounts: [] } });
-const eventStatus = (eventId: string) => envelope('EventStatusChanged', { eventId, status: 'STARTED' });
+const poolTotal = (productId: string) => poolTotalOf(productId);
+const eventStatus = (eventId: string) => testEnvelope('EventStatusChanged', { eventId, status: 'STARTED' });
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

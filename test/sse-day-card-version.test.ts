@@ -1,4 +1,4 @@
-import { PubSub } from '@google-cloud/pubsub';
+import { createPubSub } from '../src/bus/pubsub-client.js';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PubSubPublisher } from '../src/bus/pubsub-publisher.js';
@@ -29,7 +29,7 @@ interface Instance {
 describe.skipIf(!host)(`day-card versions across SSE instances ${skipReason ? `(skipped: ${skipReason})` : ''}`, () => {
   const project = `sse-card-version-${randomBytes(3).toString('hex')}`;
   const config = loadConfig({ BUS: 'pubsub', PUBSUB_EMULATOR_HOST: host, GOOGLE_CLOUD_PROJECT: project });
-  const admin = new PubSub({ projectId: project, apiEndpoint: host, emulatorMode: true });
+  const admin = createPubSub({ projectId: project, emulatorHost: host });
   const running: Instance[] = [];
   let publisher: PubSubPublisher;
 
