@@ -154,6 +154,23 @@ describe('SSE access with HS256 tokens', () => {
     expect((await stream(`${sse.url}/events?authorization=${shortLived}`)).status).toBe(401);
   });
 
+  it('lets a listed cross-origin dashboard send its cookie, and never a wildcard one', async () => {
+    const { sse } = await serve({ ...env, SSE_CORS_ORIGINS: 'https://dash.example.com' });
+    const token = await hs();
+    const res = await fetch(`${sse.url}/names`, { headers: { Origin: 'https://dash.example.com', Cookie: `toteAuthorization=${token}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://dash.example.com');
+    expect(res.headers.get('access-control-allow-credentials')).toBe('true');
+    const s = await stream(`${sse.url}/events`, { Origin: 'https://dash.example.com', Cookie: `toteAuthorization=${token}` });
+    expect(s.headers['access-control-allow-credentials']).toBe('true');
+    const preflight = await fetch(`${sse.url}/snapshot`, { method: 'OPTIONS', headers: { Origin: 'https://dash.example.com', 'Access-Control-Request-Headers': 'authorization' } });
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('Authorization');
+    const { sse: open } = await serve({ ...env, SSE_CORS_ORIGINS: '*' });
+    const wild = await fetch(`${open.url}/names`, { headers: { Origin: 'https://elsewhere.example.com', Authorization: `Bearer ${token}` } });
+    expect(wild.headers.get('access-control-allow-origin')).toBe('*');
+    expect(wild.headers.get('access-control-allow-credentials')).toBeNull();
+  });
+
   it('never shows the secret or a token in /status, answers or logs', async () => {
     const { sse } = await serve(env);
     const token = await hs();
