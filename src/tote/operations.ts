@@ -183,11 +183,18 @@ export class Operations {
         return;
       case 'error':
         if (op && op.id === msg.id) this.onRefused(conn, op, msg.errors);
+        else if (!this.issued(msg.id)) this.badFrame(conn, 'unknown-operation', `error for unknown operation id "${msg.id.slice(0, 64)}"`, raw);
         return;
       case 'complete':
         if (op && op.id === msg.id) this.onComplete(conn, op);
+        else if (!this.issued(msg.id)) this.badFrame(conn, 'unknown-operation', `complete for unknown operation id "${msg.id.slice(0, 64)}"`, raw);
         return;
     }
+  }
+
+  /** An id this client once used: a late error or complete for it is protocol chatter (after a stop or a refusal), not news. */
+  private issued(id: string): boolean {
+    return /^[1-9][0-9]{0,15}$/.test(id) && Number(id) < this.nextOpId;
   }
 
   status(): Record<string, OperationStatus> {
