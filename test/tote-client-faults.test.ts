@@ -110,14 +110,18 @@ describe('a document Tote refuses', () => {
   });
 });
 
-describe('a legacy subscribe error (data with errors and no data, then complete)', () => {
+describe.each([
+  ['graphql-ws', 'data with errors and no data, then complete (HotChocolate)'],
+  ['graphql-transport-ws', 'next with errors and no data, then complete (graphql-ws)'],
+] as const)('a subscribe error over %s: %s', (protocol) => {
   it('fails the operation without counting a message of its type or dead-lettering anything', async () => {
-    h = await startHarness({ env: { TOTE_PROTOCOL: 'graphql-ws', TOTE_OPERATION_RETRY_MIN_MS: '60000', TOTE_OPERATION_RETRY_MAX_MS: '60000' } });
+    h = await startHarness({ env: { TOTE_PROTOCOL: protocol, TOTE_OPERATION_RETRY_MIN_MS: '60000', TOTE_OPERATION_RETRY_MAX_MS: '60000' } });
     h.sim.faults.refusalsAsData(true);
     h.sim.faults.failField('onPoolTotalChanged', 'Pool totals are unavailable');
     h.service.client.start();
     await waitFor(() => pool(h!).state === 'failed', { what: () => `the pool-total operation failed (${JSON.stringify(pool(h!))})` });
     const status = await json(`${h.service.url}/status`);
+    expect(status.protocol).toBe(protocol);
     expect(status.operations.onPoolTotalChanged.lastError).toContain('Pool totals are unavailable');
     expect(status.operations.onPoolTotalChanged.failures).toBe(1);
     expect(status.types.PoolTotalChanged?.received ?? 0).toBe(0);
