@@ -113,7 +113,7 @@ describe('a document Tote refuses', () => {
 describe.each([
   ['graphql-ws', 'data with errors and no data, then complete (HotChocolate)'],
   ['graphql-transport-ws', 'next with errors and no data, then complete (graphql-ws)'],
-] as const)('a subscribe error over %s: %s', (protocol) => {
+] as const)('a subscribe error over %s: %s', (protocol, _form) => {
   it('fails the operation without counting a message of its type or dead-lettering anything', async () => {
     h = await startHarness({ env: { TOTE_PROTOCOL: protocol, TOTE_OPERATION_RETRY_MIN_MS: '60000', TOTE_OPERATION_RETRY_MAX_MS: '60000' } });
     h.sim.faults.refusalsAsData(true);
