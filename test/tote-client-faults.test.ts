@@ -73,6 +73,22 @@ describe('a document Tote refuses', () => {
     const gross = (env.payload.total as { grossAmounts: Record<string, unknown>[] }).grossAmounts;
     expect(gross[0]).toHaveProperty('decimalAmount');
     expect(gross[0]).not.toHaveProperty('currency');
+
+    // A reconnect does not walk down the same steps again.
+    const refusals = pool(h).refusals;
+    h.sim.faults.disconnectAll();
+    await waitFor(() => h!.service.client.status().reconnects === 1 && pool(h!).state === 'active', { what: 'resubscribed after a reconnect' });
+    expect(pool(h).selectionDepth).toBe(4);
+    expect(pool(h).refusals).toBe(refusals);
+
+    // The next start (the next morning) asks for the full document again.
+    h.sim.faults.limitDepth(null);
+    await h.service.client.stop();
+    h.service.client.start();
+    await waitFor(() => h!.service.client.status().state === 'running' && pool(h!).state === 'active', { what: 'running after a restart' });
+    expect(pool(h).selectionDepth).toBeGreaterThan(4);
+    expect(pool(h).refusals).toBe(0);
+    expect(pool(h).selectionNote).toBeNull();
   });
 
   it('falls back to the bundled document when every shallower selection is refused', async () => {

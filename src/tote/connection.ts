@@ -3,7 +3,7 @@ import WebSocket, { type RawData } from 'ws';
 import type { DeadLetterReason, WireProtocol } from '../envelope/envelope.js';
 import { redact } from '../log/logger.js';
 import { describeClose, retryClass, type CloseClass } from './close-reasons.js';
-import { ProtocolError, dialectFor, parseJsonObject, type Dialect, type Inbound } from './protocol.js';
+import { ProtocolError, dialectFor, parseJsonObject, summariseErrors, type Dialect, type Inbound } from './protocol.js';
 
 /** The frames that belong to an operation; the connection answers everything else itself. */
 export type OperationFrame = Extract<Inbound, { kind: 'data' | 'error' | 'complete' }>;
@@ -341,19 +341,5 @@ export class ToteConnection {
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.ackTimer = this.stableTimer = this.pingTimer = null;
     this.clearLiveness();
-  }
-}
-
-/** Short, key-free text for an error payload from Tote, whatever it holds. */
-export function summariseErrors(v: unknown): string {
-  const first = Array.isArray(v) ? v[0] : v;
-  if (first && typeof first === 'object' && typeof (first as { message?: unknown }).message === 'string') {
-    return redact((first as { message: string }).message).slice(0, 500);
-  }
-  if (typeof first === 'string') return redact(first).slice(0, 500);
-  try {
-    return redact(JSON.stringify(v) ?? String(v)).slice(0, 500);
-  } catch {
-    return 'unreadable error payload';
   }
 }

@@ -3,9 +3,9 @@ import type { ToteConfig } from '../config/tote.js';
 import type { DeadLetterReason } from '../envelope/envelope.js';
 import { redact, type Logger } from '../log/logger.js';
 import { backoffDelay } from './backoff.js';
-import { summariseErrors, type OperationFrame, type ToteConnection } from './connection.js';
+import type { OperationFrame, ToteConnection } from './connection.js';
 import type { ClientHandlers, FrameMeta } from './handlers.js';
-import type { ExecutionPayload } from './protocol.js';
+import { summariseErrors, type ExecutionPayload } from './protocol.js';
 import { documentDepth, pruneDocument } from './selection-depth.js';
 import { documentFromSchema, fetchSchema, introspectionUrl, type OperationDocument, type SelectionSource } from './selection.js';
 

@@ -9,6 +9,7 @@
  */
 import { GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, stringifyMessage, validateMessage } from 'graphql-ws';
 import type { WireProtocol } from '../envelope/envelope.js';
+import { redact } from '../log/logger.js';
 
 /**
  * The legacy subprotocol's name is ours to define: graphql-ws exports it only
@@ -189,4 +190,18 @@ export function dialectFor(protocol: string): Dialect | undefined {
   if (protocol === LEGACY_PROTOCOL) return legacyDialect;
   if (protocol === TRANSPORT_PROTOCOL) return transportDialect;
   return undefined;
+}
+
+/** Short, key-free text for an error payload from Tote, whatever it holds. */
+export function summariseErrors(v: unknown): string {
+  const first = Array.isArray(v) ? v[0] : v;
+  if (first && typeof first === 'object' && typeof (first as { message?: unknown }).message === 'string') {
+    return redact((first as { message: string }).message).slice(0, 500);
+  }
+  if (typeof first === 'string') return redact(first).slice(0, 500);
+  try {
+    return redact(JSON.stringify(v) ?? String(v)).slice(0, 500);
+  } catch {
+    return 'unreadable error payload';
+  }
 }
