@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { deadLetterAttributes, envelopeAttributes } from './attributes.js';
 import { FlowControl } from './flow-control.js';
 import { LatencyWindow } from './latency.js';
-import { PublishError, type DayCardPublisher, type EnvelopePublisher } from './types.js';
+import { PublishError, type BusHealth, type DayCardPublisher, type EnvelopePublisher } from './types.js';
 
 /** gRPC ALREADY_EXISTS: another instance created the topic first. */
 const ALREADY_EXISTS = 6;
@@ -24,6 +24,9 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
   private readonly flow: FlowControl;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly latency = new LatencyWindow();
+  /** For /ready: a publish failure newer than the last success means the bus is not taking messages. */
+  private lastOkAt = 0;
+  private lastFailure: { at: number; message: string } | null = null;
 
   constructor(
     private readonly cfg: BusConfig,
@@ -104,7 +107,9 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     try {
       await p;
       this.latency.record(performance.now() - started);
+      this.lastOkAt = Date.now();
     } catch (err) {
+      this.lastFailure = { at: Date.now(), message: (err as Error).message };
       // A failed ordered publish pauses its key until resumed; later messages
       // for that product must not be stuck behind one failure.
       if (orderingKey) topic.resumePublishing(orderingKey);
@@ -130,6 +135,16 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
 
   publishLatency() {
     return this.latency.summary();
+  }
+
+  publishLatencyHistogram() {
+    return this.latency.histogram();
+  }
+
+  health(): BusHealth {
+    const f = this.lastFailure;
+    if (f && f.at >= this.lastOkAt) return { ok: false, detail: `last publish failed ${new Date(f.at).toISOString()}: ${f.message}` };
+    return { ok: true, detail: null };
   }
 
   backlog(): number {
