@@ -18,13 +18,12 @@ import type { Env } from './config/env.js';
 import { PubSubConsumer } from './consumer/index.js';
 import { createHistorySink } from './history/index.js';
 import { createLogger, log as rootLog, setLogLevel, type Logger } from './log/logger.js';
-import { startSimulator, type Simulator } from './simulator/index.js';
-import { simulatorOptionsFrom } from './simulator/options.js';
+import { simulatorOptionsFrom, startSimulator, type Simulator } from './simulator/index.js';
 import { startSseService } from './sse/index.js';
-import { startSubscriberService, type SubscriberService } from './subscriber/service.js';
-import { exitOnStartFailure } from './startup/exit.js';
-import { preflight } from './startup/preflight.js';
-import { onShutdown } from './subscriber/shutdown.js';
+import { startSubscriberService, type SubscriberService } from './subscriber/index.js';
+import { exitOnStartFailure } from './process/exit.js';
+import { preflight } from './process/preflight.js';
+import { onShutdown } from './process/shutdown.js';
 
 export interface LocalPipeline {
   readonly config: Config;

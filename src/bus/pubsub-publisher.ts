@@ -1,16 +1,14 @@
-import { PubSub, type Topic } from '@google-cloud/pubsub';
+import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, entryForMessageType } from '../catalog/catalog.js';
 import type { BusConfig } from '../config/bus.js';
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 import type { Logger } from '../log/logger.js';
 import { deadLetterAttributes, envelopeAttributes } from './attributes.js';
 import { FlowControl } from './flow-control.js';
+import { createPubSub, grpcCode, GrpcStatus } from './pubsub-client.js';
 import { LatencyWindow } from './latency.js';
 import { PublishError, type BusHealth, type DayCardPublisher, type EnvelopePublisher } from './types.js';
-
-/** gRPC ALREADY_EXISTS: another instance created the topic first. */
-const ALREADY_EXISTS = 6;
 
 /**
  * Publishes each envelope to its catalog topic, with the entity keys as
@@ -32,10 +30,7 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     private readonly cfg: BusConfig,
     private readonly log: Logger,
   ) {
-    this.pubsub = new PubSub({
-      projectId: cfg.projectId,
-      ...(cfg.emulatorHost ? { apiEndpoint: cfg.emulatorHost, emulatorMode: true } : {}),
-    });
+    this.pubsub = createPubSub(cfg);
     this.flow = new FlowControl(cfg.maxOutstandingMessages, cfg.maxOutstandingBytes);
   }
 
@@ -68,7 +63,7 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
         await this.pubsub.createTopic(name);
         this.log.info('created pubsub topic', { topic: name });
       } catch (err) {
-        if ((err as { code?: number }).code !== ALREADY_EXISTS) throw err;
+        if (grpcCode(err) !== GrpcStatus.ALREADY_EXISTS) throw err;
       }
     }
   }

@@ -7,9 +7,9 @@
 import { ConfigError, loadConfig } from '../config/index.js';
 import { PubSubConsumer } from '../consumer/index.js';
 import { log, setLogLevel } from '../log/logger.js';
-import { exitOnStartFailure } from '../startup/exit.js';
-import { preflight } from '../startup/preflight.js';
-import { onShutdown } from '../subscriber/shutdown.js';
+import { exitOnStartFailure } from '../process/exit.js';
+import { preflight } from '../process/preflight.js';
+import { onShutdown } from '../process/shutdown.js';
 import { startSseService, type SseService } from './index.js';
 
 async function main(): Promise<void> {

@@ -3,7 +3,8 @@ import type { DayCardPublisher } from '../bus/types.js';
 import { RecentIds } from '../bus/recent-ids.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { redact, type Logger } from '../log/logger.js';
-import { fetchDayCard, type DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
+import { fetchDayCard } from '../tote/gateway.js';
 import type { SecretResolver } from '../tote/secrets.js';
 
 export interface DayCardRelayOptions {

@@ -1,5 +1,6 @@
 import { CATALOG, entryForMessageType, type CatalogEntry } from '../catalog/catalog.js';
 import type { EnvelopePublisher } from '../bus/types.js';
+import { settlesBy } from '../deadline/deadline.js';
 import {
   extractKeys,
   makeDeadLetter,
@@ -211,17 +212,8 @@ export class Ingest {
   async drain(timeoutMs = Infinity): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (this.settling.size) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        Promise.allSettled([...this.settling]).then(() => false),
-        new Promise<boolean>((r) => {
-          if (Number.isFinite(left)) timer = setTimeout(() => r(true), left);
-        }),
-      ]);
-      if (timer) clearTimeout(timer);
-      if (timedOut) return false;
+      if (deadline - Date.now() <= 0) return false;
+      if (!(await settlesBy(Promise.allSettled([...this.settling]), deadline))) return false;
     }
     return true;
   }

@@ -8,10 +8,10 @@ import { MemoryBus } from '../bus/memory-bus.js';
 import { loadConfig, ConfigError } from '../config/index.js';
 import { createHistorySink } from '../history/index.js';
 import { log, setLogLevel } from '../log/logger.js';
-import { exitOnStartFailure } from '../startup/exit.js';
-import { preflight } from '../startup/preflight.js';
+import { exitOnStartFailure } from '../process/exit.js';
+import { preflight } from '../process/preflight.js';
 import { startSubscriberService } from './service.js';
-import { onShutdown } from './shutdown.js';
+import { onShutdown } from '../process/shutdown.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -11,11 +11,12 @@ import { resolveSecret, type SecretResolver } from '../tote/secrets.js';
 import { DayCardRelay } from './day-card-relay.js';
 import { Ingest } from './ingest.js';
 import { createControlApp } from './control-api.js';
-import { listenOrExplain } from '../startup/listen.js';
+import { listenOrExplain } from '../process/listen.js';
 import { createSubscriberMetrics } from './metrics.js';
 import { readiness } from './readiness.js';
-import type { SubscriberStatus } from './status.js';
-import { inWindow, type DailyWindow } from './window.js';
+import type { PublishLatency, SubscriberStatus } from './status.js';
+import { inWindow, type DailyWindow } from '../window/daily-window.js';
+import { settlesBy } from '../deadline/deadline.js';
 
 export interface SubscriberServiceOptions {
   tote: ToteConfig;
@@ -127,7 +128,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   const startedAt = new Date();
   let stopping: Promise<boolean> | null = null;
 
-  const publishLatency = () => o.publisher.publishLatency?.() ?? { p50Ms: null, p99Ms: null, samples: 0 };
+  const publishLatency = (): PublishLatency => o.publisher.publishLatency?.() ?? { p50Ms: null, p99Ms: null, samples: 0 };
 
   const status = (): SubscriberStatus => {
     const c = client.status();
@@ -289,15 +290,4 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       await settlesBy(o.publisher.close(), deadline);
     },
   };
-}
-
-/** True if `p` settles before `deadline` (epoch ms), false otherwise. */
-async function settlesBy(p: Promise<unknown>, deadline: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()))));
-  try {
-    return await Promise.race([p.then(() => true, () => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -5,7 +5,7 @@ import { CATALOG, bundledDocument, type CatalogEntry } from '../catalog/catalog.
 import type { ToteConfig } from '../config/tote.js';
 import type { DeadLetterReason, WireProtocol } from '../envelope/envelope.js';
 import { redact, type Logger } from '../log/logger.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../retry/backoff.js';
 import { classifyClose, describeClose } from './close-reasons.js';
 import {
   LEGACY_PROTOCOL,

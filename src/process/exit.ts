@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
-import { StartupError } from './errors.js';
+import { StartupError } from './startup-error.js';
 
 /**
  * Ends a process whose start failed, saying why once. Settings the operator

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import { connect } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { Config } from '../config/index.js';
-import { StartupError } from './errors.js';
+import { StartupError } from './startup-error.js';
 
 /** How long an emulator or credential check may take before start-up gives up with a clear line. */
 const CHECK_TIMEOUT_MS = 3_000;

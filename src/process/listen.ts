@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { StartupError } from './errors.js';
+import { StartupError } from './startup-error.js';
 
 /**
  * Listens, or fails with a StartupError that names the variable to change.
