@@ -8,7 +8,7 @@ import { deadLetterAttributes, envelopeAttributes } from './attributes.js';
 import { FlowControl } from './flow-control.js';
 import { createPubSub, grpcCode, GrpcStatus } from './pubsub-client.js';
 import { LatencyWindow } from './latency.js';
-import { PublishError, type DayCardPublisher, type EnvelopePublisher } from './types.js';
+import { PublishError, type BusHealth, type DayCardPublisher, type EnvelopePublisher } from './types.js';
 
 /**
  * Publishes each envelope to its catalog topic, with the entity keys as
@@ -22,6 +22,9 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
   private readonly flow: FlowControl;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly latency = new LatencyWindow();
+  /** For /ready: a publish failure newer than the last success means the bus is not taking messages. */
+  private lastOkAt = 0;
+  private lastFailure: { at: number; message: string } | null = null;
 
   constructor(
     private readonly cfg: BusConfig,
@@ -99,7 +102,9 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     try {
       await p;
       this.latency.record(performance.now() - started);
+      this.lastOkAt = Date.now();
     } catch (err) {
+      this.lastFailure = { at: Date.now(), message: (err as Error).message };
       // A failed ordered publish pauses its key until resumed; later messages
       // for that product must not be stuck behind one failure.
       if (orderingKey) topic.resumePublishing(orderingKey);
@@ -125,6 +130,16 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
 
   publishLatency() {
     return this.latency.summary();
+  }
+
+  publishLatencyHistogram() {
+    return this.latency.histogram();
+  }
+
+  health(): BusHealth {
+    const f = this.lastFailure;
+    if (f && f.at >= this.lastOkAt) return { ok: false, detail: `last publish failed ${new Date(f.at).toISOString()}: ${f.message}` };
+    return { ok: true, detail: null };
   }
 
   backlog(): number {

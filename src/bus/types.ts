@@ -20,6 +20,23 @@ export interface EnvelopePublisher {
   backlog(): number;
   /** Optional capability: recent publish latency percentiles. */
   publishLatency?(): { p50Ms: number | null; p99Ms: number | null; samples: number };
+  /** Optional capability: every publish latency (and its histogram), for /metrics. */
+  publishLatencyHistogram?(): LatencyHistogram;
+  /** Optional capability: whether the bus is taking messages now (for /ready). */
+  health?(): BusHealth;
+}
+
+export interface BusHealth {
+  readonly ok: boolean;
+  readonly detail: string | null;
+}
+
+/** Cumulative counts per upper bound (seconds), Prometheus-style. */
+export interface LatencyHistogram {
+  readonly bounds: readonly number[];
+  readonly counts: readonly number[];
+  readonly sum: number;
+  readonly count: number;
 }
 
 export type EnvelopeListener = (envelope: Envelope) => void;

@@ -6,6 +6,7 @@ import { MESSAGE_TYPES } from '../catalog/catalog.js';
 import type { SseConfig } from '../config/sse.js';
 import { isCompletenessSource, isReportingSource, type SourceStatus } from '../bus/source-capabilities.js';
 import { log as rootLog, type Logger } from '../log/logger.js';
+import { listenOrExplain } from '../process/listen.js';
 import { StreamAccess } from './access.js';
 import { createApp } from './app.js';
 import { eventsRoute } from './events-route.js';
@@ -159,13 +160,14 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
   // Streams live for up to an hour: no socket or request timeouts on this server.
   server.requestTimeout = 0;
   server.timeout = 0;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  try {
+    await listenOrExplain(server, config.port, config.host, 'PORT');
+  } catch (err) {
+    unsubscribe();
+    stopGaps();
+    hub.stop();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${port}`;

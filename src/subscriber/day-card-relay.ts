@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DayCardPublisher } from '../bus/types.js';
 import { RecentIds } from '../bus/recent-ids.js';
 import type { Envelope } from '../envelope/envelope.js';
@@ -105,6 +106,8 @@ export class DayCardRelay {
     });
   }
 
+  private lastDigest: string | null = null;
+
   private async fetchAndPublish(): Promise<void> {
     this.s.fetches++;
     try {
@@ -123,7 +126,11 @@ export class DayCardRelay {
       });
       await this.o.publisher.publishDayCard(card);
       this.s.published++;
-      this.o.log.info('day card published', { events: card.events.length, products: card.products.length, truncated: card.truncated });
+      // The card is republished every refresh; only a changed one is news to an operator.
+      const digest = createHash('sha256').update(JSON.stringify(card)).digest('hex');
+      const level = digest === this.lastDigest ? 'debug' : 'info';
+      this.lastDigest = digest;
+      this.o.log[level]('day card published', { events: card.events.length, products: card.products.length, truncated: card.truncated, changed: level === 'info' });
     } catch (err) {
       this.s.failures++;
       this.s.lastError = redact((err as Error).message);

@@ -11,7 +11,7 @@ import {
   type Origin,
 } from '../envelope/envelope.js';
 import type { HistorySink } from '../history/types.js';
-import type { Logger } from '../log/logger.js';
+import { containsSecret, redact, redactValue, type Logger } from '../log/logger.js';
 import type { FrameMeta } from '../tote/client.js';
 
 export interface TypeCounters {
@@ -76,6 +76,8 @@ export class Ingest {
 
   /** A data frame for a catalog entry. */
   handleMessage(entry: CatalogEntry, payload: Record<string, unknown>, raw: string, meta: FrameMeta): void {
+    // A key Tote echoes back must reach neither the topics, history nor the public stream.
+    if (containsSecret(raw)) payload = redactValue(payload);
     const origin = this.origin(meta);
     const keys = extractKeys(entry, payload);
     if (!keys.ok) {
@@ -114,7 +116,7 @@ export class Ingest {
 
   /** A frame that cannot become an envelope: counted, logged, dead-lettered with its reason. */
   handleBadFrame(reason: DeadLetterReason, detail: string, raw: string, meta: FrameMeta, entry?: CatalogEntry): void {
-    const dl = makeDeadLetter(reason, detail, raw, this.origin(meta), entry, meta.receivedAt);
+    const dl = makeDeadLetter(reason, redact(detail), redact(raw), this.origin(meta), entry, meta.receivedAt);
     const c = this.counter(entry?.messageType ?? UNKNOWN);
     c.received++;
     this.deadLetter(dl, c);

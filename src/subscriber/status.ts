@@ -1,7 +1,9 @@
 import type { HistoryStatus } from '../history/types.js';
 import type { ClientStatus } from '../tote/client.js';
 import type { DailyWindow } from '../window/daily-window.js';
+import type { BusHealth } from '../bus/types.js';
 import type { DayCardRelayStatus } from './day-card-relay.js';
+import type { Readiness } from './readiness.js';
 import type { Ingest } from './ingest.js';
 
 type IngestStats = ReturnType<Ingest['stats']>;
@@ -32,7 +34,12 @@ export interface SubscriberStatus {
   readonly lastErrorAt: ClientStatus['lastErrorAt'];
   /** The socket is paused because the bus or history is behind (backpressure). */
   readonly paused: ClientStatus['paused'];
+  /** WebSocket frames received from Tote since start, keep-alives included. */
+  readonly framesReceived: ClientStatus['framesReceived'];
+  readonly keepAlives: ClientStatus['keepAlives'];
   readonly window: DailyWindow & { readonly inWindow: boolean };
+  /** What GET /ready answers (200 when ready). */
+  readonly readiness: Readiness;
   /** Per Tote subscription (root field). */
   readonly operations: ClientStatus['operations'];
   /** received = published + deadLettered + inFlight. */
@@ -47,6 +54,8 @@ export interface SubscriberStatus {
     readonly backlog: number;
     /** The same, as the bus client counts them. */
     readonly busBacklog: number;
+    /** Whether the bus takes messages now (null for a bus that cannot tell). */
+    readonly health: BusHealth | null;
     readonly latency: PublishLatency;
   };
   readonly history: HistoryStatus;
