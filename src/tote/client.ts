@@ -32,6 +32,12 @@ export interface ClientHandlers {
   onMessage(entry: CatalogEntry, payload: Record<string, unknown>, raw: string, meta: FrameMeta): void;
   /** A frame that cannot become an envelope; the caller dead-letters it. */
   onBadFrame(reason: DeadLetterReason, detail: string, raw: string, meta: FrameMeta, entry?: CatalogEntry): void;
+  /**
+   * Once per socket, after connection_ack, when every operation has been
+   * started: what Tote sent while no socket was open is lost, so this is the
+   * moment to reconcile. `reconnect` is false for the first socket since start().
+   */
+  onConnected?(info: { connectionId: string; protocol: WireProtocol; reconnect: boolean }): void;
 }
 
 export interface OperationStatus {
@@ -425,6 +431,7 @@ export class ToteClient {
     conn.acked = true;
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
+    const reconnect = this.everConnected;
     if (this.everConnected) this.reconnects++;
     this.everConnected = true;
     this.state = 'running';
@@ -451,6 +458,7 @@ export class ToteClient {
     // Downstream was still saturated when this socket was made (a reconnect
     // while paused): the operations are started, but their data waits in TCP.
     if (this.paused) conn.ws.pause();
+    this.handlers.onConnected?.({ connectionId: conn.id, protocol: conn.dialect!.protocol, reconnect });
   }
 
   private subscribe(conn: Connection, op: Operation): void {
