@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ReconcilerStatus } from './reconcile/reconciler.js';
 
 /**
  * Prometheus figures for GET /metrics. They mirror /status and the periodic
@@ -13,6 +14,7 @@ export function createSubscriberMetrics(read: () => {
   historyBacklog: number;
   publishP50Ms: number | null;
   publishP99Ms: number | null;
+  reconciliation?: ReconcilerStatus | null;
 }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -64,5 +66,35 @@ export function createSubscriberMetrics(read: () => {
   gauge('tote_history_backlog', 'Rows waiting to be stored in history', () => read().historyBacklog);
   gauge('tote_publish_latency_p50_ms', 'Median publish latency over recent messages', () => read().publishP50Ms);
   gauge('tote_publish_latency_p99_ms', '99th percentile publish latency over recent messages', () => read().publishP99Ms);
+  const rec = () => read().reconciliation ?? null;
+  new Counter({
+    name: 'tote_reconciliations_total',
+    help: 'Reconciliations with the query gateway after a connect, by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const r = rec();
+      if (!r) return;
+      this.inc({ outcome: 'failed' }, r.failures);
+      this.inc({ outcome: 'ok' }, Math.max(0, r.runs - r.failures - (r.state === 'running' ? 1 : 0)));
+    },
+  });
+  new Counter({
+    name: 'tote_reconciliation_corrections_total',
+    help: 'Envelopes emitted by reconciliations because Tote had moved on while no socket was open, by message type',
+    labelNames: ['type'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [type, n] of Object.entries(rec()?.correctionsByType ?? {})) this.inc({ type }, n);
+    },
+  });
+  gauge('tote_reconciliation_last_success_timestamp_seconds', 'When the last reconciliation succeeded', () => {
+    const at = rec()?.lastSuccessAt;
+    return at ? Date.parse(at) / 1000 : null;
+  });
+  gauge('tote_reconciliation_entities_checked', 'Products and events the last reconciliation read', () => rec()?.lastRun?.entitiesChecked ?? null);
+  gauge('tote_reconciliation_consecutive_failures', 'Reconciliations failed in a row (0 after a success)', () => rec()?.consecutiveFailures ?? null);
   return registry;
 }
