@@ -277,7 +277,8 @@ export class Reconciler {
       this.s.lastError = run.error;
       if (!this.stopped && this.o.active()) {
         // Retry the same trigger unless a newer connect already asked.
-        this.pending ??= { reason: `retry after: ${trigger.reason}`, connectionId: trigger.connectionId };
+        const reason = trigger.reason.startsWith('retry after: ') ? trigger.reason : `retry after: ${trigger.reason}`;
+        this.pending ??= { reason, connectionId: trigger.connectionId };
         this.retrying = true;
         const wait = backoffDelay(this.s.consecutiveFailures - 1, this.o.config.retryMinMs, this.o.config.retryMaxMs);
         this.lastStartedAt = -Infinity;
