@@ -31,6 +31,8 @@ import { SeenState } from './seen-state.js';
 
 /** Corrections handed to the bus per turn of the event loop. */
 const CHUNK = 100;
+/** Products or events mapped and compared per turn of the event loop. */
+const SLICE = 25;
 /** How often a run waiting for the bus to catch up looks again. */
 const ROOM_POLL_MS = 50;
 
@@ -236,27 +238,37 @@ export class Reconciler {
       });
       run.requests = state.requests;
       run.pagesTruncated = state.truncated;
-      const mapped = mapDayState(state);
-      run.entitiesChecked = mapped.entities;
-      run.statesCompared = mapped.observations.length;
-      run.missing = mapped.missing;
-      run.truncated = mapped.truncated;
       let sent = 0;
-      for (const obs of mapped.observations) {
-        const seen = this.seen.get(obs.entry.messageType, obs.entityKey);
-        if (seen && seen.seq > fromSeq) {
-          run.newerLive++;
-          continue;
+      // A day is mapped and compared a slice of entities at a time, with a turn of the event loop between:
+      // a full day in one go holds the live feed's frames for tens of milliseconds.
+      const slices = [
+        ...chunks(state.products, SLICE).map((products) => ({ ...state, products, events: [] })),
+        ...chunks(state.events, SLICE).map((events) => ({ ...state, products: [], events })),
+      ];
+      for (const slice of slices) {
+        await new Promise((r) => setImmediate(r));
+        const mapped = mapDayState(slice);
+        run.entitiesChecked += mapped.entities;
+        run.statesCompared += mapped.observations.length;
+        addCounts(run.missing, mapped.missing);
+        addCounts(run.truncated, mapped.truncated);
+        for (const obs of mapped.observations) {
+          const seen = this.seen.get(obs.entry.messageType, obs.entityKey);
+          if (seen && seen.seq > fromSeq) {
+            run.newerLive++;
+            continue;
+          }
+          if (seen ? covers(seen.payload, obs) : isQuietDefault(obs)) continue;
+          if (sent > 0 && sent % CHUNK === 0) await this.roomBy(deadline);
+          // Stopped meanwhile: the next connect's run finds what is left.
+          if (this.stopped || !this.o.active()) break;
+          this.o.emit(obs.entry, obs.payload, trigger.connectionId);
+          sent++;
+          run.corrections++;
+          run.correctionsByType[obs.entry.messageType] = (run.correctionsByType[obs.entry.messageType] ?? 0) + 1;
+          this.s.correctionsByType[obs.entry.messageType] = (this.s.correctionsByType[obs.entry.messageType] ?? 0) + 1;
+          this.s.correctionsTotal++;
         }
-        if (seen ? covers(seen.payload, obs) : isQuietDefault(obs)) continue;
-        if (sent > 0 && sent % CHUNK === 0) await this.roomBy(deadline);
-        if (this.stopped) break;
-        this.o.emit(obs.entry, obs.payload, trigger.connectionId);
-        sent++;
-        run.corrections++;
-        run.correctionsByType[obs.entry.messageType] = (run.correctionsByType[obs.entry.messageType] ?? 0) + 1;
-        this.s.correctionsByType[obs.entry.messageType] = (this.s.correctionsByType[obs.entry.messageType] ?? 0) + 1;
-        this.s.correctionsTotal++;
       }
       run.ok = true;
       this.s.lastSuccessAt = new Date().toISOString();
@@ -299,4 +311,14 @@ export class Reconciler {
     await new Promise((r) => setImmediate(r));
     while (!this.o.hasRoom() && Date.now() < deadline && !this.stopped) await new Promise((r) => setTimeout(r, ROOM_POLL_MS));
   }
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
 }
