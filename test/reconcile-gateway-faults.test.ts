@@ -58,15 +58,16 @@ const FAST = {
   TOTE_RECONCILE_TIMEOUT_MS: '500',
 };
 
+let h: Harness | undefined;
+let proxy: Awaited<ReturnType<typeof gatewayProxy>> | undefined;
+afterEach(async () => {
+  // The proxy first: a request it holds would hold the day-card relay's stop until its timeout.
+  await proxy?.close();
+  await h?.close();
+  h = proxy = undefined;
+});
+
 describe('a failing query gateway', () => {
-  let h: Harness | undefined;
-  let proxy: Awaited<ReturnType<typeof gatewayProxy>> | undefined;
-  afterEach(async () => {
-    // The proxy first: a request it holds would hold the day-card relay's stop until its timeout.
-    await proxy?.close();
-    await h?.close();
-    h = proxy = undefined;
-  });
 
   const status = async (): Promise<ReconcilerStatus> => (await (await fetch(`${h!.service.url}/status`)).json()).reconciliation;
 
@@ -129,14 +130,6 @@ describe('a failing query gateway', () => {
 });
 
 describe('a storm of reconnects', () => {
-  let h: Harness | undefined;
-  let proxy: Awaited<ReturnType<typeof gatewayProxy>> | undefined;
-  afterEach(async () => {
-    // The proxy first: a request it holds would hold the day-card relay's stop until its timeout.
-    await proxy?.close();
-    await h?.close();
-    h = proxy = undefined;
-  });
 
   it('is one reconciliation waiting, not one query per socket', async () => {
     let simUrl = '';
