@@ -126,6 +126,22 @@ describe('the gateway-to-payload mapping', () => {
     expect(covers({ productId: 'p1', status: 'SETTLED' }, obs('ProductStatusChanged'))).toBe(true);
     expect(covers({ productId: 'p1', status: 'OPEN' }, obs('ProductStatusChanged'))).toBe(false);
   });
+
+  it('takes a gateway answer behind the feed in the lifecycle as lagging, not as a correction', () => {
+    const lagging = mapDayState(state([product({ selling: { status: 'OPEN' } })])).observations.find((o) => o.entry.messageType === 'ProductStatusChanged')!;
+    expect(covers({ productId: 'p1', status: 'CLOSED' }, lagging)).toBe(true);
+    const provisional = product();
+    provisional.type!.result!.dividends!.nodes![0]!.dividend!.status = 'PROVISIONAL';
+    const dividend = mapDayState(state([provisional])).observations.find((o) => o.entry.messageType === 'PoolDividendChanged')!;
+    const finalSeen = { productId: 'p1', dividends: [{ dividend: { name: 'WIN', type: 'POOL', status: 'FINAL', amounts: [money(3.5)] }, legs: [] }] };
+    expect(covers(finalSeen, dividend)).toBe(true);
+    // A FINAL result revised to other positions is a correction.
+    const revised = mapDayState(
+      state([], [{ id: 'e', status: null, eventCompetitors: null, result: { status: 'FINAL', results: { nodes: [{ id: 'b', finishingPosition: '1', status: 'FINAL' }] } } }]),
+    ).observations[0]!;
+    expect(covers({ eventId: 'e', competitorResults: [{ competitorId: 'a', finishingPosition: '1', status: 'FINAL' }] }, revised)).toBe(false);
+    expect(covers({ eventId: 'e', competitorResults: [{ competitorId: 'b', finishingPosition: '1', status: 'PROVISIONAL' }] }, revised)).toBe(false);
+  });
 });
 
 describe('the last state seen', () => {

@@ -169,23 +169,53 @@ export function isQuietDefault(o: Observation): boolean {
 }
 
 /**
+ * Order of each type's statuses in an entity's life. A gateway answer behind
+ * what the feed already said (a product OPEN that the feed said CLOSED, a
+ * PROVISIONAL result after the FINAL one) is taken as the gateway lagging the
+ * socket, not as a correction: Tote's lifecycles do not go backwards.
+ */
+const LIFECYCLE: Partial<Record<ReconciledType, readonly (readonly string[])[]>> = {
+  ProductStatusChanged: [['UNKNOWN'], ['OPEN'], ['CLOSED'], ['SETTLED']],
+  EventStatusChanged: [['UNKNOWN'], ['SCHEDULED'], ['DELAYED'], ['STARTED'], ['FINISHED'], ['CANCELLED', 'ABANDONED']],
+  EventResultChanged: [['PENDING'], ['PROVISIONAL'], ['FINAL']],
+  PoolDividendChanged: [['PROVISIONAL'], ['FINAL']],
+  CompetitorStatusChanged: [['UNKNOWN', 'PROVISIONAL', 'CONFIRMED'], ['WITHDRAWN']],
+};
+
+/** The status a payload of a reconciled type is at: its own, or that of its first result or dividend. */
+function statusOf(type: string, p: Record<string, unknown>): string | undefined {
+  const first = (list: unknown, inner?: string) => {
+    const item = Array.isArray(list) ? (list[0] as Record<string, unknown> | undefined) : undefined;
+    const holder = inner ? (item?.[inner] as Record<string, unknown> | undefined) : item;
+    return holder?.status;
+  };
+  const s = type === 'EventResultChanged' ? first(p.competitorResults) : type === 'PoolDividendChanged' ? first(p.dividends, 'dividend') : p.status;
+  return typeof s === 'string' ? s.toUpperCase() : undefined;
+}
+
+function stage(type: ReconciledType, p: Record<string, unknown>): number {
+  const s = statusOf(type, p);
+  return s === undefined ? -1 : (LIFECYCLE[type]?.findIndex((names) => names.includes(s)) ?? -1);
+}
+
+/**
  * Whether what the feed last said (cut to the catalog shape) already covers
  * what the gateway says. Only the fields the gateway gave are compared (it
- * has no isFinalized, for one); otherwise equal, or further along where the
- * gateway's vocabulary stops short (a SETTLED product reads CLOSED there).
+ * has no isFinalized, for one); otherwise equal, or further along: a later
+ * status in the lifecycle (a SETTLED product reads CLOSED on the gateway),
+ * a larger pool total (pools only grow within a day).
  */
 export function covers(seen: Record<string, unknown>, o: Observation): boolean {
   if (canonical(project(seen, shapeOfValue(o.payload)).value) === o.form) return true;
-  const type = o.entry.messageType;
-  if (type === 'ProductStatusChanged') {
-    return String(seen.status).toUpperCase() === 'SETTLED' && String(o.payload.status).toUpperCase() === 'CLOSED';
-  }
+  const type = o.entry.messageType as ReconciledType;
+  const had = stage(type, seen);
+  const now = stage(type, o.payload);
+  if (had >= 0 && now >= 0 && now < had) return true;
   if (type === 'PoolTotalChanged') {
-    // Pools only grow within a day: a smaller gateway total is older than the feed's, not a correction.
     const gross = (p: Record<string, unknown>) => Number(((p.total as { grossAmounts?: { decimalAmount?: unknown }[] } | undefined)?.grossAmounts?.[0])?.decimalAmount);
-    const had = gross(seen);
-    const now = gross(o.payload);
-    return Number.isFinite(had) && Number.isFinite(now) && now < had;
+    const before = gross(seen);
+    const after = gross(o.payload);
+    return Number.isFinite(before) && Number.isFinite(after) && after < before;
   }
   return false;
 }
