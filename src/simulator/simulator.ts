@@ -106,11 +106,12 @@ export interface SimulatorFaults {
    * Tote's state moves on while no socket is open: ends every socket (as
    * disconnectAll), refuses new ones (HTTP 503 on the upgrade) until they
    * are all gone, then announces `changes` to nobody (the query gateway
-   * serves them) and accepts sockets again. Resolves with the deliveries
-   * made, which is 0 unless a socket outlived the wait.
-   * src/simulator/gap-changes.ts builds a realistic set of changes.
+   * serves them) and accepts sockets again. With `holdMs` the gap stays
+   * open that long after the changes, while a playing day goes on announcing
+   * to nobody. Resolves with the deliveries made, which is 0 unless a socket
+   * outlived the wait. src/simulator/gap-changes.ts builds a realistic set of changes.
    */
-  changeWhileDisconnected(changes: readonly { rootField: string; payload: Record<string, unknown> }[]): Promise<number>;
+  changeWhileDisconnected(changes: readonly { rootField: string; payload: Record<string, unknown> }[], opts?: { holdMs?: number }): Promise<number>;
 }
 
 export interface Simulator {
@@ -320,7 +321,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         knownField(rootField);
         return hub.complete(rootField);
       },
-      async changeWhileDisconnected(changes) {
+      async changeWhileDisconnected(changes, opts = {}) {
         for (const c of changes) knownField(c.rootField);
         refusing = true;
         try {
@@ -330,6 +331,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
           while ((sockets.size > 0 || hub.operations() > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
           let deliveries = 0;
           for (const c of changes) deliveries += publish(c.rootField, c.payload);
+          if (opts.holdMs) await new Promise((r) => setTimeout(r, opts.holdMs));
           return deliveries;
         } finally {
           refusing = false;
