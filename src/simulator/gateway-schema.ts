@@ -138,6 +138,10 @@ export function buildGatewaySchema(source: CardSource): GraphQLSchema {
         page(r.competitorResults, args, (c) => ({ id: c.competitorId, name: c.name ?? null, finishingPosition: c.finishingPosition, status: FINAL_OR_PROVISIONAL(c.status ?? status) })),
     };
   };
+  const eventStatus = (race: RacePlan, now: number) => {
+    const announced = state?.eventStatus.get(race.id);
+    return announced && EVENT_STATUSES.has(announced) ? announced : eventStatusAt(race, now);
+  };
   const sellingStatus = (p: ProductPlan, now: number) => {
     const announced = state?.productStatus.get(p.id);
     // Tote's selling status has no SETTLED: a settled product is closed to bets.
@@ -178,7 +182,7 @@ export function buildGatewaySchema(source: CardSource): GraphQLSchema {
     id: race.id,
     name: race.name,
     scheduledStartDateTime: { iso8601: iso(race.scheduledAt) },
-    status: ((a) => (a && EVENT_STATUSES.has(a) ? a : eventStatusAt(race, now)))(state?.eventStatus.get(race.id)),
+    status: eventStatus(race, now),
     venue: race.venue,
     result: () => eventResult(race),
     // Functions are resolved only when selected (graphql-js calls them as resolvers).

@@ -111,6 +111,8 @@ export class Reconciler {
   private running: Promise<void> | null = null;
   private lastStartedAt = -Infinity;
   private retrying = false;
+  /** Set by a failed run: the backoff before its retry. */
+  private retryInMs: number | null = null;
   private stopped = false;
   private abort: AbortController | null = null;
   private readonly s = {
@@ -198,7 +200,13 @@ export class Reconciler {
     this.lastStartedAt = Date.now();
     this.running = this.run(trigger).finally(() => {
       this.running = null;
-      if (this.pending && !this.timer) this.schedule(this.retrying ? 0 : this.o.config.settleMs);
+      const retryIn = this.retryInMs;
+      this.retryInMs = null;
+      if (retryIn !== null) {
+        // The backoff decides a retry, not the gap between runs.
+        this.lastStartedAt = -Infinity;
+        this.schedule(retryIn);
+      } else if (this.pending) this.schedule(this.o.config.settleMs);
     });
   }
 
@@ -292,10 +300,7 @@ export class Reconciler {
         const reason = trigger.reason.startsWith('retry after: ') ? trigger.reason : `retry after: ${trigger.reason}`;
         this.pending ??= { reason, connectionId: trigger.connectionId };
         this.retrying = true;
-        const wait = backoffDelay(this.s.consecutiveFailures - 1, this.o.config.retryMinMs, this.o.config.retryMaxMs);
-        this.lastStartedAt = -Infinity;
-        this.running = null;
-        this.schedule(wait);
+        this.retryInMs = backoffDelay(this.s.consecutiveFailures - 1, this.o.config.retryMinMs, this.o.config.retryMaxMs);
       }
       this.o.log.warn('reconciliation failed; the live feed goes on', { reason: trigger.reason, error: run.error, attempt: this.s.consecutiveFailures });
     } finally {
