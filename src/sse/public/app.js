@@ -56,8 +56,7 @@ function refreshFilterChoices() {
   const { venues, types } = filterChoices(state);
   const sel = $('filter-meeting');
   const current = sel.value;
-  sel.innerHTML =
-    '<option value="">All meetings</option>' + venues.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join('');
+  sel.innerHTML = '<option value="">All meetings</option>' + venues.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join('');
   sel.value = venues.includes(current) ? current : '';
   const chips = $('filter-types');
   chips.innerHTML = types
@@ -79,12 +78,16 @@ function wireFilters() {
     dirty = true;
   });
   // The board is redrawn often: remember which "Earlier races" folds the operator opened.
-  $('board').addEventListener('toggle', (e) => {
-    const d = e.target;
-    if (!(d instanceof HTMLDetailsElement) || !d.dataset.venue) return;
-    if (d.open) filters.openFolds.add(d.dataset.venue);
-    else filters.openFolds.delete(d.dataset.venue);
-  }, true);
+  $('board').addEventListener(
+    'toggle',
+    (e) => {
+      const d = e.target;
+      if (!(d instanceof HTMLDetailsElement) || !d.dataset.venue) return;
+      if (d.open) filters.openFolds.add(d.dataset.venue);
+      else filters.openFolds.delete(d.dataset.venue);
+    },
+    true,
+  );
   $('filter-hide-done').addEventListener('change', (e) => {
     filters.hideDone = e.target.checked;
     dirty = true;

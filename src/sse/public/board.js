@@ -7,7 +7,8 @@ const UNKNOWN_MEETING = 'Not on the card yet';
 /** How long a pool row stays highlighted after its total changed. */
 const FRESH_MS = 1500;
 const DONE = new Set(['FINISHED', 'CANCELLED', 'ABANDONED']);
-const POOL_COLS = '<colgroup><col class="c-type"><col class="c-status"><col class="c-gross"><col class="c-net"><col class="c-div"></colgroup>';
+const POOL_COLS =
+  '<colgroup><col class="c-type"><col class="c-status"><col class="c-gross"><col class="c-net"><col class="c-div"></colgroup>';
 const poolTable = (rows, cls = '') => `<table class="pools ${cls}">${POOL_COLS}<tbody>${rows}</tbody></table>`;
 
 const typeRank = (t) => {
@@ -308,7 +309,10 @@ export function renderDeclared(state, timeZone) {
       const lines = winningLines(state, d.id);
       const body = lines.length
         ? lines
-            .map((l) => `<span class="dl">${l.ids.map((id) => selectionName(state, id)).join(' – ')} <b>${l.money ? money(l.money.amount, l.money.code) : '–'}</b></span>`)
+            .map(
+              (l) =>
+                `<span class="dl">${l.ids.map((id) => selectionName(state, id)).join(' – ')} <b>${l.money ? money(l.money.amount, l.money.code) : '–'}</b></span>`,
+            )
             .join('')
         : div
           ? money(div.amount, div.code)

@@ -119,15 +119,10 @@ export class RateChart {
     for (let s = last - 9; s <= last; s++) for (const [t, v] of this.buckets.get(s) ?? []) per.set(t, (per.get(t) ?? 0) + v);
     const seenTypes = new Set();
     for (const b of this.buckets.values()) for (const t of b.keys()) seenTypes.add(t);
-    const rows = [...seenTypes]
-      .map((t) => ({ t, rate: (per.get(t) ?? 0) / 10 }))
-      .sort((a, b) => b.rate - a.rate || a.t.localeCompare(b.t));
+    const rows = [...seenTypes].map((t) => ({ t, rate: (per.get(t) ?? 0) / 10 })).sort((a, b) => b.rate - a.rate || a.t.localeCompare(b.t));
     this.legend.innerHTML = rows.length
       ? rows
-          .map(
-            (r) =>
-              `<li><i style="background:${colourOf(r.t)}"></i><span>${esc(r.t)}</span><b>${r.rate.toFixed(1)}/s</b></li>`,
-          )
+          .map((r) => `<li><i style="background:${colourOf(r.t)}"></i><span>${esc(r.t)}</span><b>${r.rate.toFixed(1)}/s</b></li>`)
           .join('')
       : '<li class="muted">No messages in the last two minutes.</li>';
   }
