@@ -7,6 +7,7 @@ import type { SseMetrics } from './metrics.js';
 import { NO_NAMES, type NameDirectory } from './names.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
+import type { SnapshotResponse } from '../contract/types.js';
 
 export interface AppDeps {
   readonly hub: Hub;
@@ -49,7 +50,7 @@ export function createApp(deps: AppDeps): express.Express {
     const hub = deps.hub;
     const key = hub.history.newestId();
     if (!snapshotBody || snapshotBody.key !== key) {
-      const body = {
+      const body: SnapshotResponse = {
         generatedAt: new Date().toISOString(),
         // Open /events?lastEventId=<this> to stream on from exactly this state.
         lastEventId: key,

@@ -5,6 +5,7 @@ import { MESSAGE_TYPES } from '../catalog/catalog.js';
 import type { SseConfig } from '../config/sse.js';
 import { isCompletenessSource, isReportingSource } from '../consumer/source-status.js';
 import { log as rootLog, type Logger } from '../log/logger.js';
+import type { DashboardConfig } from '../contract/types.js';
 import { createApp } from './app.js';
 import { eventsRoute } from './events-route.js';
 import { History } from './history.js';
@@ -118,12 +119,14 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     extraRegistries: () => (isReportingSource(source) && source.metricsRegistry ? [source.metricsRegistry] : []),
     names,
     corsOrigins: config.corsOrigins,
-    dashboardConfig: () => ({
+    dashboardConfig: (): DashboardConfig => ({
       staleAfterMs: config.staleAfterMs,
       heartbeatMs: config.heartbeatMs,
       feedWindow: config.feedWindow,
       names: Boolean(names),
       messageTypes: MESSAGE_TYPES,
+      // A page holds what the snapshot holds, and remembers as many ids as a resume can replay.
+      limits: { ...snapshot.limits, seenIds: history.maxEvents },
     }),
     status,
     health: () => {
