@@ -312,7 +312,7 @@ export function contractPage(files: readonly ContractFile[], linkBase: string): 
     ...answers.map(([what, name]) => `| ${what} | ${have.has(`schemas/${name}.json`) ? link(`schemas/${name}.json`) : name} |`),
     `| Any envelope | ${link('schemas/Envelope.json')} (Pub/Sub), ${link('schemas/StreamEnvelope.json')} (SSE) |`,
     '',
-    'How to use the stream (filters, resume, limits) is in [the SSE API](sse-api.md).',
+    'How to use the stream (filters, resume, limits) and the typed client that speaks it are in [the SSE API](sse-api.md#the-client).',
     '',
   ].join('\n');
 }

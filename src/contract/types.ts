@@ -9,7 +9,7 @@
 import type { Envelope } from '../envelope/envelope.js';
 import type { SseService } from '../sse/index.js';
 import type { NamesJson } from '../sse/names.js';
-import type { SnapshotJson, SnapshotLimits } from '../sse/snapshot.js';
+import type { SnapshotJson, SnapshotLimits, SnapshotRules } from '../sse/snapshot.js';
 
 /**
  * One Tote message (`Envelope`): the data of a Pub/Sub message on its type's topic, and, without the
@@ -18,7 +18,7 @@ import type { SnapshotJson, SnapshotLimits } from '../sse/snapshot.js';
  */
 export type { DeadLetter, Envelope } from '../envelope/envelope.js';
 export type { DayCard } from '../tote/gateway.js';
-export type { Aspect, SnapshotLimits } from '../sse/snapshot.js';
+export type { Aspect, EntityRule, SnapshotLimits, SnapshotRules } from '../sse/snapshot.js';
 
 /**
  * The SSE event data: the envelope without what only the pipeline's own consumers need
@@ -69,6 +69,8 @@ export interface DashboardConfig {
   /** The SSE event names that carry envelopes, one per catalog entry. */
   messageTypes: readonly string[];
   limits: ClientLimits;
+  /** How the stream merges into the snapshot, as the server applies it. */
+  rules: SnapshotRules;
 }
 
 /** The SSE event `resync`: the client's position cannot be resumed here; reload /snapshot and merge it. */

@@ -12,7 +12,7 @@ import { History } from './history.js';
 import { Hub } from './hub.js';
 import { SseMetrics } from './metrics.js';
 import { NameDirectory } from './names.js';
-import { SnapshotState } from './snapshot.js';
+import { SNAPSHOT_RULES, SnapshotState } from './snapshot.js';
 
 export interface SseServiceOptions {
   readonly config: SseConfig;
@@ -127,6 +127,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
       messageTypes: MESSAGE_TYPES,
       // A page holds what the snapshot holds, and remembers as many ids as a resume can replay.
       limits: { ...snapshot.limits, seenIds: history.maxEvents },
+      rules: SNAPSHOT_RULES,
     }),
     status,
     health: () => {

@@ -3,12 +3,13 @@
 import { filterChoices, renderBoard, renderDeclared } from './board.js';
 import { RateChart } from './chart.js';
 import { ago, esc, hhmm, inWindow, money } from './format.js';
-import { Feed } from './feed.js';
+import { ToteFeed } from './client/feed.js';
 import { DayState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
 
-const state = new DayState();
+/** Built once /config.json has given the server's rules and caps. */
+let state;
 const chart = new RateChart($('rate-chart'), $('rate-legend'));
 const filters = { meeting: '', types: new Set(), hideDone: false, openFolds: new Set() };
 let config = {
@@ -170,28 +171,21 @@ function render() {
 let openedAt = Date.now();
 
 async function main() {
-  try {
-    config = { ...config, ...(await getJson('config.json')) };
-  } catch {
-    /* defaults above */
-  }
-  $('today').textContent = new Intl.DateTimeFormat('en-GB', {
-    timeZone: config.feedWindow.timeZone,
-    weekday: 'long',
-    day: 'numeric',
-    month: 'long',
-  }).format(new Date());
   wireFilters();
-  await loadNames();
-  feed = new Feed({
-    messageTypes: config.messageTypes,
-    onSnapshot: (snap) => {
-      state.loadSnapshot(snap);
+  feed = new ToteFeed({
+    // The config carries the server's rules and caps; the page's state is built from them.
+    store: (served) => {
+      config = { ...config, ...served };
+      state = new DayState(served);
+      // Names while the snapshot loads; the stream's open reads them again, for a card sent meanwhile.
+      void loadNames();
+      return state;
+    },
+    onSnapshot: () => {
       // A server up since yesterday may still hold yesterday in its snapshot.
       forgetPastDays();
     },
     onMessage: (env) => {
-      if (!state.apply(env)) return;
       chart.record(env.type);
       dirty = true;
     },
@@ -203,12 +197,18 @@ async function main() {
         openedAt = Date.now();
         // A `names` event sent while the stream was down (or not yet open) is
         // lost; reading /names again on every open closes that gap.
-        void loadNames();
+        if (state) void loadNames();
       }
       connection = s;
     },
   });
   await feed.start();
+  $('today').textContent = new Intl.DateTimeFormat('en-GB', {
+    timeZone: config.feedWindow.timeZone,
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+  }).format(new Date());
 
   // Repaint at most four times a second however fast messages come.
   setInterval(() => {
@@ -232,15 +232,17 @@ async function main() {
     }
     feedDetails();
   };
-  setTimeout(poll, 1000); // once the stream is registered, so the viewer count includes this page
-  setInterval(poll, 10_000);
+  setTimeout(() => void poll(), 1000); // once the stream is registered, so the viewer count includes this page
+  setInterval(() => void poll(), 10_000);
   health(Date.now());
   render();
 }
 
 // Read-only handle for operators' consoles and the browser tests.
 window.dashboard = {
-  state,
+  get state() {
+    return state;
+  },
   chart,
   get connection() {
     return connection;

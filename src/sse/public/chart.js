@@ -1,8 +1,10 @@
+// @ts-check
 import { esc } from './format.js';
 
 // Messages per second by type over the last two minutes, as stacked bars
 // drawn on a canvas: one column per second, newest on the right.
 
+/** @type {Record<string, string>} */
 const PALETTE = {
   PoolTotalChanged: '#2ecc71',
   ProductStatusChanged: '#3498db',
@@ -22,19 +24,21 @@ const PALETTE = {
 };
 const FALLBACK = '#8b98a5';
 
-export const colourOf = (type) => PALETTE[type] ?? FALLBACK;
+export const colourOf = (/** @type {string} */ type) => PALETTE[type] ?? FALLBACK;
 
 export class RateChart {
+  /** @param {HTMLCanvasElement} canvas @param {HTMLElement} legend @param {number} [seconds] */
   constructor(canvas, legend, seconds = 120) {
     this.canvas = canvas;
     this.legend = legend;
     this.seconds = seconds;
-    /** second (epoch) -> Map(type -> count) */
+    /** second (epoch) -> Map(type -> count) @type {Map<number, Map<string, number>>} */
     this.buckets = new Map();
     this.total = 0;
     this.drawn = 0;
   }
 
+  /** @param {string} type @param {number} [now] */
   record(type, now = Date.now()) {
     const sec = Math.floor(now / 1000);
     let b = this.buckets.get(sec);
@@ -44,6 +48,7 @@ export class RateChart {
   }
 
   /** Messages in the last `windowSec` seconds, all types. */
+  /** @param {number} windowSec @param {number} [now] */
   recent(windowSec, now = Date.now()) {
     const last = Math.floor(now / 1000);
     let n = 0;
@@ -64,6 +69,7 @@ export class RateChart {
       this.canvas.height = Math.round(cssH * dpr);
     }
     const ctx = this.canvas.getContext('2d');
+    if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, cssW, cssH);
 
@@ -103,7 +109,7 @@ export class RateChart {
       let y = 6 + plotH;
       const types = [...b.keys()].sort((a, c) => order.indexOf(a) - order.indexOf(c));
       for (const t of types) {
-        const h = (b.get(t) / scale) * plotH;
+        const h = ((b.get(t) ?? 0) / scale) * plotH;
         ctx.fillStyle = colourOf(t);
         ctx.fillRect(x + 0.5, y - h, Math.max(1, colW - 1), h);
         y -= h;
@@ -113,6 +119,7 @@ export class RateChart {
     this.drawLegend(now);
   }
 
+  /** @param {number} now */
   drawLegend(now) {
     const last = Math.floor(now / 1000);
     const per = new Map();
@@ -128,6 +135,7 @@ export class RateChart {
   }
 }
 
+/** @param {number} v */
 function niceCeil(v) {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
