@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../src/envelope/envelope.js';
@@ -9,7 +11,6 @@ import { poolDividend } from '../src/simulator/payloads.js';
 import { waitFor } from './helpers/ports.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = 'test-artifacts';
 const missing = existsSync(CHROMIUM) ? '' : `${CHROMIUM} is not installed (apt-get install chromium)`;
 if (missing && process.env.CI === 'true') throw new Error(`CI=true and the browser test cannot run: ${missing}`);
 
@@ -205,9 +206,11 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
     await page.selectOption('#filter-meeting', '');
     await page.locator('#filter-types .chip.on').click();
     await page.waitForFunction(() => document.querySelectorAll('.meeting').length > 1);
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: `${ARTIFACTS}/dashboard.png` });
-    expect(existsSync(`${ARTIFACTS}/dashboard.png`)).toBe(true);
+    // Into the run's own temporary folder, never the checkout.
+    const path = join(mkdtempSync(join(tmpdir(), 'dashboard-')), 'dashboard.png');
+    await page.screenshot({ path });
+    console.log(`screenshot: ${path}`);
+    expect(existsSync(path)).toBe(true);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 // Wires the dashboard together: config, names, snapshot, the live feed, and
 // the timers that keep countdowns, health and the chart moving.
-import { filterChoices, renderBoard, renderDeclared } from './board.js';
+import { announcement, filterChoices, renderBoard, renderDeclared } from './board.js';
 import { RateChart } from './chart.js';
 import { ago, esc, hhmm, inWindow, money } from './format.js';
 import { ToteFeed } from './client/feed.js';
@@ -61,7 +61,10 @@ function refreshFilterChoices() {
   sel.value = venues.includes(current) ? current : '';
   const chips = $('filter-types');
   chips.innerHTML = types
-    .map((t) => `<button type="button" class="chip${filters.types.has(t) ? ' on' : ''}" data-type="${esc(t)}">${esc(t)}</button>`)
+    .map(
+      (t) =>
+        `<button type="button" class="chip${filters.types.has(t) ? ' on' : ''}" aria-pressed="${filters.types.has(t)}" data-type="${esc(t)}">${esc(t)}</button>`,
+    )
     .join('');
 }
 
@@ -75,7 +78,10 @@ function wireFilters() {
     if (!t) return;
     if (filters.types.has(t)) filters.types.delete(t);
     else filters.types.add(t);
-    e.target.closest('button').classList.toggle('on');
+    // The chip shows the filter's state, whatever happened to the element in between.
+    const on = filters.types.has(t);
+    e.target.closest('button').classList.toggle('on', on);
+    e.target.closest('button').setAttribute('aria-pressed', String(on));
     dirty = true;
   });
   // The board is redrawn often: remember which "Earlier races" folds the operator opened.
@@ -94,6 +100,20 @@ function wireFilters() {
     dirty = true;
   });
 }
+
+/** Screen readers hear each result and dividend as it is declared; the region keeps the last few. */
+const ANNOUNCEMENTS_KEPT = 5;
+function announce(text) {
+  if (!text) return;
+  const region = $('announce');
+  const p = document.createElement('p');
+  p.textContent = text;
+  region.append(p);
+  while (region.childElementCount > ANNOUNCEMENTS_KEPT) region.firstElementChild.remove();
+}
+
+/** Silence after which "Live" says how long it has been quiet (a lull between races is normal). */
+const QUIET_AFTER_MS = 60_000;
 
 function health(now) {
   const el = $('health');
@@ -114,11 +134,21 @@ function health(now) {
     label = `Connected · outside racing hours (${w.start}–${w.end})`;
   } else {
     cls = 'health-live';
-    label = 'Live';
+    label = silentFor !== null && silentFor > QUIET_AFTER_MS ? `Live · quiet for ${ago(silentFor).replace(' ago', '')}` : 'Live';
   }
   el.className = `health ${cls}`;
   el.dataset.state = cls.replace('health-', '');
   text.textContent = label;
+  // What is on screen is only as fresh as the feed: dim it, and say since when, while the feed is down or stale.
+  const notLive = cls === 'health-down' || cls === 'health-stale';
+  document.body.classList.toggle('not-live', notLive);
+  const note = $('stale-note');
+  if (notLive && !note.dataset.since) note.dataset.since = state?.lastMessageAt ? hhmm(state.lastMessageAt, w.timeZone) : '';
+  if (!notLive) delete note.dataset.since;
+  note.hidden = !notLive;
+  note.textContent = notLive
+    ? `Not live${note.dataset.since ? `: last message at ${note.dataset.since}` : ''}. Pools, statuses and figures below may be out of date.`
+    : '';
 }
 
 function kpis(now) {
@@ -188,6 +218,8 @@ async function main() {
     onMessage: (env) => {
       chart.record(env.type);
       dirty = true;
+      if (env.type === 'EventResultChanged' || env.type === 'PoolDividendChanged')
+        announce(announcement(state, env, config.feedWindow.timeZone));
     },
     onNames: (version) => {
       if (version > (state.names.version ?? 0)) void loadNames();
