@@ -34,7 +34,8 @@ load_deploy_env() {
   export DEPLOY_PROJECT
   # cdktf reports usage to HashiCorp unless told not to.
   export CHECKPOINT_DISABLE=1
-  node scripts/ensure-deps.mjs
+  # The runtime packages (tsx reads the configuration) and CDKTF (infra/, its own lockfile).
+  node scripts/ensure-deps.mjs infra
   local config
   config=$(npx --no-install tsx infra/print-config.ts) || die "The deployment configuration is invalid (see above)."
   eval "$config"
@@ -60,8 +61,9 @@ need_api() {
   done
 }
 
+# CDKTF is the infra package's own (infra/node_modules); it runs from the repository root, where cdktf.json is.
 cdktf() {
-  npx --no-install cdktf "$@"
+  infra/node_modules/.bin/cdktf "$@"
 }
 
 service_url() {

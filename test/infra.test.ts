@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { Testing } from 'cdktf';
+import { Testing } from '../infra/testing.js';
 import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
 import { HISTORY_SPILL_SUBSCRIPTION, HISTORY_SPILL_TOPIC } from '../src/history/spill/names.js';
 import {
