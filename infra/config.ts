@@ -33,6 +33,11 @@ export interface InfraConfig {
   sseAccess: SseAccess;
   /** Token mode: JWKS URL for RS256/ES256 tokens; when unset, tokens are HS256 with the key in Secret Manager. */
   sseJwksUrl: string | undefined;
+  /** Token mode: the issuer and audience readers' tokens must name (recommended; unchecked when unset). */
+  sseTokenIssuer: string | undefined;
+  sseTokenAudience: string | undefined;
+  /** IAP mode: the audience of IAP's assertion, /projects/NUMBER/global/backendServices/ID of the load balancer's backend. */
+  sseIapAudience: string | undefined;
   window: DailyWindow;
   /** Where the silence alert may look: inside the window on every day of the year, in UTC. */
   alertWindowUtc: UtcRange;
@@ -91,6 +96,19 @@ export function loadInfraConfig(env: Env): InfraConfig {
   const sseJwksUrl = r.optionalStr('DEPLOY_SSE_JWKS_URL');
   if (sseJwksUrl && !/^https:\/\/\S+$/.test(sseJwksUrl)) r.fail(`DEPLOY_SSE_JWKS_URL must be an https:// URL: "${sseJwksUrl}"`);
   if (sseJwksUrl && sseAccess !== 'token') r.fail('DEPLOY_SSE_JWKS_URL is only used with DEPLOY_SSE_ACCESS=token');
+  const sseTokenIssuer = r.optionalStr('DEPLOY_SSE_TOKEN_ISSUER');
+  const sseTokenAudience = r.optionalStr('DEPLOY_SSE_TOKEN_AUDIENCE');
+  if ((sseTokenIssuer || sseTokenAudience) && sseAccess !== 'token') {
+    r.fail('DEPLOY_SSE_TOKEN_ISSUER and DEPLOY_SSE_TOKEN_AUDIENCE are only used with DEPLOY_SSE_ACCESS=token');
+  }
+  const sseIapAudience = r.optionalStr('DEPLOY_SSE_IAP_AUDIENCE');
+  if (sseAccess === 'iap' && !sseIapAudience) {
+    r.fail('DEPLOY_SSE_ACCESS=iap needs DEPLOY_SSE_IAP_AUDIENCE: /projects/<number>/global/backendServices/<id> of the load balancer in front');
+  } else if (sseIapAudience && !/^\/projects\/\d+\/(global\/backendServices\/\d+|locations\/[a-z0-9-]+\/services\/[a-z0-9-]+)$/.test(sseIapAudience)) {
+    r.fail(`DEPLOY_SSE_IAP_AUDIENCE must look like /projects/<number>/global/backendServices/<id>: "${sseIapAudience}"`);
+  } else if (sseIapAudience && sseAccess !== 'iap') {
+    r.fail('DEPLOY_SSE_IAP_AUDIENCE is only used with DEPLOY_SSE_ACCESS=iap');
+  }
 
   const subscriber = readSubscriberConfig(r);
   const window: DailyWindow = { start: subscriber.windowStart, end: subscriber.windowEnd, timeZone: subscriber.timeZone };
@@ -116,6 +134,9 @@ export function loadInfraConfig(env: Env): InfraConfig {
     roleGeneration,
     sseAccess,
     sseJwksUrl,
+    sseTokenIssuer,
+    sseTokenAudience,
+    sseIapAudience,
     window,
     alertWindowUtc: alertWindowUtc!,
     alertEmail,

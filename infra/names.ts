@@ -45,7 +45,7 @@ export const SECRETS = {
 export type SecretVariable = keyof typeof SECRETS;
 
 /** The HS256 key the SSE service checks readers' tokens with (DEPLOY_SSE_ACCESS=token without a JWKS URL). */
-export const SSE_AUTH_SECRET = 'tote-sse-auth-key';
+export const SSE_JWT_SECRET_ID = 'tote-sse-jwt-secret';
 
 export function stackIds(environment: EnvironmentName): { foundation: string; services: string } {
   return { foundation: `tote-${environment}-foundation`, services: `tote-${environment}-services` };

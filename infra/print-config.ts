@@ -1,7 +1,7 @@
 import { CATALOG, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
 import { ConfigError, loadInfraConfig } from './config.js';
 import { REQUIRED_APIS } from './foundation/apis.js';
-import { NAMES, SECRETS, SSE_AUTH_SECRET, buildBucket, imageRepository, leaseBucket, roleId, serviceAccountEmail, stackIds } from './names.js';
+import { NAMES, SECRETS, SSE_JWT_SECRET_ID, buildBucket, imageRepository, leaseBucket, roleId, serviceAccountEmail, stackIds } from './names.js';
 import { scaledPeriod } from './window.js';
 
 /**
@@ -50,8 +50,8 @@ try {
     CUSTOM_ROLES: (Object.keys(NAMES.roles) as (keyof typeof NAMES.roles)[]).map((r) => roleId(r, c.roleGeneration)).join(' '),
     SSE_ACCESS: c.sseAccess,
     // Every secret the stack creates; each needs a value before the services can use it.
-    SECRET_IDS: [...Object.values(SECRETS), ...(sseKey ? [SSE_AUTH_SECRET] : [])].join(' '),
-    SECRET_SSE_AUTH_SECRET: sseKey ? SSE_AUTH_SECRET : '',
+    SECRET_IDS: [...Object.values(SECRETS), ...(sseKey ? [SSE_JWT_SECRET_ID] : [])].join(' '),
+    SECRET_SSE_ACCESS_JWT_SECRET: sseKey ? SSE_JWT_SECRET_ID : '',
     SECRET_TOTE_API_KEY: SECRETS.TOTE_API_KEY,
     SECRET_TOTE_GRAPHQL_URL: SECRETS.TOTE_GRAPHQL_URL,
     SECRET_TOTE_SUBSCRIPTIONS_URL: SECRETS.TOTE_SUBSCRIPTIONS_URL,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stores the Tote connection settings (and, with DEPLOY_SSE_ACCESS=token, the
-# SSE readers' HS256 key SSE_AUTH_SECRET) in Secret Manager as new secret
+# SSE readers' HS256 key SSE_ACCESS_JWT_SECRET) in Secret Manager as new secret
 # versions. Values are read from a file or stdin, never from the command line
 # (argv is visible to other users and kept in shell history), and never printed.
 # Each new version is read back and compared before the versions it replaces
@@ -17,12 +17,12 @@
 # next reconnect (restart the subscriber to use it at once); no redeploy.
 source "$(dirname "$0")/deploy-env.sh"
 
-NAMES_ALLOWED="TOTE_SUBSCRIPTIONS_URL TOTE_GRAPHQL_URL TOTE_API_KEY SSE_AUTH_SECRET"
+NAMES_ALLOWED="TOTE_SUBSCRIPTIONS_URL TOTE_GRAPHQL_URL TOTE_API_KEY SSE_ACCESS_JWT_SECRET"
 single="" file=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --file) [ $# -ge 2 ] || die "--file needs a path"; file=$2; shift 2 ;;
-    TOTE_SUBSCRIPTIONS_URL | TOTE_GRAPHQL_URL | TOTE_API_KEY | SSE_AUTH_SECRET) single=$1; shift ;;
+    TOTE_SUBSCRIPTIONS_URL | TOTE_GRAPHQL_URL | TOTE_API_KEY | SSE_ACCESS_JWT_SECRET) single=$1; shift ;;
     -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) die "Unknown argument. Values are never taken from the command line; see scripts/set-secrets.sh --help" ;;
   esac
@@ -38,7 +38,7 @@ say "Checking prerequisites"
   load_deploy_env
   need_api secretmanager.googleapis.com
   # The SSE key exists only in token mode with HS256 (print-config.ts leaves its id empty otherwise).
-  [ -n "$SECRET_SSE_AUTH_SECRET" ] || NAMES_ALLOWED="TOTE_SUBSCRIPTIONS_URL TOTE_GRAPHQL_URL TOTE_API_KEY"
+  [ -n "$SECRET_SSE_ACCESS_JWT_SECRET" ] || NAMES_ALLOWED="TOTE_SUBSCRIPTIONS_URL TOTE_GRAPHQL_URL TOTE_API_KEY"
   case " $NAMES_ALLOWED " in *" $single "*) ;; *) [ -z "$single" ] || die "$single is used only with DEPLOY_SSE_ACCESS=token (and no DEPLOY_SSE_JWKS_URL)." ;; esac
   for id in $SECRET_IDS; do
     gcloud secrets describe "$id" --project "$PROJECT" >/dev/null 2>&1 ||
@@ -85,7 +85,7 @@ for name in $NAMES_ALLOWED; do
     TOTE_SUBSCRIPTIONS_URL) case "$v" in wss://* | ws://*) ;; *) die "$name must start with wss:// (or ws://)." ;; esac ;;
     TOTE_GRAPHQL_URL) case "$v" in https://* | http://*) ;; *) die "$name must start with https:// (or http://)." ;; esac ;;
     # HS256 wants a key at least as long as the hash: 32 bytes.
-    SSE_AUTH_SECRET) [ "${#v}" -ge 32 ] || die "$name must be at least 32 characters (e.g. openssl rand -base64 48)." ;;
+    SSE_ACCESS_JWT_SECRET) [ "${#v}" -ge 32 ] || die "$name must be at least 32 characters (e.g. openssl rand -base64 48)." ;;
   esac
 done
 [ "$given" -gt 0 ] || die "No values given."
@@ -119,7 +119,7 @@ unset v
 say "Done. The subscriber uses the new Tote values at its next connect; to reconnect it now (inside the window):"
 note "gcloud scheduler jobs run $JOB_STOP --location $REGION --project $PROJECT"
 note "gcloud scheduler jobs run $JOB_START --location $REGION --project $PROJECT"
-if [ -n "$(value_of SSE_AUTH_SECRET)" ]; then
+if [ -n "$(value_of SSE_ACCESS_JWT_SECRET)" ]; then
   note "The SSE service reads its key when an instance starts: new instances check tokens with the new key."
 fi
 note "Disabled versions can be destroyed once nothing needs them: gcloud secrets versions destroy N --secret S --project $PROJECT"

@@ -149,12 +149,12 @@ describe('deploy scripts: set-secrets.sh rotates', () => {
   });
 
   it('refuses the SSE key unless the stack has one (token mode with HS256)', () => {
-    const r = setSecret('SSE_AUTH_SECRET', 'x'.repeat(40));
+    const r = setSecret('SSE_ACCESS_JWT_SECRET', 'x'.repeat(40));
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain('SSE_AUTH_SECRET is used only with DEPLOY_SSE_ACCESS=token');
-    const token = setSecret('SSE_AUTH_SECRET', 'k'.repeat(40), { DEPLOY_SSE_ACCESS: 'token' });
+    expect(r.stderr).toContain('SSE_ACCESS_JWT_SECRET is used only with DEPLOY_SSE_ACCESS=token');
+    const token = setSecret('SSE_ACCESS_JWT_SECRET', 'k'.repeat(40), { DEPLOY_SSE_ACCESS: 'token' });
     expect(token.status, token.stderr).toBe(0);
-    expect(states('tote-sse-auth-key')).toEqual({ 1: 'ENABLED' });
+    expect(states('tote-sse-jwt-secret')).toEqual({ 1: 'ENABLED' });
   });
 });
 

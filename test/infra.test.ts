@@ -15,7 +15,7 @@ import { VIEW_NAMES, bigqueryViews } from '../src/history/sql-files.js';
 import { defineStacks } from '../infra/app.js';
 import { ConfigError, loadInfraConfig } from '../infra/config.js';
 import { METRICS, metricType } from '../infra/metrics.js';
-import { LEASE_OBJECT, NAMES, SECRETS, SSE_AUTH_SECRET } from '../infra/names.js';
+import { LEASE_OBJECT, NAMES, SECRETS, SSE_JWT_SECRET_ID } from '../infra/names.js';
 import { silenceQuery } from '../infra/services/alerts.js';
 import { alwaysInsideUtc, scaledPeriod, windowSchedule } from '../infra/window.js';
 
@@ -670,18 +670,19 @@ describe('infra: who may read the SSE stream (DEPLOY_SSE_ACCESS)', () => {
     expect(prod.config.sseAccess).toBe('public');
     expect(invokers(prod).map((x) => x.member)).toEqual(['allUsers']);
     expect(serviceIn(prod, NAMES.sseService).ingress).toBe('INGRESS_TRAFFIC_ALL');
-    expect(Object.keys(envIn(prod, NAMES.sseService)).filter((k) => k.startsWith('SSE_AUTH'))).toEqual([]);
+    expect(Object.keys(envIn(prod, NAMES.sseService)).filter((k) => k.startsWith('SSE_ACCESS'))).toEqual(['SSE_ACCESS']);
+    expect(envIn(prod, NAMES.sseService).SSE_ACCESS).toBe('public');
   });
 
   it('in token mode checks HS256 tokens with a key from Secret Manager that only the SSE account may read', () => {
-    const t = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_SSE_ACCESS: 'token' });
+    const t = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_SSE_ACCESS: 'token', DEPLOY_SSE_TOKEN_ISSUER: 'https://login.example.com', DEPLOY_SSE_TOKEN_AUDIENCE: 'tote-dashboards' });
     expect(invokers(t).map((x) => x.member)).toEqual(['allUsers']);
     const env = envIn(t, NAMES.sseService);
-    expect(env.SSE_AUTH).toBe('jwt');
-    expect(env.SSE_AUTH_SECRET).toEqual({ secret_key_ref: { secret: SSE_AUTH_SECRET, version: 'latest' } });
+    expect(env).toMatchObject({ SSE_ACCESS: 'token', SSE_ACCESS_ISSUER: 'https://login.example.com', SSE_ACCESS_AUDIENCE: 'tote-dashboards' });
+    expect(env.SSE_ACCESS_JWT_SECRET).toEqual({ secret_key_ref: { secret: SSE_JWT_SECRET_ID, version: 'latest' } });
     const secrets = t.foundation.byType('google_secret_manager_secret').map((x) => x.secret_id);
-    expect(secrets).toContain(SSE_AUTH_SECRET);
-    const key = t.foundation.resources.find((r) => r.type === 'google_secret_manager_secret' && r.body.secret_id === SSE_AUTH_SECRET)!;
+    expect(secrets).toContain(SSE_JWT_SECRET_ID);
+    const key = t.foundation.resources.find((r) => r.type === 'google_secret_manager_secret' && r.body.secret_id === SSE_JWT_SECRET_ID)!;
     const onKey = grants(t).filter((x) => x.secret_id === `\${google_secret_manager_secret.${key.id}.id}`);
     expect(onKey.map((x) => [x.role, x.member])).toEqual([['roles/secretmanager.secretAccessor', member(NAMES.accounts.sse)]]);
     // The SSE account still reads no Tote secret.
@@ -692,14 +693,17 @@ describe('infra: who may read the SSE stream (DEPLOY_SSE_ACCESS)', () => {
   it('in token mode with a JWKS URL checks RS256/ES256 tokens against it and keeps no key', () => {
     const t = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_SSE_ACCESS: 'token', DEPLOY_SSE_JWKS_URL: 'https://login.example.com/.well-known/jwks.json' });
     const env = envIn(t, NAMES.sseService);
-    expect(env).toMatchObject({ SSE_AUTH: 'jwt', SSE_AUTH_JWKS_URL: 'https://login.example.com/.well-known/jwks.json' });
-    expect(env.SSE_AUTH_SECRET).toBeUndefined();
-    expect(t.foundation.byType('google_secret_manager_secret').map((x) => x.secret_id)).not.toContain(SSE_AUTH_SECRET);
+    expect(env).toMatchObject({ SSE_ACCESS: 'token', SSE_ACCESS_JWKS_URL: 'https://login.example.com/.well-known/jwks.json' });
+    expect(env.SSE_ACCESS_JWT_SECRET).toBeUndefined();
+    expect(t.foundation.byType('google_secret_manager_secret').map((x) => x.secret_id)).not.toContain(SSE_JWT_SECRET_ID);
   });
 
   it('behind IAP takes no direct traffic and lets only the IAP service agent invoke it', () => {
-    const t = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_SSE_ACCESS: 'iap' });
+    const audience = '/projects/123456789012/global/backendServices/987654321';
+    const t = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_SSE_ACCESS: 'iap', DEPLOY_SSE_IAP_AUDIENCE: audience });
     expect(serviceIn(t, NAMES.sseService).ingress).toBe('INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER');
+    // The service checks IAP's assertion for this backend, so a request that got round the proxy is refused.
+    expect(envIn(t, NAMES.sseService)).toMatchObject({ SSE_ACCESS: 'iap', SSE_ACCESS_AUDIENCE: audience });
     const members = invokers(t).map((x) => x.member);
     expect(members).toHaveLength(1);
     expect(members[0]).toMatch(/^serviceAccount:service-\$\{data\.google_project\.[\w]+\.number\}@gcp-sa-iap\.iam\.gserviceaccount\.com$/);
@@ -709,5 +713,7 @@ describe('infra: who may read the SSE stream (DEPLOY_SSE_ACCESS)', () => {
   it('refuses an unknown mode, or a JWKS URL outside token mode, naming the variable', () => {
     expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_ACCESS: 'open' })).toThrow(/DEPLOY_SSE_ACCESS/);
     expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_JWKS_URL: 'https://x.example/jwks' })).toThrow(/only used with DEPLOY_SSE_ACCESS=token/);
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_ACCESS: 'iap' })).toThrow(/DEPLOY_SSE_ACCESS=iap needs DEPLOY_SSE_IAP_AUDIENCE/);
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_ACCESS: 'iap', DEPLOY_SSE_IAP_AUDIENCE: 'my-backend' })).toThrow(/must look like/);
   });
 });

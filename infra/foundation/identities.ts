@@ -124,9 +124,9 @@ export class Identities extends Construct {
     });
     new ProjectIamMember(this, 'sse-manages-subscriptions', { project: config.projectId, role: sseRole.name, member: sse });
     // Token mode: the key readers' tokens are checked with, and no other secret.
-    if (secrets.sseAuthKey) {
-      new SecretManagerSecretIamMember(this, 'sse-reads-auth-key', {
-        secretId: secrets.sseAuthKey.id,
+    if (secrets.sseJwtSecret) {
+      new SecretManagerSecretIamMember(this, 'sse-reads-jwt-secret', {
+        secretId: secrets.sseJwtSecret.id,
         role: 'roles/secretmanager.secretAccessor',
         member: sse,
       });

@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import type { ITerraformDependable } from 'cdktf';
 import { SecretManagerSecret } from '@cdktf/provider-google/lib/secret-manager-secret/index.js';
 import type { InfraConfig } from '../config.js';
-import { SECRETS, SSE_AUTH_SECRET, type SecretVariable } from '../names.js';
+import { SECRETS, SSE_JWT_SECRET_ID, type SecretVariable } from '../names.js';
 
 /**
  * The three Tote connection secrets, without values: scripts/set-secrets.sh
@@ -13,7 +13,7 @@ import { SECRETS, SSE_AUTH_SECRET, type SecretVariable } from '../names.js';
 export class Secrets extends Construct {
   readonly byVariable: Record<SecretVariable, SecretManagerSecret>;
   /** The SSE readers' HS256 key, in token mode without a JWKS URL only. */
-  readonly sseAuthKey: SecretManagerSecret | null;
+  readonly sseJwtSecret: SecretManagerSecret | null;
 
   constructor(scope: Construct, id: string, config: InfraConfig, dependsOn: ITerraformDependable[]) {
     super(scope, id);
@@ -34,6 +34,6 @@ export class Secrets extends Construct {
       TOTE_GRAPHQL_URL: make('TOTE_GRAPHQL_URL'),
       TOTE_SUBSCRIPTIONS_URL: make('TOTE_SUBSCRIPTIONS_URL'),
     };
-    this.sseAuthKey = config.sseAccess === 'token' && !config.sseJwksUrl ? secret(SSE_AUTH_SECRET, 'sse-auth') : null;
+    this.sseJwtSecret = config.sseAccess === 'token' && !config.sseJwksUrl ? secret(SSE_JWT_SECRET_ID, 'sse-access') : null;
   }
 }

@@ -3,17 +3,19 @@ import { CloudRunV2Service } from '@cdktf/provider-google/lib/cloud-run-v2-servi
 import { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member/index.js';
 import { DataGoogleProject } from '@cdktf/provider-google/lib/data-google-project/index.js';
 import type { InfraConfig, SseAccess } from '../config.js';
-import { NAMES, SSE_AUTH_SECRET, serviceAccountEmail } from '../names.js';
+import { NAMES, SSE_JWT_SECRET_ID, serviceAccountEmail } from '../names.js';
 import { imageOf, sharedEnv, toteContainer } from './container.js';
 
 /**
- * The SSE service's own reader authorization (its configuration, src/config): the stack turns it
- * on in token mode only. Public mode serves everyone; behind IAP the proxy has checked the reader.
+ * The SSE service's own reader check (src/config/sse-access.ts reads these):
+ * the mode, and per mode the key or key set and the claims tokens must carry.
  */
-export const SSE_AUTH_ENV = {
-  mode: 'SSE_AUTH',
-  hs256Secret: 'SSE_AUTH_SECRET',
-  jwksUrl: 'SSE_AUTH_JWKS_URL',
+export const SSE_ACCESS_ENV = {
+  mode: 'SSE_ACCESS',
+  jwtSecret: 'SSE_ACCESS_JWT_SECRET',
+  jwksUrl: 'SSE_ACCESS_JWKS_URL',
+  issuer: 'SSE_ACCESS_ISSUER',
+  audience: 'SSE_ACCESS_AUDIENCE',
 } as const;
 
 const INGRESS: Record<SseAccess, string> = {
@@ -37,12 +39,18 @@ export class SseService extends Construct {
     super(scope, id);
     const { projectId, sseAccess } = config;
     const s = config.settings.sse;
-    const auth: { env: Record<string, string>; secretEnv: Record<string, string> } = { env: {}, secretEnv: {} };
+    const auth: { env: Record<string, string>; secretEnv: Record<string, string> } = {
+      env: { [SSE_ACCESS_ENV.mode]: sseAccess },
+      secretEnv: {},
+    };
     if (sseAccess === 'token') {
-      auth.env[SSE_AUTH_ENV.mode] = 'jwt';
-      if (config.sseJwksUrl) auth.env[SSE_AUTH_ENV.jwksUrl] = config.sseJwksUrl;
-      else auth.secretEnv[SSE_AUTH_ENV.hs256Secret] = SSE_AUTH_SECRET;
+      if (config.sseJwksUrl) auth.env[SSE_ACCESS_ENV.jwksUrl] = config.sseJwksUrl;
+      else auth.secretEnv[SSE_ACCESS_ENV.jwtSecret] = SSE_JWT_SECRET_ID;
+      if (config.sseTokenIssuer) auth.env[SSE_ACCESS_ENV.issuer] = config.sseTokenIssuer;
+      if (config.sseTokenAudience) auth.env[SSE_ACCESS_ENV.audience] = config.sseTokenAudience;
     }
+    // IAP's assertion names the backend it was made for; the service refuses any other.
+    if (sseAccess === 'iap') auth.env[SSE_ACCESS_ENV.audience] = config.sseIapAudience!;
     this.service = new CloudRunV2Service(this, 'service', {
       name: NAMES.sseService,
       location: config.region,
