@@ -29,6 +29,7 @@ import { LastSent } from './last-sent.js';
 import { LegacyConnection, type ProtocolDeps } from './legacy-protocol.js';
 import { isIsoDate, londonDate, londonTime, parseHHMM } from './london-time.js';
 import { poolTotal } from './payloads.js';
+import { faultRule, noProtocolFaults } from './protocol-faults.js';
 import { SimClock } from './sim-clock.js';
 import { SimSocket, type SocketCounters, type WireProtocol } from './sim-socket.js';
 import { buildSubscriptionSchema } from './subscription-schema.js';
@@ -101,6 +102,16 @@ export interface SimulatorFaults {
   burst(n: number): number;
   /** Completes every operation on `rootField` from the server side; returns how many. */
   complete(rootField: string): number;
+  /** Sends `bytes` as one text frame to every open socket, valid UTF-8 or not. */
+  sendBytes(bytes: Buffer): void;
+  /** Refuses documents deeper than `depth` (the root field is 1), as HotChocolate's depth limit does; null clears. */
+  limitDepth(depth: number | null): void;
+  /** Refuses documents selecting `field` (a field the schema advertises but validation refuses); null clears all. */
+  refuseField(field: string | null): void;
+  /** Legacy protocol: refusals arrive as `data` with errors and no data, then `complete` (HotChocolate's form). */
+  refusalsAsData(on: boolean): void;
+  /** Legacy protocol: connection_init is answered with a connection_error carrying `payload`; null clears. */
+  initError(payload: Record<string, unknown> | null): void;
 }
 
 export interface Simulator {
@@ -193,10 +204,22 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     startAt: (plan) => (startMinutes === undefined ? undefined : londonTime(plan.date, startMinutes)),
   });
 
-  const rules: readonly ValidationRule[] = o.introspection ? specifiedRules : [...specifiedRules, NoSchemaIntrospectionCustomRule];
+  const protocolFaults = noProtocolFaults();
+  const rules: readonly ValidationRule[] = [
+    ...specifiedRules,
+    ...(o.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
+    faultRule(protocolFaults),
+  ];
   const subscriptions = buildSubscriptionSchema(hub, failing);
   const gateway = buildGatewaySchema({ planFor: (d) => player.planFor(d), simNow: () => clock.now(), project: (ms) => clock.project(ms) });
-  const deps: ProtocolDeps = { schema: subscriptions, rules, keys, kaIntervalMs: o.kaIntervalMs, initTimeoutMs: o.initTimeoutMs };
+  const deps: ProtocolDeps = {
+    schema: subscriptions,
+    rules,
+    keys,
+    kaIntervalMs: o.kaIntervalMs,
+    initTimeoutMs: o.initTimeoutMs,
+    faults: protocolFaults,
+  };
   const transport = new TransportServer(deps);
 
   const wssFor = (protocol: WireProtocol) =>
@@ -300,6 +323,22 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       complete(rootField) {
         knownField(rootField);
         return hub.complete(rootField);
+      },
+      sendBytes(bytes) {
+        for (const s of sockets) if (s.open) s.ws.send(bytes, { binary: false });
+      },
+      limitDepth(depth) {
+        protocolFaults.maxDepth = depth;
+      },
+      refuseField(field) {
+        if (field === null) protocolFaults.refusedFields.clear();
+        else protocolFaults.refusedFields.add(field);
+      },
+      refusalsAsData(on) {
+        protocolFaults.refusalsAsData = on;
+      },
+      initError(payload) {
+        protocolFaults.initError = payload;
       },
     },
     play: () => player.play(),
