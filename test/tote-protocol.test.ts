@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { legacyDialect, transportDialect, ProtocolError } from '../src/tote/protocol.js';
 import { classifyClose, retryClass } from '../src/tote/close-reasons.js';
-import { backoffDelay } from '../src/tote/backoff.js';
+import { backoffDelay } from '../src/retry/backoff.js';
 
 function reasonOf(fn: () => unknown): string {
   try {

@@ -1,7 +1,7 @@
 import type { CatalogEntry } from '../catalog/catalog.js';
 import type { DeadLetterReason, Envelope } from '../envelope/envelope.js';
 import { uuidv7Time } from '../envelope/uuidv7.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 
 export type Decoded =
   | { readonly ok: true; readonly envelope: Envelope }

@@ -1,5 +1,6 @@
 import { CATALOG, entryForMessageType, type CatalogEntry } from '../catalog/catalog.js';
 import type { EnvelopePublisher } from '../bus/types.js';
+import { settlesBy } from '../deadline/deadline.js';
 import {
   extractKeys,
   makeDeadLetter,
@@ -10,7 +11,7 @@ import {
   type Origin,
 } from '../envelope/envelope.js';
 import type { HistorySink } from '../history/types.js';
-import type { Logger } from '../log/logger.js';
+import { containsSecret, redact, redactValue, type Logger } from '../log/logger.js';
 import type { FrameMeta } from '../tote/client.js';
 
 export interface TypeCounters {
@@ -75,6 +76,8 @@ export class Ingest {
 
   /** A data frame for a catalog entry. */
   handleMessage(entry: CatalogEntry, payload: Record<string, unknown>, raw: string, meta: FrameMeta): void {
+    // A key Tote echoes back must reach neither the topics, history nor the public stream.
+    if (containsSecret(raw)) payload = redactValue(payload);
     const origin = this.origin(meta);
     const keys = extractKeys(entry, payload);
     if (!keys.ok) {
@@ -113,7 +116,7 @@ export class Ingest {
 
   /** A frame that cannot become an envelope: counted, logged, dead-lettered with its reason. */
   handleBadFrame(reason: DeadLetterReason, detail: string, raw: string, meta: FrameMeta, entry?: CatalogEntry): void {
-    const dl = makeDeadLetter(reason, detail, raw, this.origin(meta), entry, meta.receivedAt);
+    const dl = makeDeadLetter(reason, redact(detail), redact(raw), this.origin(meta), entry, meta.receivedAt);
     const c = this.counter(entry?.messageType ?? UNKNOWN);
     c.received++;
     this.deadLetter(dl, c);
@@ -209,17 +212,8 @@ export class Ingest {
   async drain(timeoutMs = Infinity): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (this.settling.size) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        Promise.allSettled([...this.settling]).then(() => false),
-        new Promise<boolean>((r) => {
-          if (Number.isFinite(left)) timer = setTimeout(() => r(true), left);
-        }),
-      ]);
-      if (timer) clearTimeout(timer);
-      if (timedOut) return false;
+      if (deadline - Date.now() <= 0) return false;
+      if (!(await settlesBy(Promise.allSettled([...this.settling]), deadline))) return false;
     }
     return true;
   }

@@ -3,7 +3,7 @@ import { CATALOG, type CatalogEntry } from '../catalog/catalog.js';
 import type { ToteConfig } from '../config/tote.js';
 import type { DeadLetterReason, WireProtocol } from '../envelope/envelope.js';
 import { redact, type Logger } from '../log/logger.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../retry/backoff.js';
 import { retryClass, type CloseClass } from './close-reasons.js';
 import { ToteConnection, type ConnectionEnd, type ConnectionEvents, type FrameCounters, type OperationFrame } from './connection.js';
 import type { ClientHandlers } from './handlers.js';

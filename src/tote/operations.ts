@@ -2,7 +2,7 @@ import { bundledDocument, type CatalogEntry } from '../catalog/catalog.js';
 import type { ToteConfig } from '../config/tote.js';
 import type { DeadLetterReason } from '../envelope/envelope.js';
 import { redact, type Logger } from '../log/logger.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../retry/backoff.js';
 import type { OperationFrame, ToteConnection } from './connection.js';
 import type { ClientHandlers, FrameMeta } from './handlers.js';
 import { summariseErrors, type ExecutionPayload } from './protocol.js';
