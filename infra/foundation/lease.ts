@@ -7,9 +7,11 @@ import type { InfraConfig } from '../config.js';
 import { leaseBucket } from '../names.js';
 
 /**
- * Where the subscriber keeps its lease (SUBSCRIBER_LEASE=gs://<bucket>/subscriber.lease): one
+ * Where the subscriber keeps its lease (SUBSCRIBER_LEASE=gs://<bucket>/subscriber.lease): a
  * small object, taken and renewed with generation preconditions, so only one instance holds the
- * Tote connection while Cloud Run overlaps revisions. Only the subscriber's account may touch it.
+ * Tote connection while Cloud Run overlaps revisions. Its outbox sits beside it by default
+ * (subscriber.lease.outbox/): messages Pub/Sub had not confirmed at shutdown, published first at
+ * the next start. Only the subscriber's account may touch either.
  */
 export class Lease extends Construct {
   readonly bucket: StorageBucket;
@@ -25,11 +27,14 @@ export class Lease extends Construct {
       publicAccessPrevention: 'enforced',
       // The generation precondition is the lock; old generations are worth nothing.
       versioning: { enabled: false },
-      // Every renewal replaces the object: soft delete would keep each replaced one for 7 days.
+      // Every renewal replaces the lease object and every start deletes the outbox it replayed:
+      // soft delete would keep each replaced or deleted one for 7 days.
       softDeletePolicy: { retentionDurationSeconds: 0 },
-      // Nothing here outlives an instance: a teardown may delete whatever is left.
+      // A teardown deletes whatever is left: a lease outlives no instance, and an outbox left at
+      // teardown belongs to a deployment that is going away.
       forceDestroy: true,
-      // No lifecycle rule: the bucket holds one object of a few bytes, and an age rule could delete a lease while it is held.
+      // No lifecycle rule: an age rule could delete a lease while it is held, or an outbox before
+      // the next start replays it (after a paused day, that is days later).
       labels: { component: 'lease' },
       dependsOn,
     });
