@@ -51,6 +51,7 @@ export function decodeMessage(data: Buffer, attributes: Readonly<Record<string, 
       connectionId: typeof e.connectionId === 'string' ? e.connectionId : '',
       instanceId: typeof e.instanceId === 'string' ? e.instanceId : '',
       ...(e.test === true || attributes.test === 'true' ? { test: true } : {}),
+      ...(e.delivery === 'reconciled' || attributes.delivery === 'reconciled' ? { delivery: 'reconciled' as const } : {}),
     },
   };
 }

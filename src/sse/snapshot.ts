@@ -5,6 +5,8 @@ export interface Aspect {
   readonly id: string;
   readonly receivedAt: string;
   readonly payload: Record<string, unknown>;
+  /** Recovered by the subscriber's reconciliation after a reconnect: the dashboard marks it. */
+  readonly reconciled?: true;
 }
 
 export interface ProductState {
@@ -84,7 +86,7 @@ export class SnapshotState {
   apply(e: Envelope, now = Date.now()): void {
     if (e.test) return;
     this.sweep(now);
-    const aspect: Aspect = { id: e.id, receivedAt: e.receivedAt, payload: e.payload };
+    const aspect: Aspect = { id: e.id, receivedAt: e.receivedAt, payload: e.payload, ...(e.delivery === 'reconciled' ? { reconciled: true as const } : {}) };
     const productId = e.keys.productId;
     const eventId = e.keys.eventId;
     if (productId !== undefined) {

@@ -15,7 +15,10 @@ import { containsSecret, redact, redactValue, type Logger } from '../log/logger.
 import type { FrameMeta } from '../tote/client.js';
 
 export interface TypeCounters {
+  /** Live messages and reconciled corrections alike. */
   received: number;
+  /** Of `received`, corrections made by the reconciliation after a reconnect. */
+  reconciled: number;
   published: number;
   deadLettered: number;
   inFlight: number;
@@ -91,6 +94,34 @@ export class Ingest {
     c.lastMessageAt = envelope.receivedAt;
     this.dispatch(envelope, c);
     this.opts.onEnvelope?.(envelope);
+  }
+
+  /**
+   * A correction from the reconciliation: an envelope marked reconciled, on
+   * the same path as a live one (catalog keys, ordering key, bus, history,
+   * observers). A payload without its keys is dead-lettered like a frame.
+   */
+  handleReconciled(entry: CatalogEntry, payload: Record<string, unknown>, connectionId: string): void {
+    const origin: Origin = { source: this.opts.source, protocol: null, connectionId, instanceId: this.opts.instanceId };
+    const keys = extractKeys(entry, payload);
+    const c = this.counter(entry.messageType);
+    if (!keys.ok) {
+      c.received++;
+      this.deadLetter(makeDeadLetter('missing-keys', `reconciled: missing ${keys.missing.join(', ')}`, JSON.stringify(payload), origin, entry), c);
+      return;
+    }
+    const envelope = makeEnvelope(entry, payload, keys.keys, origin, new Date(), false, 'reconciled');
+    c.received++;
+    c.reconciled++;
+    c.inFlight++;
+    c.lastMessageAt = envelope.receivedAt;
+    this.dispatch(envelope, c);
+    this.opts.onEnvelope?.(envelope);
+  }
+
+  /** Whether the bus and history have room for more: below half the in-flight limit, not paused. */
+  hasRoom(): boolean {
+    return !this.paused && Math.max(this.publishPending, this.historyPending) < this.maxInFlight / 2;
   }
 
   /** A test envelope for every topic (POST /test-pubsub): published, not kept in history. */
@@ -241,5 +272,5 @@ export class Ingest {
 }
 
 function blank(): TypeCounters {
-  return { received: 0, published: 0, deadLettered: 0, inFlight: 0, lastMessageAt: null };
+  return { received: 0, reconciled: 0, published: 0, deadLettered: 0, inFlight: 0, lastMessageAt: null };
 }

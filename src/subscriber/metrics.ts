@@ -96,6 +96,26 @@ export function createSubscriberMetrics(
   counter('tote_day_cards_published_total', 'Day cards published on the bus', [], () => one(s().dayCard?.published));
   gauge('tote_day_card_products', 'Products on the current day card', [], () => one(s().dayCard?.products));
 
+  // Reconciliation with the query gateway after each connect (absent when no gateway is configured).
+  const rec = () => {
+    const r = s().reconciliation;
+    return r.enabled ? r : null;
+  };
+  counter('tote_reconciliations_total', 'Reconciliations with the query gateway after a connect, by outcome', ['outcome'], () => {
+    const r = rec();
+    if (!r) return [];
+    return [
+      { labels: { outcome: 'failed' }, value: r.failures },
+      { labels: { outcome: 'ok' }, value: Math.max(0, r.runs - r.failures - (r.state === 'running' ? 1 : 0)) },
+    ];
+  });
+  counter('tote_reconciliation_corrections_total', 'Envelopes emitted by reconciliations because Tote had moved on while no socket was open, by message type', ['type'], () =>
+    Object.entries(rec()?.correctionsByType ?? {}).map(([type, value]) => ({ labels: { type }, value })),
+  );
+  gauge('tote_reconciliation_last_success_timestamp_seconds', 'When the last reconciliation succeeded', [], () => one(seconds(rec()?.lastSuccessAt)));
+  gauge('tote_reconciliation_entities_checked', 'Products and events the last reconciliation read', [], () => one(rec()?.lastRun?.entitiesChecked));
+  gauge('tote_reconciliation_consecutive_failures', 'Reconciliations failed in a row (0 after a success)', [], () => one(rec()?.consecutiveFailures));
+
   // Publish latency as a histogram of every publish since start, in seconds.
   registry.registerMetric({
     name: 'tote_publish_latency_seconds',

@@ -17,6 +17,7 @@ import { readiness } from './readiness.js';
 import type { PublishLatency, SubscriberStatus } from './status.js';
 import { inWindow, type DailyWindow } from '../window/daily-window.js';
 import { settlesBy } from '../deadline/deadline.js';
+import { Reconciler } from './reconcile/reconciler.js';
 
 export interface SubscriberServiceOptions {
   tote: ToteConfig;
@@ -96,6 +97,26 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
           log: log.child({ component: 'day-card' }),
         })
       : null;
+  // Tote's socket has no replay: after every connect the gateway is asked what the feed missed.
+  const dayIn = new Intl.DateTimeFormat('en-CA', { timeZone: o.subscriber.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  const reconciler =
+    graphqlUrl && queryKey && o.tote.reconcile.enabled
+      ? new Reconciler({
+          config: o.tote.reconcile,
+          graphqlUrl,
+          apiKey: queryKey,
+          resolveSecret: o.resolveSecret ?? resolveSecret,
+          emit: (entry, payload, connectionId) => ingest.handleReconciled(entry, payload, connectionId),
+          hasRoom: () => ingest.hasRoom(),
+          active: () => client.status().state !== 'stopped',
+          today: () => dayIn.format(now()),
+          log: log.child({ component: 'reconcile' }),
+        })
+      : null;
+  const observe = (e: Envelope) => {
+    relay?.observe(e);
+    reconciler?.observe(e);
+  };
   const ingest = new Ingest({
     publisher: o.publisher,
     history: o.history,
@@ -104,7 +125,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     source: o.source ?? 'tote',
     ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
     onPressure: (paused) => (paused ? client.pause() : client.resume()),
-    ...(relay ? { onEnvelope: (e: Envelope) => relay.observe(e) } : {}),
+    onEnvelope: observe,
   });
   client = new ToteClient({
     config: o.tote,
@@ -115,6 +136,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     handlers: {
       onMessage: (entry, payload, raw, meta) => ingest.handleMessage(entry, payload, raw, meta),
       onBadFrame: (reason, detail, raw, meta, entry) => ingest.handleBadFrame(reason, detail, raw, meta, entry),
+      onConnected: ({ connectionId, reconnect }) => reconciler?.request(reconnect ? 'reconnect' : 'connect', connectionId),
     },
   });
 
@@ -162,6 +184,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       publish: { bus: o.publisher.name, backlog: s.publishBacklog, busBacklog: o.publisher.backlog(), health: bus, latency: lat },
       history: h,
       dayCard: relay?.status() ?? null,
+      reconciliation: reconciler?.status() ?? { enabled: false },
     };
   };
 
@@ -280,6 +303,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       const deadline = Date.now() + o.subscriber.shutdownGraceMs;
       const busDeadline = deadline - (o.historyCloseMs ?? 0) - 500;
       await relay?.stop();
+      await reconciler?.stop();
       await client.stop();
       const drained = await ingest.drain(Math.max(0, busDeadline - Date.now()));
       const flushed = drained && (await settlesBy(o.publisher.flush(), busDeadline));

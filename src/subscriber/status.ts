@@ -4,6 +4,7 @@ import type { DailyWindow } from '../window/daily-window.js';
 import type { BusHealth } from '../bus/types.js';
 import type { DayCardRelayStatus } from './day-card-relay.js';
 import type { Readiness } from './readiness.js';
+import type { ReconcilerStatus } from './reconcile/reconciler.js';
 import type { Ingest } from './ingest.js';
 
 type IngestStats = ReturnType<Ingest['stats']>;
@@ -61,4 +62,6 @@ export interface SubscriberStatus {
   readonly history: HistoryStatus;
   /** The names relay; null when no query API is configured. */
   readonly dayCard: DayCardRelayStatus | null;
+  /** The reconciliation after each connect; `enabled: false` when no query gateway is configured. */
+  readonly reconciliation: ReconcilerStatus | { readonly enabled: false };
 }
