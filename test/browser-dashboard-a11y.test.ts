@@ -10,7 +10,7 @@ import { loadConfig } from '../src/config/index.js';
 import { extractKeys, makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
 import { createLogger } from '../src/log/logger.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
-import type { DayCard } from '../src/tote/gateway.js';
+import type { DayCard } from '../src/day-card/day-card.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? '' : `${CHROMIUM} is not installed (apt-get install chromium)`;

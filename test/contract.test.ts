@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config/index.js';
 import { makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
 import { createLogger } from '../src/log/logger.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
-import type { DayCard } from '../src/tote/gateway.js';
+import type { DayCard } from '../src/day-card/day-card.js';
 import { waitFor } from './helpers/ports.js';
 import { openStream, type SseStream } from './helpers/sse-stream.js';
 

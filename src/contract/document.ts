@@ -73,6 +73,12 @@ function attributesSchema(entry: CatalogEntry): JsonSchema {
     rootField: str('The GraphQL root field.'),
     receivedAt: str('ISO-8601 time the subscriber read the frame.'),
     source: str('Where the message came from, as the envelope’s `source`.'),
+    delivery: {
+      type: 'string',
+      enum: ['live', 'reconciled'],
+      description:
+        '`reconciled` when the subscriber recovered the message from Tote’s query API after a reconnect; subscriptions can filter on it.',
+    },
     test: { type: 'string', enum: ['true'], description: 'Present on test envelopes (POST /test-pubsub).' },
   };
   for (const k of entry.keys) properties[k.name] = str(`Entity key${k.required ? '' : ', when the payload has it'}.`);

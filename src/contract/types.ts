@@ -7,7 +7,6 @@
  * the shape of an answer the service builds inline; those are annotated where they are built.
  */
 import type { Envelope } from '../envelope/envelope.js';
-import type { SseService } from '../sse/index.js';
 import type { NamesJson } from '../sse/names.js';
 import type { SnapshotJson, SnapshotLimits, SnapshotRules } from '../sse/snapshot.js';
 
@@ -17,14 +16,19 @@ import type { SnapshotJson, SnapshotLimits, SnapshotRules } from '../sse/snapsho
  * exactly as Tote sent it. `DeadLetter`: a message on tote-dead-letter.
  */
 export type { DeadLetter, Envelope } from '../envelope/envelope.js';
-export type { DayCard } from '../tote/gateway.js';
+export type { DayCard } from '../day-card/day-card.js';
+/** GET /status of the SSE service. */
+export type { SseStatus } from '../sse/status.js';
 export type { Aspect, EntityRule, SnapshotLimits, SnapshotRules } from '../sse/snapshot.js';
 
 /**
  * The SSE event data: the envelope without what only the pipeline's own consumers need
  * (`protocol`, `connectionId`, `instanceId`).
  */
-export type StreamEnvelope = Pick<Envelope, 'id' | 'type' | 'rootField' | 'receivedAt' | 'source' | 'keys' | 'payload' | 'test'>;
+export type StreamEnvelope = Pick<
+  Envelope,
+  'id' | 'type' | 'rootField' | 'receivedAt' | 'source' | 'keys' | 'payload' | 'test' | 'delivery'
+>;
 
 /** GET /snapshot: the newest message per aspect of every product and race, and where to stream on from. */
 export interface SnapshotResponse extends SnapshotJson {
@@ -38,9 +42,6 @@ export interface SnapshotResponse extends SnapshotJson {
 
 /** GET /names: the day card the service holds, keyed by the ids the feed carries. */
 export type NamesResponse = NamesJson;
-
-/** GET /status of the SSE service. */
-export type SseStatus = ReturnType<SseService['status']>;
 
 /** What a page keeps at most, served so that browser code need not copy the server's numbers. */
 export interface ClientLimits {

@@ -148,7 +148,14 @@ export class FeedStore {
     this.received++;
     this.lastMessageAt = Date.now();
     if (env.test) return true;
-    const aspect = { id: env.id, receivedAt: env.receivedAt, payload: env.payload };
+    // A value the subscriber recovered after a reconnect is marked, as the server's snapshot marks it.
+    /** @type {Aspect} */
+    const aspect = {
+      id: env.id,
+      receivedAt: env.receivedAt,
+      payload: env.payload,
+      ...(env.delivery === 'reconciled' ? { reconciled: /** @type {const} */ (true) } : {}),
+    };
     for (const kind of /** @type {EntityKind[]} */ (['product', 'event'])) {
       const rule = this.rules[kind];
       const id = env.keys?.[rule.key];
