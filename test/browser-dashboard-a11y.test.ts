@@ -5,26 +5,21 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBus } from '../src/bus/memory-bus.js';
-import { entryForMessageType } from '../src/catalog/catalog.js';
 import { loadConfig } from '../src/config/index.js';
-import { extractKeys, makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
+import type { Envelope } from '../src/envelope/envelope.js';
 import { createLogger } from '../src/log/logger.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
 import type { DayCard } from '../src/day-card/day-card.js';
+import { testEnvelope } from './helpers/envelopes.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? '' : `${CHROMIUM} is not installed (apt-get install chromium)`;
 if (missing && process.env.CI === 'true') throw new Error(`CI=true and the browser test cannot run: ${missing}`);
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
-const ORIGIN = { source: 'test', protocol: 'graphql-ws' as const, connectionId: 'c1', instanceId: 'i1' };
 let clock = Date.now();
-function envelope(type: string, payload: Record<string, unknown>): Envelope {
-  const entry = entryForMessageType(type)!;
-  const keys = extractKeys(entry, payload);
-  if (!keys.ok) throw new Error('test payload misses keys');
-  return makeEnvelope(entry, payload, keys.keys, ORIGIN, new Date(++clock));
-}
+/** Strictly increasing stamps: the newest-wins rule orders by id. */
+const envelope = (type: string, payload: Record<string, unknown>): Envelope => testEnvelope(type, payload, new Date(++clock));
 const gbp = (decimalAmount: number) => [{ decimalAmount, currency: { code: 'GBP' } }];
 
 const at = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();

@@ -1,22 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '../src/bus/memory-bus.js';
-import { entryForMessageType } from '../src/catalog/catalog.js';
 import { loadConfig } from '../src/config/index.js';
 import type { SseConfig } from '../src/config/sse.js';
-import { extractKeys, makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
+import type { Envelope } from '../src/envelope/envelope.js';
 import { createLogger } from '../src/log/logger.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
 import { FeedRequestError, ToteFeed } from '../src/sse/public/client/feed.js';
+import { testEnvelope } from './helpers/envelopes.js';
 import { waitFor } from './helpers/ports.js';
 
-const ORIGIN = { source: 'test', protocol: 'graphql-ws' as const, connectionId: 'c1', instanceId: 'i1' };
 let clock = Date.now();
-function envelope(type: string, payload: Record<string, unknown>): Envelope {
-  const entry = entryForMessageType(type)!;
-  const keys = extractKeys(entry, payload);
-  if (!keys.ok) throw new Error('test payload misses keys');
-  return makeEnvelope(entry, payload, keys.keys, ORIGIN, new Date(++clock));
-}
+/** Strictly increasing stamps: the newest-wins rule orders by id. */
+const envelope = (type: string, payload: Record<string, unknown>): Envelope => testEnvelope(type, payload, new Date(++clock));
 const pool = (productId: string, gross: number) =>
   envelope('PoolTotalChanged', { productId, total: { grossAmounts: [{ decimalAmount: gross }] } });
 const status = (productId: string, s: string) => envelope('ProductStatusChanged', { productId, status: s });
