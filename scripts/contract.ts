@@ -1,5 +1,5 @@
 /**
- * Writes the published contract: JSON Schemas generated from src/contract/types.ts, the AsyncAPI
+ * Writes the published contract: JSON Schemas generated from src/sse/contract/types.ts, the AsyncAPI
  * document built from the catalog, into src/sse/public/contract/ (served by the SSE service) and the
  * page docs/contract.md.
  *
@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync }
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createGenerator } from 'ts-json-schema-generator';
-import { buildContract, contractPage, CONTRACT_TYPES, type ContractType, type JsonSchema } from '../src/contract/document.js';
+import { buildContract, contractPage, CONTRACT_TYPES, type ContractType, type JsonSchema } from '../src/sse/contract/document.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CONTRACT_DIR = 'src/sse/public/contract';
@@ -25,7 +25,7 @@ export interface GeneratedFile {
 /** Every file the contract consists of, as the code and the catalog say it should be. */
 export function generateContract(): GeneratedFile[] {
   const generator = createGenerator({
-    path: join(ROOT, 'src/contract/types.ts'),
+    path: join(ROOT, 'src/sse/contract/types.ts'),
     tsconfig: join(ROOT, 'tsconfig.json'),
     type: '*',
     expose: 'export',

@@ -10,7 +10,7 @@ import { snapshotOfTypes } from './snapshot.js';
 import type { SseStatus } from './status.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
-import type { SnapshotResponse } from '../contract/types.js';
+import type { SnapshotResponse } from './contract/types.js';
 
 export interface AppDeps {
   readonly hub: Hub;

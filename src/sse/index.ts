@@ -6,7 +6,7 @@ import { MESSAGE_TYPES } from '../catalog/catalog.js';
 import type { SseConfig } from '../config/sse.js';
 import { isCompletenessSource, isReportingSource, type SourceStatus } from '../bus/source-capabilities.js';
 import { log as rootLog, type Logger } from '../log/logger.js';
-import type { DashboardConfig } from '../contract/types.js';
+import type { DashboardConfig } from './contract/types.js';
 import { listenOrExplain } from '../process/listen.js';
 import { StreamAccess } from './access.js';
 import { createApp } from './app.js';

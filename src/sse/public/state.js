@@ -6,7 +6,7 @@ import { FeedStore } from './client/store.js';
 
 /** @typedef {import('./client/store.js').EntityKind} EntityKind */
 /** @typedef {import('./client/store.js').Aspect} Aspect */
-/** @typedef {import('../../contract/types.js').NamesResponse} Names */
+/** @typedef {import('../contract/types.js').NamesResponse} Names */
 /** @typedef {{ kind: 'dividend' | 'result', id: string, at: string, aspect: Aspect }} Declared */
 
 /** Declared results and dividends listed in the side panel. */

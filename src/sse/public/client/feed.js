@@ -9,10 +9,10 @@
 
 import { FeedStore } from './store.js';
 
-/** @typedef {import('../../../contract/types.js').DashboardConfig} FeedConfig */
-/** @typedef {import('../../../contract/types.js').SnapshotResponse} SnapshotResponse */
-/** @typedef {import('../../../contract/types.js').StreamEnvelope} StreamEnvelope */
-/** @typedef {import('../../../contract/types.js').ResyncEvent} ResyncEvent */
+/** @typedef {import('../../contract/types.js').DashboardConfig} FeedConfig */
+/** @typedef {import('../../contract/types.js').SnapshotResponse} SnapshotResponse */
+/** @typedef {import('../../contract/types.js').StreamEnvelope} StreamEnvelope */
+/** @typedef {import('../../contract/types.js').ResyncEvent} ResyncEvent */
 /** @typedef {'connecting' | 'open' | 'reconnecting' | 'closed'} FeedState */
 /**
  * @typedef {object} FeedOptions

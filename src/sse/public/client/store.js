@@ -3,11 +3,11 @@
 // server's own rule (the newest envelope id per aspect wins), with the server's caps. Both come from
 // /config.json, so this file holds no copy of them.
 
-/** @typedef {import('../../../contract/types.js').Aspect} Aspect */
-/** @typedef {import('../../../contract/types.js').ClientLimits} ClientLimits */
-/** @typedef {import('../../../contract/types.js').SnapshotRules} SnapshotRules */
-/** @typedef {import('../../../contract/types.js').SnapshotResponse} SnapshotResponse */
-/** @typedef {import('../../../contract/types.js').StreamEnvelope} StreamEnvelope */
+/** @typedef {import('../../contract/types.js').Aspect} Aspect */
+/** @typedef {import('../../contract/types.js').ClientLimits} ClientLimits */
+/** @typedef {import('../../contract/types.js').SnapshotRules} SnapshotRules */
+/** @typedef {import('../../contract/types.js').SnapshotResponse} SnapshotResponse */
+/** @typedef {import('../../contract/types.js').StreamEnvelope} StreamEnvelope */
 /** @typedef {'product' | 'event'} EntityKind */
 /**
  * One product or race: an aspect per rule (`status`, `pool`, …), its children by id under the rule's

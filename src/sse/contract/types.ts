@@ -6,20 +6,20 @@
  * Each type here is either the code's own (re-exported, so a change to the code changes the contract) or
  * the shape of an answer the service builds inline; those are annotated where they are built.
  */
-import type { Envelope } from '../envelope/envelope.js';
-import type { NamesJson } from '../sse/names.js';
-import type { SnapshotJson, SnapshotLimits, SnapshotRules } from '../sse/snapshot.js';
+import type { Envelope } from '../../envelope/envelope.js';
+import type { NamesJson } from '../names.js';
+import type { SnapshotJson, SnapshotLimits, SnapshotRules } from '../snapshot.js';
 
 /**
  * One Tote message (`Envelope`): the data of a Pub/Sub message on its type's topic, and, without the
  * pipeline's own socket and process ids, of an SSE event named after its type. `payload` is the object
  * exactly as Tote sent it. `DeadLetter`: a message on tote-dead-letter.
  */
-export type { DeadLetter, Envelope } from '../envelope/envelope.js';
-export type { DayCard } from '../day-card/day-card.js';
+export type { DeadLetter, Envelope } from '../../envelope/envelope.js';
+export type { DayCard } from '../../day-card/day-card.js';
 /** GET /status of the SSE service. */
-export type { SseStatus } from '../sse/status.js';
-export type { Aspect, EntityRule, SnapshotLimits, SnapshotRules } from '../sse/snapshot.js';
+export type { SseStatus } from '../status.js';
+export type { Aspect, EntityRule, SnapshotLimits, SnapshotRules } from '../snapshot.js';
 
 /**
  * The SSE event data: the envelope without what only the pipeline's own consumers need
