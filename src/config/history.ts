@@ -61,7 +61,8 @@ export function readHistoryConfig(r: EnvReader): HistoryConfig {
   if (kind === 'bigquery' && spillKind === 'pubsub' && !spillProject) {
     r.fail('BQ_PROJECT, GOOGLE_CLOUD_PROJECT or HISTORY_SPILL_PROJECT is required when HISTORY=bigquery spills to Pub/Sub');
   }
-  const batchMaxRows = r.int('HISTORY_BATCH_MAX_ROWS', 500, 1, 10_000);
+  // Google's recommended insertAll batch (hard cap 50,000 rows); DuckDB pays per transaction, not per row, so it takes more.
+  const batchMaxRows = r.int('HISTORY_BATCH_MAX_ROWS', kind === 'duckdb' ? 2_000 : 500, 1, 10_000);
   const bufferMaxRows = r.int('HISTORY_BUFFER_MAX_ROWS', 20_000, 1);
   if (bufferMaxRows < batchMaxRows) r.fail('HISTORY_BUFFER_MAX_ROWS must be at least HISTORY_BATCH_MAX_ROWS');
   return {
@@ -78,7 +79,6 @@ export function readHistoryConfig(r: EnvReader): HistoryConfig {
       requestTimeoutMs: r.int('HISTORY_REQUEST_TIMEOUT_MS', 30_000, 10, 600_000),
     },
     batch: {
-      // Google's recommended insertAll batch (hard cap 50,000 rows).
       maxRows: batchMaxRows,
       // Half the 10 MB request cap: leaves room for JSON encoding overhead.
       maxBytes: r.int('HISTORY_BATCH_MAX_BYTES', 5 * 1024 * 1024, 1024, 9 * 1024 * 1024),

@@ -4,7 +4,7 @@ import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE, type Column, type ColumnType } from '../schema.js';
 import { duckdbCompatSql, historyViews } from '../sql-files.js';
 
-const DUCK_TYPES: Record<ColumnType, string> = {
+export const DUCK_TYPES: Record<ColumnType, string> = {
   STRING: 'VARCHAR',
   // BigQuery's TIMESTAMP is an instant; TIMESTAMPTZ is DuckDB's, and lets AT TIME ZONE give local time.
   TIMESTAMP: 'TIMESTAMPTZ',
