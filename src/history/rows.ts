@@ -1,6 +1,7 @@
 import { ENTITY_KEYS, keyColumn } from '../catalog/catalog.js';
 import { makeDeadLetter, type DeadLetter, type Envelope } from '../envelope/envelope.js';
-import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from './schema.js';
+import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE, ORIGINAL_TEXT_COLUMN } from './schema.js';
+import { storableText } from './well-formed.js';
 
 export type HistoryTable = typeof MESSAGES_TABLE | typeof DEAD_LETTERS_TABLE;
 
@@ -17,12 +18,30 @@ export interface HistoryRow {
   readonly bytes: number;
 }
 
+const JSON_COLUMNS: Record<HistoryTable, ReadonlySet<string>> = {
+  [MESSAGES_TABLE]: new Set(MESSAGE_COLUMNS.filter((c) => c.type === 'JSON').map((c) => c.name)),
+  [DEAD_LETTERS_TABLE]: new Set(DEAD_LETTER_COLUMNS.filter((c) => c.type === 'JSON').map((c) => c.name)),
+};
+
 function sized(table: HistoryTable, insertId: string, all: Record<string, string | boolean | null>): HistoryRow {
   // NULL columns are left out: the same in the table, and a row only names
   // the columns it fills, so a column the table lacks refuses only the rows
   // that carry a value for it.
   const json: Record<string, string | boolean | null> = {};
-  for (const [k, v] of Object.entries(all)) if (v !== null && v !== undefined) json[k] = v;
+  let originals: Record<string, string> | null = null;
+  for (const [k, v] of Object.entries(all)) {
+    if (v === null || v === undefined) continue;
+    if (typeof v !== 'string' || k === ORIGINAL_TEXT_COLUMN) {
+      json[k] = v;
+      continue;
+    }
+    // Lone surrogates would make the store refuse (or mangle) the row: store U+FFFD, keep the original beside it.
+    const stored = storableText(v, JSON_COLUMNS[table].has(k));
+    if (stored !== v) (originals ??= {})[k] = v;
+    json[k] = stored;
+  }
+  // JSON.stringify escapes lone surrogates, so this text is well-formed and gives the originals back exactly.
+  if (originals) json[ORIGINAL_TEXT_COLUMN] = JSON.stringify(originals);
   // insertId, braces and keys: the JSON text is what goes over the wire.
   return { table, insertId, json, bytes: Buffer.byteLength(JSON.stringify(json)) + insertId.length + 32 };
 }

@@ -14,6 +14,16 @@ export interface Column {
 }
 
 export const MESSAGES_TABLE = 'tote_messages';
+
+/** Set only on rows whose text held lone UTF-16 surrogates (see src/history/well-formed.ts). */
+export const ORIGINAL_TEXT_COLUMN = 'original_text';
+const ORIGINAL_TEXT: Column = {
+  name: ORIGINAL_TEXT_COLUMN,
+  type: 'STRING',
+  mode: 'NULLABLE',
+  description:
+    'Only when a text value held lone UTF-16 surrogates (stored as U+FFFD): a JSON object of those columns as they were, surrogates escaped',
+};
 export const DEAD_LETTERS_TABLE = 'tote_dead_letters';
 
 export const MESSAGE_COLUMNS: readonly Column[] = [
@@ -29,6 +39,7 @@ export const MESSAGE_COLUMNS: readonly Column[] = [
   { name: 'protocol', type: 'STRING', mode: 'NULLABLE', description: 'graphql-ws or graphql-transport-ws' },
   { name: 'connection_id', type: 'STRING', mode: 'NULLABLE', description: 'Upstream socket the message arrived on' },
   { name: 'instance_id', type: 'STRING', mode: 'NULLABLE', description: 'Subscriber instance' },
+  ORIGINAL_TEXT,
 ];
 
 export const DEAD_LETTER_COLUMNS: readonly Column[] = [
@@ -43,6 +54,7 @@ export const DEAD_LETTER_COLUMNS: readonly Column[] = [
   { name: 'source', type: 'STRING', mode: 'NULLABLE', description: 'tote, simulator or test' },
   { name: 'connection_id', type: 'STRING', mode: 'NULLABLE', description: 'Upstream socket' },
   { name: 'instance_id', type: 'STRING', mode: 'NULLABLE', description: 'Subscriber instance' },
+  ORIGINAL_TEXT,
 ];
 
 /** Day partitions on received_at; clustering puts one type's rows for one product together. */
