@@ -85,6 +85,14 @@ describe('DuckDB history store', () => {
     }
   });
 
+  it('spills beside the DuckDB file it was given, so a run on a temporary file never writes into ./data', async () => {
+    const db = join(dir, 'elsewhere', 'tote.duckdb');
+    const cfg = readHistoryConfig(new EnvReader({ DUCKDB_PATH: db }));
+    expect(cfg.spill).toMatchObject({ kind: 'file', filePath: join(dir, 'elsewhere', 'history-spill.jsonl') });
+    // The default file stays where the docs say.
+    expect(readHistoryConfig(new EnvReader({})).spill.filePath).toBe(join('data', 'history-spill.jsonl'));
+  });
+
   it('refuses to start while another process holds the file, naming the file', async () => {
     const cfg = config('held');
     await mkdir(dirname(cfg.duckdbPath), { recursive: true });

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { HISTORY_SPILL_SUBSCRIPTION, HISTORY_SPILL_TOPIC } from '../history/spill/names.js';
 import type { EnvReader } from './env.js';
 
@@ -65,10 +66,11 @@ export function readHistoryConfig(r: EnvReader): HistoryConfig {
   const batchMaxRows = r.int('HISTORY_BATCH_MAX_ROWS', kind === 'duckdb' ? 2_000 : 500, 1, 10_000);
   const bufferMaxRows = r.int('HISTORY_BUFFER_MAX_ROWS', 20_000, 1);
   if (bufferMaxRows < batchMaxRows) r.fail('HISTORY_BUFFER_MAX_ROWS must be at least HISTORY_BATCH_MAX_ROWS');
+  // Beside the checkout, ignored by git; analysts query it with `npm run sql`.
+  const duckdbPath = r.str('DUCKDB_PATH', './data/tote.duckdb');
   return {
     kind,
-    // Beside the checkout, ignored by git; analysts query it with `npm run sql`.
-    duckdbPath: r.str('DUCKDB_PATH', './data/tote.duckdb'),
+    duckdbPath,
     bigquery: {
       // The issue's default: the Google Cloud project the service runs in.
       projectId: r.str('BQ_PROJECT', gcpProject),
@@ -106,8 +108,9 @@ export function readHistoryConfig(r: EnvReader): HistoryConfig {
       projectId: spillProject,
       emulatorHost,
       createTopics: r.bool('HISTORY_SPILL_CREATE_TOPICS', Boolean(emulatorHost)),
-      // Next to the DuckDB file: survives restarts of a local run.
-      filePath: r.str('HISTORY_SPILL_FILE', './data/history-spill.jsonl'),
+      // In the DuckDB file's folder: survives restarts of a local run, and a run pointed at another file
+      // (a test's temporary folder) does not spill into ./data.
+      filePath: r.str('HISTORY_SPILL_FILE', join(dirname(duckdbPath), 'history-spill.jsonl')),
     },
     // Inside the subscriber's 8 s shutdown grace, leaving time to spill.
     closeTimeoutMs: r.int('HISTORY_CLOSE_TIMEOUT_MS', 5_000, 0, 600_000),
