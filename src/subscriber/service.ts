@@ -78,7 +78,14 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   const relay =
     graphqlUrl && queryKey && canPublishDayCards(publisher)
       ? new DayCardRelay({
-          publisher,
+          // The card goes to the SSE side and into history (names beside the ids for analysts).
+          publisher: {
+            publishDayCard: async (card) => {
+              const kept = o.history.writeDayCard?.(card).catch((err: Error) => log.warn('day card not kept in history', { error: err.message }));
+              await publisher.publishDayCard(card);
+              await kept;
+            },
+          },
           graphqlUrl,
           apiKey: queryKey,
           resolveSecret: o.resolveSecret ?? resolveSecret,

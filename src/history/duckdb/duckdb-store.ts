@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE, type Column, type ColumnType } from '../schema.js';
+import { HISTORY_TABLE_DEFS, type Column, type ColumnType } from '../schema.js';
 import { duckdbCompatSql, historyViews } from '../sql-files.js';
 
 export const DUCK_TYPES: Record<ColumnType, string> = {
@@ -13,10 +13,7 @@ export const DUCK_TYPES: Record<ColumnType, string> = {
   INTEGER: 'BIGINT',
 };
 
-export const HISTORY_TABLES: readonly { name: string; columns: readonly Column[] }[] = [
-  { name: MESSAGES_TABLE, columns: MESSAGE_COLUMNS },
-  { name: DEAD_LETTERS_TABLE, columns: DEAD_LETTER_COLUMNS },
-];
+export const HISTORY_TABLES: readonly { name: string; columns: readonly Column[] }[] = HISTORY_TABLE_DEFS;
 
 export class DuckDbOpenError extends Error {
   constructor(
