@@ -71,21 +71,21 @@ export class BatchingHistorySink implements HistorySink {
       stored: (rows) => {
         this.counts.deadLettersStored += rows.length;
       },
-      // A dead letter the store refuses has nowhere better to go than the spill or the log.
-      invalid: (row, reason) => void this.parkRefusedDeadLetter(row, reason),
+      // Never called: a dead letter the store refuses has nowhere better to go than the spill (or the log), and the lane puts it there.
+      invalid: (row, reason) => this.lostRows([row], reason),
       spilled: (rows, reason) => this.spilledRows(rows, reason),
       lost: (rows, reason) => this.lostRows(rows, reason),
       error: (message) => log.warn('history insert failed', { sink: name, table: DEAD_LETTERS_TABLE, error: message }),
-    });
+    }, 'spill');
     this.names = new BatchLane(NAMES_TABLE, inserter, spill, options, {
       stored: (rows) => {
         this.counts.namesStored += rows.length;
       },
-      invalid: (row, reason) => void this.parkRefusedDeadLetter(row, reason),
+      invalid: (row, reason) => this.lostRows([row], reason),
       spilled: (rows, reason) => this.spilledRows(rows, reason),
       lost: (rows, reason) => this.lostRows(rows, reason),
       error: (message) => log.warn('history insert failed', { sink: name, table: NAMES_TABLE, error: message }),
-    });
+    }, 'spill');
   }
 
   async connect(): Promise<void> {
@@ -169,20 +169,6 @@ export class BatchingHistorySink implements HistorySink {
     this.deadLetters.add(rejectedRowDeadLetter(row, reason), true).catch((err) => {
       this.lostRows([row], `refused (${reason}) and the dead-letter lane is closed: ${String(err)}`);
     });
-  }
-
-  private async parkRefusedDeadLetter(row: HistoryRow, reason: string): Promise<void> {
-    const why = `dead-letter table refused the row: ${reason}`;
-    if (this.spill) {
-      try {
-        await this.spill.spill([row], why);
-        this.spilledRows([row], why);
-        return;
-      } catch (err) {
-        log.error('history spill failed', { error: String(err) });
-      }
-    }
-    this.lostRows([row], why);
   }
 
   private spilledRows(rows: readonly HistoryRow[], reason: string): void {
