@@ -1,6 +1,6 @@
 import { entryForMessageType, type EntityKey } from '../src/catalog/catalog.js';
 import { extractKeys, makeEnvelope, type Envelope, type Origin } from '../src/envelope/envelope.js';
-import type { DayCard } from '../src/tote/gateway.js';
+import type { DayCard } from '../src/day-card/day-card.js';
 
 /**
  * A racing afternoon as the subscriber would have received it: a few races,

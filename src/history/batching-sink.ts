@@ -2,7 +2,7 @@ import type { DeadLetter, Envelope } from '../envelope/envelope.js';
 import { log } from '../log/logger.js';
 import type { RowInserter } from './inserter.js';
 import { BatchLane, type LaneLimits } from './lane.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 import { dayCardNameRows, deadLetterRow, messageRow, rejectedRowDeadLetter, type HistoryRow } from './rows.js';
 import { DEAD_LETTERS_TABLE, MESSAGES_TABLE, NAMES_TABLE } from './schema.js';
 import type { HistorySpill } from './spill/spill.js';

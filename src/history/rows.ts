@@ -1,7 +1,7 @@
 import { ENTITY_KEYS, keyColumn } from '../catalog/catalog.js';
 import { makeDeadLetter, type DeadLetter, type Envelope } from '../envelope/envelope.js';
 import { createHash } from 'node:crypto';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE, NAME_COLUMNS, NAMES_TABLE, ORIGINAL_TEXT_COLUMN } from './schema.js';
 import { storableText } from './well-formed.js';
 
@@ -69,6 +69,8 @@ export function messageRow(e: Envelope): HistoryRow {
   json.protocol = e.protocol;
   json.connection_id = e.connectionId;
   json.instance_id = e.instanceId;
+  // NULL for live rows, so a table not yet given the column refuses only reconciled rows.
+  json.delivery = e.delivery === 'reconciled' ? 'reconciled' : null;
   return sized(MESSAGES_TABLE, e.id, json);
 }
 

@@ -1,5 +1,5 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 
 export interface HistoryStatus {
   readonly sink: string;

@@ -1,4 +1,5 @@
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import { settlesBy } from '../../deadline/deadline.js';
 import { allRetry, allStored, type InsertOutcome, type RowInserter } from '../inserter.js';
 import type { HistoryRow, HistoryTable } from '../rows.js';
 import type { Column } from '../schema.js';
@@ -181,13 +182,9 @@ export class DuckDbInserter implements RowInserter {
   async close(): Promise<void> {
     if (!this.store) return;
     this.closing = true;
-    const settled = this.writing.then(() => true);
-    let timer: NodeJS.Timeout | undefined;
-    const inTime = await Promise.race([settled, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), CLOSE_GRACE_MS)))]);
-    clearTimeout(timer);
-    if (!inTime) {
+    if (!(await settlesBy(this.writing, Date.now() + CLOSE_GRACE_MS))) {
       if (this.running) this.store.connection.interrupt();
-      await settled;
+      await this.writing;
     }
     this.store.close();
     this.store = null;
