@@ -35,6 +35,20 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** `npm run sql` as its own process (the pipeline holding the file is this one). */
+async function sqlProcess(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/sql.ts', '--db', db, ...args], {
+    cwd: join(import.meta.dirname, '..'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (err += b));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, out, err };
+}
+
 describe('npm run sql', () => {
   it('prints a readable table for ad-hoc SQL', async () => {
     const r = await cli('select message_type, count(*) as n from tote_messages group by 1 order by 1');
@@ -98,15 +112,7 @@ describe('npm run sql', () => {
     const sink = writerSink();
     await sink.connect();
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/sql.ts', '--db', db, 'select 1; delete from tote_messages'], {
-        cwd: join(import.meta.dirname, '..'),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (b) => (out += b));
-      child.stderr.on('data', (b) => (err += b));
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const { code, out, err } = await sqlProcess('select 1; delete from tote_messages');
       expect(code).toBe(2);
       expect(err).toMatch(/refused: DELETE changes data, .* \(the pipeline holds the file, so it would only have changed a temporary copy\); nothing was changed/);
       expect(out).toBe('');
@@ -119,15 +125,7 @@ describe('npm run sql', () => {
     const sink = writerSink();
     await sink.connect(); // this process now holds the file for writing, as `npm start` does
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/sql.ts', '--db', db, 'final_pool_totals'], {
-        cwd: join(import.meta.dirname, '..'),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (b) => (out += b));
-      child.stderr.on('data', (b) => (err += b));
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const { code, out, err } = await sqlProcess('final_pool_totals');
       expect(err).toMatch(/is held by a running pipeline .* querying a copy taken at/);
       expect(code).toBe(0);
       expect(out).toContain(day.races[1]!.productId);

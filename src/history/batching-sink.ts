@@ -1,9 +1,9 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
 import { log } from '../log/logger.js';
 import type { RowInserter } from './inserter.js';
-import { BatchLane, type LaneLimits } from './lane.js';
+import { BatchLane, type LaneLimits, type RefusedRows } from './lane.js';
 import type { DayCard } from '../day-card/day-card.js';
-import { dayCardNameRows, deadLetterRow, messageRow, rejectedRowDeadLetter, type HistoryRow } from './rows.js';
+import { dayCardNameRows, deadLetterRow, messageRow, rejectedRowDeadLetter, type HistoryRow, type HistoryTable } from './rows.js';
 import { DEAD_LETTERS_TABLE, MESSAGES_TABLE, NAMES_TABLE } from './schema.js';
 import type { HistorySpill } from './spill/spill.js';
 import type { HistorySink, HistoryStatus } from './types.js';
@@ -57,35 +57,22 @@ export class BatchingHistorySink implements HistorySink {
     private readonly spill: HistorySpill | null,
     private readonly options: BatchingSinkOptions,
   ) {
-    this.messages = new BatchLane(MESSAGES_TABLE, inserter, spill, options, {
-      stored: (rows) => {
-        this.counts.stored += rows.length;
-        this.lastWriteAt = new Date().toISOString();
-      },
-      invalid: (row, reason) => this.rejected(row, reason),
-      spilled: (rows, reason) => this.spilledRows(rows, reason),
-      lost: (rows, reason) => this.lostRows(rows, reason),
-      error: (message) => log.warn('history insert failed', { sink: name, table: MESSAGES_TABLE, error: message }),
-    });
-    this.deadLetters = new BatchLane(DEAD_LETTERS_TABLE, inserter, spill, options, {
-      stored: (rows) => {
-        this.counts.deadLettersStored += rows.length;
-      },
-      // Never called: a dead letter the store refuses has nowhere better to go than the spill (or the log), and the lane puts it there.
-      invalid: (row, reason) => this.lostRows([row], reason),
-      spilled: (rows, reason) => this.spilledRows(rows, reason),
-      lost: (rows, reason) => this.lostRows(rows, reason),
-      error: (message) => log.warn('history insert failed', { sink: name, table: DEAD_LETTERS_TABLE, error: message }),
-    }, 'spill');
-    this.names = new BatchLane(NAMES_TABLE, inserter, spill, options, {
-      stored: (rows) => {
-        this.counts.namesStored += rows.length;
-      },
-      invalid: (row, reason) => this.lostRows([row], reason),
-      spilled: (rows, reason) => this.spilledRows(rows, reason),
-      lost: (rows, reason) => this.lostRows(rows, reason),
-      error: (message) => log.warn('history insert failed', { sink: name, table: NAMES_TABLE, error: message }),
-    }, 'spill');
+    const lane = (table: HistoryTable, stored: (rows: readonly HistoryRow[]) => void, refused: RefusedRows) =>
+      new BatchLane(table, inserter, spill, options, {
+        stored,
+        // Only message rows are reported ('report'); the others' lanes spill refused rows themselves.
+        invalid: (row, reason) => (refused === 'report' ? this.rejected(row, reason) : this.lostRows([row], reason)),
+        spilled: (rows, reason) => this.spilledRows(rows, reason),
+        lost: (rows, reason) => this.lostRows(rows, reason),
+        error: (message) => log.warn('history insert failed', { sink: name, table, error: message }),
+      }, refused);
+    this.messages = lane(MESSAGES_TABLE, (rows) => {
+      this.counts.stored += rows.length;
+      this.lastWriteAt = new Date().toISOString();
+    }, 'report');
+    // A dead letter or a name the store refuses has nowhere better to go than the spill (or the log).
+    this.deadLetters = lane(DEAD_LETTERS_TABLE, (rows) => (this.counts.deadLettersStored += rows.length), 'spill');
+    this.names = lane(NAMES_TABLE, (rows) => (this.counts.namesStored += rows.length), 'spill');
   }
 
   async connect(): Promise<void> {
