@@ -9,6 +9,7 @@ import {
   type Envelope,
   type Origin,
 } from '../envelope/envelope.js';
+import { checkPayloadShape, DEFAULT_PAYLOAD_LIMITS, type PayloadLimits } from '../envelope/payload-shape.js';
 import type { HistorySink } from '../history/types.js';
 import type { Logger } from '../log/logger.js';
 import type { FrameMeta } from '../tote/client.js';
@@ -37,6 +38,8 @@ export interface IngestOptions {
   onPressure?: (paused: boolean) => void;
   /** Sees every envelope as it is made (e.g. to refetch the day card on EventUpdated). */
   onEnvelope?: (envelope: Envelope) => void;
+  /** Shape limits a payload must meet to become an envelope (depth, value count). */
+  payloadLimits?: PayloadLimits;
 }
 
 /** Messages that arrive without a known type are counted under this name. */
@@ -73,21 +76,52 @@ export class Ingest {
     return c;
   }
 
-  /** A data frame for a catalog entry. */
+  /**
+   * A data frame for a catalog entry. Whatever the payload holds, it ends as
+   * an envelope or a counted dead letter: nothing thrown here may reach the
+   * socket's event handler, where it would end the process.
+   */
   handleMessage(entry: CatalogEntry, payload: Record<string, unknown>, raw: string, meta: FrameMeta): void {
-    const origin = this.origin(meta);
-    const keys = extractKeys(entry, payload);
-    if (!keys.ok) {
-      this.handleBadFrame('missing-keys', `missing ${keys.missing.join(', ')}`, raw, meta, entry);
-      return;
+    let handedOn = false;
+    try {
+      const shape = checkPayloadShape(payload, this.opts.payloadLimits ?? DEFAULT_PAYLOAD_LIMITS);
+      if (!shape.ok) {
+        this.handleBadFrame(shape.reason, shape.detail, raw, meta, entry);
+        return;
+      }
+      const keys = extractKeys(entry, payload);
+      if (!keys.ok) {
+        this.handleBadFrame('missing-keys', `missing ${keys.missing.join(', ')}`, raw, meta, entry);
+        return;
+      }
+      const envelope = makeEnvelope(entry, payload, keys.keys, this.origin(meta), meta.receivedAt);
+      const c = this.counter(entry.messageType);
+      c.received++;
+      c.inFlight++;
+      c.lastMessageAt = envelope.receivedAt;
+      // dispatch() turns every failure into a settled promise, so from here
+      // the envelope is accounted for whatever happens next.
+      this.dispatch(envelope, c);
+      handedOn = true;
+      this.opts.onEnvelope?.(envelope);
+    } catch (err) {
+      if (handedOn) this.opts.log.error('envelope observer failed', { type: entry.messageType, error: errorText(err) });
+      else this.onIngestError(err, raw, meta, entry);
     }
-    const envelope = makeEnvelope(entry, payload, keys.keys, origin, meta.receivedAt);
-    const c = this.counter(entry.messageType);
-    c.received++;
-    c.inFlight++;
-    c.lastMessageAt = envelope.receivedAt;
-    this.dispatch(envelope, c);
-    this.opts.onEnvelope?.(envelope);
+  }
+
+  /**
+   * A defect met while taking a frame in: the frame is dead-lettered with the
+   * error, so it is counted once and can be replayed once the defect is fixed.
+   */
+  private onIngestError(err: unknown, raw: string, meta: FrameMeta, entry: CatalogEntry | undefined): void {
+    const detail = errorText(err);
+    this.opts.log.error('frame could not be taken in; dead-lettering it', { type: entry?.messageType, error: detail });
+    try {
+      this.handleBadFrame('ingest-error', detail, raw, meta, entry);
+    } catch (again) {
+      this.opts.log.error('dead letter could not be made', { error: errorText(again) });
+    }
   }
 
   /** A test envelope for every topic (POST /test-pubsub): published, not kept in history. */
@@ -127,7 +161,7 @@ export class Ingest {
     this.publishPending++;
     this.historyPending++;
     this.checkPressure();
-    const published = this.opts.publisher.publish(envelope).then(
+    const published = settle(() => this.opts.publisher.publish(envelope)).then(
       () => {
         c.inFlight--;
         c.published++;
@@ -135,12 +169,12 @@ export class Ingest {
       (err: Error) => {
         c.inFlight--;
         this.opts.log.error('publish failed; dead-lettering the envelope', { envelopeId: envelope.id, type: envelope.type, error: err.message });
-        const dl = makeDeadLetter('publish-failed', err.message, JSON.stringify(envelope), this.originOf(envelope), entryForMessageType(envelope.type));
+        const dl = makeDeadLetter('publish-failed', err.message, envelopeText(envelope), this.originOf(envelope), entryForMessageType(envelope.type));
         this.deadLetter(dl, c, envelope);
       },
     );
     this.track(published, () => this.publishPending--);
-    const kept = this.opts.history.write(envelope).catch((err: Error) => {
+    const kept = settle(() => this.opts.history.write(envelope)).catch((err: Error) => {
       // The sink never drops silently on its own; an error here is a bug or a
       // closed sink, and the envelope is still on the bus.
       this.opts.log.error('history write failed', { envelopeId: envelope.id, error: err.message });
@@ -165,7 +199,7 @@ export class Ingest {
     });
     this.publishPending++;
     this.checkPressure();
-    const p = this.opts.publisher.publishDeadLetter(dl).catch((err: Error) => {
+    const p = settle(() => this.opts.publisher.publishDeadLetter(dl)).catch((err: Error) => {
       // The bus is down for dead letters too: the history sink still has the
       // dead letter (below), and this count makes the gap visible.
       this.lostAfterDeadLetterFailure++;
@@ -173,7 +207,7 @@ export class Ingest {
     });
     this.track(p, () => this.publishPending--);
     this.historyPending++;
-    const h = this.opts.history.writeDeadLetter(dl).catch((err: Error) => {
+    const h = settle(() => this.opts.history.writeDeadLetter(dl)).catch((err: Error) => {
       this.opts.log.error('dead letter could not be kept in history', { deadLetterId: dl.id, error: err.message });
     });
     this.track(h, () => this.historyPending--);
@@ -243,6 +277,28 @@ export class Ingest {
       historyPending: this.historyPending,
       paused: this.paused,
     };
+  }
+}
+
+/** A synchronous throw becomes a rejection, so every hand-over settles the same way. */
+function settle<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The envelope as text for a dead letter; never throws (the payload's shape was checked, but be sure). */
+function envelopeText(e: Envelope): string {
+  try {
+    return JSON.stringify(e);
+  } catch (err) {
+    return JSON.stringify({ id: e.id, type: e.type, keys: e.keys, note: `payload not serialisable: ${errorText(err)}` });
   }
 }
 
