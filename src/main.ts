@@ -17,6 +17,7 @@ import { loadConfig, ConfigError, type Config } from './config/index.js';
 import type { Env } from './config/env.js';
 import { PubSubConsumer } from './consumer/index.js';
 import { createHistorySink } from './history/index.js';
+import { createOutbox } from './outbox/outbox.js';
 import { createLogger, log as rootLog, setLogLevel, type Logger } from './log/logger.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { simulatorOptionsFrom } from './simulator/options.js';
@@ -69,7 +70,9 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
     let publisher: EnvelopePublisher;
     let source: EnvelopeSource;
     if (config.bus.kind === 'pubsub') {
-      publisher = new PubSubPublisher(config.bus, log.child({ component: 'publisher' }));
+      publisher = new PubSubPublisher(config.bus, log.child({ component: 'publisher' }), {
+        outbox: createOutbox(config.bus.outbox, config.subscriber.instanceId),
+      });
       const consumer = new PubSubConsumer({ config: config.bus, sse: config.sse, log: log.child({ component: 'consumer' }) });
       source = consumer;
       closers.push(() => consumer.close());

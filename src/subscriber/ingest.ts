@@ -17,6 +17,8 @@ import type { FrameMeta } from '../tote/client.js';
 export interface TypeCounters {
   received: number;
   published: number;
+  /** Not confirmed by the bus at shutdown and kept in the outbox, to be published at the next start. */
+  outboxed: number;
   deadLettered: number;
   inFlight: number;
   lastMessageAt: string | null;
@@ -162,9 +164,10 @@ export class Ingest {
     this.historyPending++;
     this.checkPressure();
     const published = settle(() => this.opts.publisher.publish(envelope)).then(
-      () => {
+      (outcome) => {
         c.inFlight--;
-        c.published++;
+        if (outcome === 'outboxed') c.outboxed++;
+        else c.published++;
       },
       (err: Error) => {
         c.inFlight--;
@@ -261,10 +264,11 @@ export class Ingest {
   stats() {
     const types: Record<string, TypeCounters> = {};
     for (const [t, c] of this.counters) types[t] = { ...c };
-    const totals = { received: 0, published: 0, deadLettered: 0, inFlight: 0 };
+    const totals = { received: 0, published: 0, outboxed: 0, deadLettered: 0, inFlight: 0 };
     for (const c of this.counters.values()) {
       totals.received += c.received;
       totals.published += c.published;
+      totals.outboxed += c.outboxed;
       totals.deadLettered += c.deadLettered;
       totals.inFlight += c.inFlight;
     }
@@ -303,5 +307,5 @@ function envelopeText(e: Envelope): string {
 }
 
 function blank(): TypeCounters {
-  return { received: 0, published: 0, deadLettered: 0, inFlight: 0, lastMessageAt: null };
+  return { received: 0, published: 0, outboxed: 0, deadLettered: 0, inFlight: 0, lastMessageAt: null };
 }

@@ -7,6 +7,7 @@ import { PubSubPublisher } from '../bus/pubsub-publisher.js';
 import { MemoryBus } from '../bus/memory-bus.js';
 import { loadConfig, ConfigError } from '../config/index.js';
 import { createHistorySink } from '../history/index.js';
+import { createOutbox } from '../outbox/outbox.js';
 import { log, setLogLevel } from '../log/logger.js';
 import { startSubscriberService } from './service.js';
 import { onShutdown } from './shutdown.js';
@@ -14,7 +15,10 @@ import { onShutdown } from './shutdown.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   setLogLevel(config.log.level);
-  const publisher = config.bus.kind === 'pubsub' ? new PubSubPublisher(config.bus, log) : new MemoryBus(config.bus.memoryDeadLettersKept);
+  const publisher =
+    config.bus.kind === 'pubsub'
+      ? new PubSubPublisher(config.bus, log, { outbox: createOutbox(config.bus.outbox, config.subscriber.instanceId) })
+      : new MemoryBus(config.bus.memoryDeadLettersKept);
   if (config.bus.kind === 'memory') log.warn('BUS=memory: envelopes stay in this process (set BUS=pubsub in the cloud)');
   if (!config.tote.subscriptionsUrl) throw new ConfigError(['TOTE_SUBSCRIPTIONS_URL is required for the standalone subscriber (npm start runs the simulator)']);
   const history = createHistorySink(config.history);

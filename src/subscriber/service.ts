@@ -143,7 +143,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       types: s.types,
       deadLetterReasons: s.deadLetterReasons,
       deadLettersNotPublished: s.deadLettersNotPublished,
-      publish: { bus: o.publisher.name, backlog: s.publishBacklog, busBacklog: o.publisher.backlog(), latency: lat },
+      publish: { bus: o.publisher.name, backlog: s.publishBacklog, busBacklog: o.publisher.backlog(), latency: lat, delivery: o.publisher.deliveryStatus?.() ?? null },
       history: h,
       dayCard: relay?.status() ?? null,
     };
