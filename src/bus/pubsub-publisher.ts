@@ -19,13 +19,6 @@ const OUT_OF_RANGE = 11;
 const UNIMPLEMENTED = 12;
 
 /**
- * Time one publish call may take, the client's own retries included, before
- * the publisher's lanes take over: short enough that an outage shows in
- * /status within seconds, long enough for a slow but working Pub/Sub.
- */
-const ATTEMPT_TIMEOUT_MS = 10_000;
-
-/**
  * A failure is the message's own fault only when Pub/Sub says the request is
  * malformed (too large, a bad attribute); every other code, and an error
  * without one, is the service or the network or the set-up (missing topic,
@@ -102,7 +95,7 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
           maxBytes: this.cfg.batchMaxBytes,
           maxMilliseconds: this.cfg.batchMaxMs,
         },
-        gaxOpts: { timeout: ATTEMPT_TIMEOUT_MS },
+        gaxOpts: { timeout: this.cfg.publishTimeoutMs },
       });
       this.topics.set(name, t);
     }

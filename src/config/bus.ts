@@ -14,6 +14,8 @@ export interface BusConfig {
   batchMaxMs: number;
   maxOutstandingMessages: number;
   maxOutstandingBytes: number;
+  /** Time one publish call may take, the client's own retries included, before the publisher's retry takes over. */
+  publishTimeoutMs: number;
   /** Backoff between retries of a failing topic or ordering key. */
   retryMinMs: number;
   retryMaxMs: number;
@@ -45,6 +47,8 @@ export function readBusConfig(r: EnvReader): BusConfig {
     // Flow control bounds memory when Pub/Sub is slow; past it publish() waits (backpressure).
     maxOutstandingMessages: r.int('PUBSUB_MAX_OUTSTANDING_MESSAGES', 10_000, 1),
     maxOutstandingBytes: r.int('PUBSUB_MAX_OUTSTANDING_BYTES', 64 * 1024 * 1024, 1024),
+    // The client's default: shorter makes a slow emulator's late answers into duplicates; the outage is ridden out either way.
+    publishTimeoutMs: r.int('PUBSUB_PUBLISH_TIMEOUT_MS', 60_000, 100, 600_000),
     // A quarter second is invisible on a dashboard; a 10 s ceiling finds Pub/Sub back within seconds of its return.
     retryMinMs: r.int('PUBSUB_RETRY_MIN_MS', 250, 1, 60_000),
     retryMaxMs: r.int('PUBSUB_RETRY_MAX_MS', 10_000, 1, 600_000),
