@@ -71,7 +71,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
     let source: EnvelopeSource;
     if (config.bus.kind === 'pubsub') {
       publisher = new PubSubPublisher(config.bus, log.child({ component: 'publisher' }), {
-        outbox: createOutbox(config.bus.outbox, config.subscriber.instanceId),
+        outbox: createOutbox(config.bus.outbox, config.subscriber.instanceId, config.subscriber.storageEndpoint),
       });
       const consumer = new PubSubConsumer({ config: config.bus, sse: config.sse, log: log.child({ component: 'consumer' }) });
       source = consumer;
@@ -109,7 +109,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
     closers.push(() => sse.close());
 
     // Locally the feed runs whatever the time of day: the window is for the cloud.
-    subscriber.client.start();
+    subscriber.start();
 
     return {
       config,

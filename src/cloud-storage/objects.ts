@@ -19,8 +19,9 @@ export interface StoredObject {
 export interface ObjectsOptions {
   bucket: string;
   /**
-   * Where the JSON API is: https://storage.googleapis.com in the cloud, or a
-   * local stand-in (STORAGE_EMULATOR_HOST, as the Google client libraries read it).
+   * A local stand-in's address (STORAGE_EMULATOR_HOST, as the Google client
+   * libraries name it); requests then carry no credentials. Unset:
+   * https://storage.googleapis.com with ambient credentials.
    */
   endpoint?: string;
   /** Each request's limit, so a hung call cannot outlive a lease. @default 5000 */
@@ -41,7 +42,7 @@ export class CloudStorageObjects {
   private auth: GoogleAuth | null = null;
 
   constructor(private readonly opts: ObjectsOptions) {
-    const emulator = opts.endpoint ?? process.env.STORAGE_EMULATOR_HOST;
+    const emulator = opts.endpoint;
     this.local = Boolean(emulator);
     this.endpoint = (emulator ?? 'https://storage.googleapis.com').replace(/\/+$/, '');
     this.timeoutMs = opts.requestTimeoutMs ?? 5_000;

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   setLogLevel(config.log.level);
   const publisher =
     config.bus.kind === 'pubsub'
-      ? new PubSubPublisher(config.bus, log, { outbox: createOutbox(config.bus.outbox, config.subscriber.instanceId) })
+      ? new PubSubPublisher(config.bus, log, { outbox: createOutbox(config.bus.outbox, config.subscriber.instanceId, config.subscriber.storageEndpoint) })
       : new MemoryBus(config.bus.memoryDeadLettersKept);
   if (config.bus.kind === 'memory') log.warn('BUS=memory: envelopes stay in this process (set BUS=pubsub in the cloud)');
   if (!config.tote.subscriptionsUrl) throw new ConfigError(['TOTE_SUBSCRIPTIONS_URL is required for the standalone subscriber (npm start runs the simulator)']);

@@ -11,6 +11,7 @@ import { ToteClient } from '../tote/client.js';
 import { resolveSecret, type SecretResolver } from '../tote/secrets.js';
 import { DayCardRelay } from './day-card-relay.js';
 import { Ingest } from './ingest.js';
+import { LeasedConnection } from './leased-connection.js';
 import { createSubscriberMetrics } from './metrics.js';
 import { inWindow, type DailyWindow } from './window.js';
 
@@ -51,6 +52,8 @@ export interface SubscriberService {
   readonly port: number;
   readonly client: ToteClient;
   readonly ingest: Ingest;
+  /** Connect to Tote, through the lease when one is configured. */
+  start(): void;
   status(): Record<string, unknown>;
   /**
    * Stop the Tote socket and flush the bus and history (what POST /stop and
@@ -110,6 +113,8 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     },
   });
 
+  const connection = new LeasedConnection(client, o.subscriber, log);
+
   await o.publisher.connect();
   await o.history.connect();
 
@@ -146,6 +151,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       publish: { bus: o.publisher.name, backlog: s.publishBacklog, busBacklog: o.publisher.backlog(), latency: lat, delivery: o.publisher.deliveryStatus?.() ?? null },
       history: h,
       dayCard: relay?.status() ?? null,
+      lease: connection.status(),
     };
   };
 
@@ -170,9 +176,10 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       // Bounded: Cloud Run kills the instance 10 s after SIGTERM whatever we do,
       // and a bus that never answers must not hold POST /stop for ever.
       const deadline = Date.now() + o.subscriber.shutdownGraceMs;
-      await client.stop();
+      await connection.disconnect();
       const drained = await ingest.drain(deadline - Date.now());
       const flushed = drained && (await settlesBy(Promise.all([o.publisher.flush(), o.history.flush()]), deadline));
+      await connection.release();
       if (!flushed) {
         log.error('stopped with work still pending', { ...ingest.stats().totals, publishBacklog: ingest.stats().publishBacklog, historyBacklog: o.history.status().backlog });
       }
@@ -196,7 +203,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   });
   app.post('/start', (_req, res) => {
     const before = client.status().state;
-    client.start();
+    connection.start();
     log.info('start requested', { before });
     res.status(before === 'stopped' ? 202 : 200).json({ state: client.status().state, alreadyStarted: before !== 'stopped' });
   });
@@ -233,12 +240,12 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   let wasInWindow = inWindow(now(), window);
   if (o.subscriber.autoStart && wasInWindow) {
     log.info('inside the daily window at boot; connecting to Tote', { ...window });
-    client.start();
+    connection.start();
   }
   // Act on window edges only, so a manual /start or /stop inside the window is respected.
   const windowTimer = setInterval(() => {
     const inside = inWindow(now(), window);
-    if (o.subscriber.autoStart && inside && !wasInWindow) client.start();
+    if (o.subscriber.autoStart && inside && !wasInWindow) connection.start();
     if (o.subscriber.autoStart && !inside && wasInWindow) void stopAndFlush();
     wasInWindow = inside;
   }, o.windowCheckMs ?? 30_000);
@@ -280,6 +287,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     port,
     client,
     ingest,
+    start: () => connection.start(),
     status,
     stopAndFlush,
     /**
@@ -293,9 +301,10 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       const deadline = Date.now() + o.subscriber.shutdownGraceMs;
       const busDeadline = deadline - (o.historyCloseMs ?? 0) - 500;
       await relay?.stop();
-      await client.stop();
+      await connection.disconnect();
       const drained = await ingest.drain(Math.max(0, busDeadline - Date.now()));
       const flushed = drained && (await settlesBy(o.publisher.flush(), busDeadline));
+      await settlesBy(connection.release(), deadline);
       if (!flushed) log.error('bus not flushed at shutdown', { ...ingest.stats().totals, publishBacklog: ingest.stats().publishBacklog });
       await o.history.close();
       server.closeAllConnections();
