@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { MemoryBus } from '../src/bus/memory-bus.js';
+import type { MemoryBus } from '../src/bus/memory-bus.js';
 import { CloudStorageObjects } from '../src/cloud-storage/objects.js';
 import { loadConfig } from '../src/config/index.js';
 import type { Envelope } from '../src/envelope/envelope.js';
@@ -15,6 +15,7 @@ import type { LeaseRecord, LeaseStore } from '../src/lease/lease-store.js';
 import { createLogger } from '../src/log/logger.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
+import { identity, SharedBus, sharedHistory } from './chaos/parts.js';
 import { startFakeGcs, type FakeGcs } from './cloud-storage-server/fake-gcs.js';
 import { waitFor } from './helpers/ports.js';
 import { openStream, type SseStream } from './helpers/sse-stream.js';
@@ -23,28 +24,8 @@ import { startHarness, TEST_KEY, type Harness } from './helpers/subscriber-harne
 const dir = mkdtempSync(join(tmpdir(), 'tote-lease-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** One bus for both instances, as one Pub/Sub project is: each instance's close leaves it open for the other. */
-class SharedBus extends MemoryBus {
-  override async close(): Promise<void> {}
-}
-
-/** One warehouse for both instances: a real DuckDB sink, closed once by the test, not by each instance. */
-function shared(sink: HistorySink): HistorySink {
-  return {
-    name: sink.name,
-    connect: async () => undefined,
-    write: (e) => sink.write(e),
-    writeDeadLetter: (d) => sink.writeDeadLetter(d),
-    flush: () => sink.flush(),
-    close: () => sink.flush(),
-    status: () => sink.status(),
-  };
-}
-
 const FAST_LEASE = { SUBSCRIBER_LEASE_TTL_MS: '3000', SUBSCRIBER_LEASE_RENEW_MS: '500', SUBSCRIBER_LEASE_POLL_MS: '150' };
 const poolTotals = (es: readonly Envelope[]) => es.filter((e) => e.type === 'PoolTotalChanged');
-/** A Tote message's identity: what it says, not the id we gave it (two sockets give two ids). */
-const identity = (e: Envelope) => JSON.stringify(e.payload);
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -87,8 +68,8 @@ describe('two subscriber instances on one feed, file lease', () => {
     });
 
     const env = { SUBSCRIBER_LEASE: `file:${join(dir, 'two', 'subscriber.lease')}` };
-    const a = await instance(sim, { ...env, INSTANCE_ID: 'instance-a' }, bus, shared(duck));
-    const b = await instance(sim, { ...env, INSTANCE_ID: 'instance-b' }, bus, shared(duck));
+    const a = await instance(sim, { ...env, INSTANCE_ID: 'instance-a' }, bus, sharedHistory(duck));
+    const b = await instance(sim, { ...env, INSTANCE_ID: 'instance-b' }, bus, sharedHistory(duck));
     a.service.start();
     await waitFor(() => a.service.client.status().state === 'running' && subscribed(sim), { what: 'a connected' });
     b.service.start();

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
+import { PubSub } from '@google-cloud/pubsub';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { PubSubPublisher } from '../src/bus/pubsub-publisher.js';
 import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log/logger.js';
 import { createOutbox } from '../src/outbox/outbox.js';
+import { TopicReader } from './chaos/parts.js';
 import { startTcpProxy, type TcpProxy } from './chaos/tcp-proxy.js';
 import { waitFor } from './helpers/ports.js';
 import { startHarness, type Harness } from './helpers/subscriber-harness.js';
@@ -19,27 +20,6 @@ const POOL_TOPIC = CATALOG.find((e) => e.rootField === 'onPoolTotalChanged')!.to
 const ALL_TOPICS = [...CATALOG.map((e) => e.topic), DEAD_LETTER_TOPIC, DAY_CARD_TOPIC];
 const dir = mkdtempSync(join(tmpdir(), 'tote-outage-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Pool totals as a reader of the topic sees them: every copy, in arrival order. */
-class TopicReader {
-  readonly copies: { id: string; key: string }[] = [];
-  private readonly subs: Subscription[] = [];
-  constructor(private readonly admin: PubSub) {}
-  async listen(name: string): Promise<void> {
-    const [sub] = await this.admin.topic(POOL_TOPIC).createSubscription(name, { enableMessageOrdering: true });
-    sub.on('message', (m: Message) => {
-      this.copies.push({ id: m.attributes.envelopeId!, key: m.orderingKey ?? '' });
-      m.ack();
-    });
-    this.subs.push(sub);
-  }
-  distinct(): Set<string> {
-    return new Set(this.copies.map((c) => c.id));
-  }
-  async close(): Promise<void> {
-    for (const s of this.subs) await s.close();
-  }
-}
 
 let h: Harness | undefined;
 let proxy: TcpProxy | undefined;
@@ -66,7 +46,7 @@ async function setup(env: Record<string, string> = {}, outboxDir?: string) {
     outbox: outboxDir ? createOutbox(`file:${outboxDir}`, 'test') : null,
   });
   h = await startHarness({ publisher });
-  reader = new TopicReader(admin);
+  reader = new TopicReader(admin, POOL_TOPIC);
   return { project, config, publisher };
 }
 
