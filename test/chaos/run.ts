@@ -9,6 +9,8 @@ import { formatTable, SCENARIOS, type Row } from './scenarios.js';
 
 async function main(): Promise<void> {
   setLogLevel('ERROR');
+  // Off Google Cloud the auth library probes the metadata server and warns; nothing here needs it (as in vitest.config.ts).
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
   const short = process.argv.includes('--short');
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   let emulator: RunningEmulator | undefined;
