@@ -77,9 +77,9 @@ const badInput: Scenario = {
     try {
       await connected(h);
       const opId = h.service.client.status().operations.onPoolTotalChanged!.id!;
-      const frames = badInputMix(opId, TEST_KEY, o.full ? 5_000 : 1_050);
+      const frames = badInputMix(opId, TEST_KEY, o.full ? 2_100 : 1_050);
       for (const f of frames) h.sim.faults.sendRaw(f.text);
-      await waitFor(() => totalsOf(h).received === frames.length, { timeoutMs: 120_000, what: 'every frame counted' });
+      await waitFor(() => totalsOf(h).received === frames.length, { timeoutMs: 300_000, what: () => `every frame counted (${totalsOf(h).received} of ${frames.length})` });
       await h.service.stopAndFlush();
       const t = totalsOf(h);
       const hs = (h.service.status() as any).history;
