@@ -8,6 +8,9 @@ import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC } from '../../src/catalog/ca
 import { loadConfig } from '../../src/config/index.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { createHistorySink } from '../../src/history/index.js';
+import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE } from '../../src/history/schema.js';
+import { FakeBigQuery } from '../bigquery-server/fake-bigquery.js';
+import { localAuthClient } from '../bigquery-server/local-auth.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { startSseService } from '../../src/sse/index.js';
@@ -226,6 +229,63 @@ const twoInstances: Scenario = {
   },
 };
 
+const bigqueryFailing: Scenario = {
+  name: 'BigQuery stand-in failing (503)',
+  short: true,
+  async run(o) {
+    const failTicks = o.full ? 600 : 30; // 100 ms ticks: a minute, or 3 s
+    const tmp = tempDir('bq');
+    const fake = await FakeBigQuery.start({ project: 'chaos', dataset: 'tote', schemas: { [MESSAGES_TABLE]: MESSAGE_COLUMNS, [DEAD_LETTERS_TABLE]: DEAD_LETTER_COLUMNS } });
+    const env = {
+      HISTORY: 'bigquery',
+      BQ_PROJECT: 'chaos',
+      BQ_DATASET: 'tote',
+      BQ_API_ENDPOINT: fake.url,
+      HISTORY_SPILL: 'file',
+      HISTORY_SPILL_FILE: join(tmp.dir, 'spill.jsonl'),
+      HISTORY_RETRY_MAX_MS: '2000',
+    };
+    const cfg = loadConfig({ ...env, TOTE_SUBSCRIPTIONS_URL: 'ws://unused', TOTE_API_KEY: TEST_KEY });
+    const history = createHistorySink(cfg.history, { bigqueryClientOptions: { authClient: localAuthClient() } });
+    const h = await startHarness({ env, history });
+    const rss = rssSampler();
+    try {
+      await connected(h);
+      let failing = false;
+      fake.setFaults(() => (failing ? { kind: 'status', status: 503, reason: 'backendError' } : null));
+      let sent = 0;
+      for (let i = 0; i < failTicks + 20; i++) {
+        failing = i >= 10 && i < 10 + failTicks;
+        sent += h.sim.faults.burst(20);
+        await pause(100);
+      }
+      failing = false;
+      await waitFor(() => new Set(fake.rows(MESSAGES_TABLE).map((r) => r.insertId)).size >= sent, { timeoutMs: 180_000, what: 'every row stored' }).catch(() => undefined);
+      await h.service.stopAndFlush();
+      const t = totalsOf(h);
+      const rows = fake.rows(MESSAGES_TABLE);
+      const stored = rows.map((r) => String(r.json.payload));
+      return {
+        scenario: this.name,
+        sent,
+        received: t.received,
+        published: t.published,
+        stored: rows.length,
+        deadLettered: t.deadLettered,
+        lost: sent - new Set(stored).size,
+        duplicated: duplicatesOf(stored),
+        peakRssMb: rss.stop(),
+        note: `${failTicks / 10} s of 503s at 200 msg/s; ${fake.duplicatesDropped} retried rows dropped by insertId; spilled ${(h.service.status() as any).history.spilled}`,
+      };
+    } finally {
+      rss.stop();
+      await h.close();
+      await fake.stop();
+      tmp.remove();
+    }
+  },
+};
+
 /** Bursts while `fault` is applied every `everyTicks` 100 ms ticks. */
 async function underFault(name: string, o: RunOptions, ticks: number, everyTicks: number, fault: (h: Harness) => void, quietDuringFault = 0): Promise<Row> {
   const h = await startHarness({ env: { TOTE_LIVENESS_TIMEOUT_MS: '1000' } });
@@ -287,8 +347,8 @@ export const SCENARIOS: Scenario[] = [
   twoInstances,
   disconnectStorm,
   kaSilence,
+  bigqueryFailing,
   pending('changes during a disconnect', 'slot for the reconnect reconciliation'),
-  pending('BigQuery stand-in failing for a minute', 'not built yet'),
   pending('SIGTERM mid-burst, DuckDB / BigQuery', 'not built yet'),
   pending('1,000-client SSE churn + non-readers', 'not built yet'),
   pending('SSE instance restart, resume', 'not built yet'),
