@@ -37,6 +37,13 @@ export interface IngestOptions {
    * instead of our memory; reading resumes at half the limit.
    */
   maxInFlight?: number;
+  /**
+   * The same limit in bytes of frame text, so a run of large frames pauses
+   * the socket before their parsed payloads fill the heap (a count alone
+   * lets 10,000 half-megabyte frames in).
+   * @default 64 MiB
+   */
+  maxInFlightBytes?: number;
   onPressure?: (paused: boolean) => void;
   /** Sees every envelope as it is made (e.g. to refetch the day card on EventUpdated). */
   onEnvelope?: (envelope: Envelope) => void;
@@ -56,6 +63,8 @@ export class Ingest {
   private readonly counters = new Map<string, TypeCounters>();
   private readonly deadLetterReasons = new Map<string, number>();
   private readonly maxInFlight: number;
+  private readonly maxInFlightBytes: number;
+  private bytesPending = 0;
   private publishPending = 0;
   private historyPending = 0;
   private paused = false;
@@ -66,6 +75,7 @@ export class Ingest {
     // Enough to ride out a few seconds of Pub/Sub latency at peak rates while
     // keeping memory to a few tens of MB at ~2 KB per envelope.
     this.maxInFlight = opts.maxInFlight ?? 10_000;
+    this.maxInFlightBytes = opts.maxInFlightBytes ?? 64 * 1024 * 1024;
     for (const e of CATALOG) this.counters.set(e.messageType, blank());
   }
 
@@ -97,13 +107,14 @@ export class Ingest {
         return;
       }
       const envelope = makeEnvelope(entry, payload, keys.keys, this.origin(meta), meta.receivedAt);
+      const bytes = raw.length;
       const c = this.counter(entry.messageType);
       c.received++;
       c.inFlight++;
       c.lastMessageAt = envelope.receivedAt;
       // dispatch() turns every failure into a settled promise, so from here
       // the envelope is accounted for whatever happens next.
-      this.dispatch(envelope, c);
+      this.dispatch(envelope, c, bytes);
       handedOn = true;
       this.opts.onEnvelope?.(envelope);
     } catch (err) {
@@ -159,9 +170,10 @@ export class Ingest {
     return { source: this.opts.source, protocol: meta.protocol, connectionId: meta.connectionId, instanceId: this.opts.instanceId };
   }
 
-  private dispatch(envelope: Envelope, c: TypeCounters): void {
+  private dispatch(envelope: Envelope, c: TypeCounters, bytes: number): void {
     this.publishPending++;
     this.historyPending++;
+    this.bytesPending += bytes;
     this.checkPressure();
     const published = settle(() => this.opts.publisher.publish(envelope)).then(
       (outcome) => {
@@ -183,6 +195,8 @@ export class Ingest {
       this.opts.log.error('history write failed', { envelopeId: envelope.id, error: err.message });
     });
     this.track(kept, () => this.historyPending--);
+    // The frame's size is held until both the bus and history are done with the envelope.
+    this.track(Promise.allSettled([published, kept]), () => (this.bytesPending -= bytes));
   }
 
   private originOf(e: Envelope): Origin {
@@ -227,11 +241,13 @@ export class Ingest {
 
   private checkPressure(): void {
     const pending = Math.max(this.publishPending, this.historyPending);
-    if (!this.paused && pending >= this.maxInFlight) {
+    const over = pending >= this.maxInFlight || this.bytesPending >= this.maxInFlightBytes;
+    const under = pending <= this.maxInFlight / 2 && this.bytesPending <= this.maxInFlightBytes / 2;
+    if (!this.paused && over) {
       this.paused = true;
-      this.opts.log.warn('downstream is slow; pausing the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending });
+      this.opts.log.warn('downstream is slow; pausing the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending, bytesPending: this.bytesPending });
       this.opts.onPressure?.(true);
-    } else if (this.paused && pending <= this.maxInFlight / 2) {
+    } else if (this.paused && under) {
       this.paused = false;
       this.opts.log.info('downstream caught up; resuming the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending });
       this.opts.onPressure?.(false);
@@ -278,6 +294,7 @@ export class Ingest {
       deadLetterReasons: Object.fromEntries(this.deadLetterReasons),
       deadLettersNotPublished: this.lostAfterDeadLetterFailure,
       publishBacklog: this.publishPending,
+      bytesInFlight: this.bytesPending,
       historyPending: this.historyPending,
       paused: this.paused,
     };
