@@ -150,3 +150,4 @@ console.log(`Benchmarks on ${process.platform} ${process.arch}, node ${process.v
 if (!only || only === 'ingest') await benchIngest();
 if (!only || only === 'publish') await benchPublish();
 if (!only || only === 'sse') await (await import('./sse.js')).benchSse(ROUNDS);
+if (!only || only === 'storm') await (await import('./tote-storm.js')).benchStorm(Math.min(ROUNDS, 3));
