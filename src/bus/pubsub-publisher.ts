@@ -4,7 +4,7 @@ import type { BusConfig } from '../config/bus.js';
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
 import type { DayCard } from '../day-card/day-card.js';
 import { redact, type Logger } from '../log/logger.js';
-import type { Outbox } from '../outbox/outbox.js';
+import type { Outbox } from '../outbox/types.js';
 import { deadLetterAttributes, envelopeAttributes } from './attributes.js';
 import { FlowControl } from './flow-control.js';
 import { LatencyWindow } from './latency.js';
