@@ -171,6 +171,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     const lat = publishLatency();
     const win = { ...window, inWindow: inWindow(now(), window) };
     const bus = o.publisher.health?.() ?? null;
+    const lease = connection.status();
     return {
       service: 'subscriber',
       instanceId: o.subscriber.instanceId,
@@ -187,7 +188,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       framesReceived: c.framesReceived,
       keepAlives: c.keepAlives,
       window: win,
-      readiness: readiness({ client: c, inWindow: win.inWindow, bus }),
+      readiness: readiness({ client: c, inWindow: win.inWindow, bus, lease }),
       operations: c.operations,
       totals: s.totals,
       types: s.types,
@@ -197,7 +198,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       history: h,
       dayCard: relay?.status() ?? null,
       reconciliation: reconciler?.status() ?? { enabled: false },
-      lease: connection.status(),
+      lease,
     };
   };
 
