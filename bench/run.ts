@@ -149,4 +149,13 @@ const only = process.argv[2];
 console.log(`Benchmarks on ${process.platform} ${process.arch}, node ${process.version}; rounds ${ROUNDS}`);
 if (!only || only === 'ingest') await benchIngest();
 if (!only || only === 'publish') await benchPublish();
-if (!only || only === 'sse') await (await import('./sse.js')).benchSse(ROUNDS);
+if (!only || only === 'sse') {
+  await (await import('./sse.js')).benchSse({
+    rounds: Math.min(ROUNDS, 3),
+    clients: (process.env.BENCH_SSE_CLIENTS ?? '1000,5000').split(',').map(Number),
+    rate: Number(process.env.BENCH_SSE_RATE ?? 10),
+    seconds: Number(process.env.BENCH_SSE_SECONDS ?? 8),
+    kinds: process.env.BENCH_SSE_KINDS ? (process.env.BENCH_SSE_KINDS.split(',') as never) : undefined,
+    cpuProfileDir: process.env.BENCH_SSE_CPU_PROF,
+  });
+}

@@ -2,7 +2,11 @@
  * Load generator for the SSE benchmark, run in its own process so the
  * clients do not share the event loop of the server they measure.
  *
- *   node --import tsx bench/sse-client.ts <url> <connections> <eventsPerConnection> <graceMs>
+ *   node --import tsx bench/sse-client.ts <url> <connections> <eventsPerConnection> <graceMs> [stalled]
+ *
+ * `stalled` of the connections (default 0) are raw sockets that send the
+ * request and never read a byte: what a frozen browser tab or a dead mobile
+ * link looks like to the server. The rest read and are measured.
  *
  * Opens the connections (a bounded number of connects in flight), prints
  * `{"type":"ready",…}`, then counts events and the lag of each (arrival
@@ -13,11 +17,13 @@
  * stdin closes, so a dying parent leaves nothing behind.
  */
 import { request, type ClientRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 
-const [url = '', connArg = '1000', eventsArg = '100', graceArg = '5000'] = process.argv.slice(2);
+const [url = '', connArg = '1000', eventsArg = '100', graceArg = '5000', stalledArg = '0'] = process.argv.slice(2);
 const target = new URL(url);
 if (target.hostname !== '127.0.0.1' && target.hostname !== 'localhost') throw new Error(`loopback only, got ${target.hostname}`);
-const CONNECTIONS = Number(connArg);
+const STALLED = Number(stalledArg);
+const CONNECTIONS = Number(connArg) - STALLED;
 const EVENTS = Number(eventsArg);
 const GRACE_MS = Number(graceArg);
 /** Connects in flight at once: enough to open thousands in a second or two, few enough for the listen backlog (511). */
@@ -107,6 +113,22 @@ function open(): Promise<void> {
 }
 
 let stopping = false;
+const stalledSockets: Socket[] = [];
+
+/** A reader that never reads: paused before it connects, so not even the first bytes leave the kernel. */
+function openStalled(): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: target.hostname, port: Number(target.port) });
+    socket.pause();
+    socket.on('error', () => undefined);
+    socket.once('connect', () => {
+      socket.write(`GET /events HTTP/1.1\r\nHost: ${target.host}\r\nAccept: text/event-stream\r\n\r\n`);
+      stalledSockets.push(socket);
+      resolve();
+    });
+    socket.once('close', () => resolve());
+  });
+}
 
 async function openAll(): Promise<void> {
   let next = 0;
@@ -117,6 +139,14 @@ async function openAll(): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, CONNECTIONS) }, worker));
+  let nextStalled = 0;
+  const stalledWorker = async () => {
+    while (nextStalled < STALLED) {
+      nextStalled++;
+      await openStalled();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, STALLED) }, stalledWorker));
 }
 
 function percentile(p: number): number | null {
@@ -148,6 +178,7 @@ function finish(): void {
   };
   process.stdout.write(JSON.stringify(result) + '\n');
   for (const s of streams) s.req.destroy();
+  for (const s of stalledSockets) s.destroy();
   process.exit(0);
 }
 
@@ -168,4 +199,4 @@ process.stdin.on('data', (line: string) => {
 process.stdin.on('end', () => process.exit(1));
 
 await openAll();
-process.stdout.write(JSON.stringify({ type: 'ready', open: streams.length, failed }) + '\n');
+process.stdout.write(JSON.stringify({ type: 'ready', open: streams.length, stalled: stalledSockets.length, failed }) + '\n');
