@@ -2,7 +2,7 @@
  * Load generator for the SSE benchmark, run in its own process so the
  * clients do not share the event loop of the server they measure.
  *
- *   node --import tsx bench/sse-client.ts <url> <connections> <eventsPerConnection> <graceMs> [stalled]
+ *   node --import tsx bench/sse-client.ts <url> <connections> <eventsPerConnection> <graceMs> [stalled] [receivedAt|sentAt]
  *
  * `stalled` of the connections (default 0) are raw sockets that send the
  * request and never read a byte: what a frozen browser tab or a dead mobile
@@ -19,7 +19,7 @@
 import { request, type ClientRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 
-const [url = '', connArg = '1000', eventsArg = '100', graceArg = '5000', stalledArg = '0'] = process.argv.slice(2);
+const [url = '', connArg = '1000', eventsArg = '100', graceArg = '5000', stalledArg = '0', lagFrom = 'receivedAt'] = process.argv.slice(2);
 const target = new URL(url);
 if (target.hostname !== '127.0.0.1' && target.hostname !== 'localhost') throw new Error(`loopback only, got ${target.hostname}`);
 const STALLED = Number(stalledArg);
@@ -29,9 +29,15 @@ const GRACE_MS = Number(graceArg);
 /** Connects in flight at once: enough to open thousands in a second or two, few enough for the listen backlog (511). */
 const CONNECT_CONCURRENCY = 200;
 
-/** Every event's JSON carries this once, followed by a 24-character ISO time. */
-const MARK = '"receivedAt":"';
-const ISO_LENGTH = 24;
+/**
+ * Every event's JSON carries this once, followed by a 24-character ISO time:
+ * the lag is from when the subscriber received the frame. With `sentAt` as
+ * the last argument it is from the epoch-ms stamp the frame sender put in
+ * the payload: end to end, from the frame being written.
+ */
+const FROM_SENT = lagFrom === 'sentAt';
+const MARK = FROM_SENT ? '"sentAt":' : '"receivedAt":"';
+const ISO_LENGTH = FROM_SENT ? 13 : 24;
 
 /** Lag histogram in whole milliseconds; the last bucket holds everything at or past a minute. */
 const lagHistogram = new Uint32Array(60_001);
@@ -68,7 +74,8 @@ function scan(stream: (typeof streams)[number], chunk: string, now: number): voi
       keepFrom = i;
       break;
     }
-    const lag = Math.max(0, now - receivedAt(s.slice(start, start + ISO_LENGTH)));
+    const stamp = s.slice(start, start + ISO_LENGTH);
+    const lag = Math.max(0, now - (FROM_SENT ? Number(stamp) : receivedAt(stamp)));
     lagHistogram[Math.min(lag, lagHistogram.length - 1)]!++;
     stream.events++;
     events++;
@@ -173,6 +180,7 @@ function finish(): void {
     firstArrival,
     lastArrival,
     lagP50Ms: percentile(50),
+    lagP95Ms: percentile(95),
     lagP99Ms: percentile(99),
     lagMaxMs: percentile(100),
   };

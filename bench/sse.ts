@@ -40,7 +40,7 @@ const script = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 type Line = Record<string, unknown>;
 
 /** A child speaking JSON lines on stdout; each wait fails rather than hangs if the child dies or stalls. */
-function startChild(args: string[], label: string, env: Record<string, string> = {}) {
+export function startChild(args: string[], label: string, env: Record<string, string> = {}) {
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const exited = once(child, 'exit');
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
