@@ -37,7 +37,7 @@ import { fmt, median } from './stats.js';
 const log = createLogger({ component: 'bench' });
 const script = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
-async function startSender(frames: number, rate = 0): Promise<{ url: string; child: ChildProcess }> {
+export async function startSender(frames: number, rate = 0): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', script('./frame-sender.ts'), String(frames), String(rate)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -136,9 +136,9 @@ async function until(done: () => boolean, timeoutMs: number, what: string): Prom
   }
 }
 
-type IngestVariant = 'noop' | 'memory' | 'duckdb' | 'emulator';
+export type IngestVariant = 'noop' | 'memory' | 'duckdb' | 'emulator';
 
-async function ingestOnce(variant: IngestVariant, url: string, frames: number, emulatorHost: string | null, dir: string): Promise<Throughput> {
+export async function ingestOnce(variant: IngestVariant, url: string, frames: number, emulatorHost: string | null, dir: string): Promise<Throughput> {
   const env: Record<string, string> = { ...toteEnv(url), HISTORY: variant === 'duckdb' ? 'duckdb' : 'none' };
   if (variant === 'duckdb') Object.assign(env, { DUCKDB_PATH: join(dir, `ingest-${Date.now()}.duckdb`), HISTORY_SPILL: 'none' });
   if (variant === 'emulator') Object.assign(env, { BUS: 'pubsub', PUBSUB_EMULATOR_HOST: emulatorHost!, GOOGLE_CLOUD_PROJECT: 'bench', PUBSUB_ORDERING: 'true' });

@@ -112,8 +112,9 @@ try {
           : {
               clients: num('BENCH_SSE_STALL_CLIENTS', 10_000, 20),
               share: num('BENCH_SSE_STALL_SHARE', 0.1, 0.1),
-              clientMaxBufferBytes: num('BENCH_SSE_STALL_LIMIT', 256 * 1024, 64 * 1024),
+              clientMaxBufferBytes: num('BENCH_SSE_STALL_LIMIT', 128 * 1024, 64 * 1024),
               seconds: num('BENCH_SSE_STALL_SECONDS', 60, 1),
+              rounds: num('BENCH_SSE_STALL_ROUNDS', ROUNDS, 1),
             },
       saturation:
         process.env.BENCH_SSE_SATURATION === '0'

@@ -247,7 +247,7 @@ export interface SseOptions {
   readonly seconds: number;
   readonly kinds?: readonly Kind[];
   /** Stalled-client variant: clients, share stalled, per-client bound for the service, seconds. */
-  readonly stall?: { readonly clients: number; readonly share: number; readonly clientMaxBufferBytes: number; readonly seconds: number };
+  readonly stall?: { readonly clients: number; readonly share: number; readonly clientMaxBufferBytes: number; readonly seconds: number; readonly rounds: number };
   /** Saturation search: clients, rates to try in order, seconds per step. */
   readonly saturation?: { readonly clients: number; readonly rates: readonly number[]; readonly seconds: number };
   readonly cpuProfileDir?: string;
@@ -316,13 +316,13 @@ export async function benchSse(o: SseOptions): Promise<SseReport> {
     const stallEvents = Math.max(1, Math.round(o.rate * st.seconds));
     console.log(
       `\nSSE with ${Math.round(st.share * 100)}% of clients stalled (connected, never reading), ${st.seconds} s; ` +
-        `service per-client bound ${fmt(st.clientMaxBufferBytes / 1024)} KiB; kernel TCP memory from /proc/net/sockstat`,
+        `service per-client bound ${fmt(st.clientMaxBufferBytes / 1024)} KiB; kernel TCP memory from /proc/net/sockstat; medians of ${st.rounds} alternating rounds`,
     );
     // The reference for the readers' lag: the service in the same rounds with every client reading.
     const base = { clients: st.clients, rate: o.rate, events: stallEvents, clientMaxBufferBytes: st.clientMaxBufferBytes };
     const runs = new Map<string, RunResult[]>();
     const order: [Kind, number][] = [...kinds.map((k): [Kind, number] => [k, n]), ['service', 0]];
-    for (let round = 0; round < o.rounds; round++) {
+    for (let round = 0; round < st.rounds; round++) {
       for (const [kind, stalledCount] of round % 2 ? [...order].reverse() : order) {
         const key = `${kind}:${stalledCount}`;
         if (!runs.has(key)) runs.set(key, []);
