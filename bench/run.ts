@@ -18,6 +18,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setLogLevel } from '../src/log/logger.js';
 import { gcloudAvailable, startPubsubEmulator, type RunningEmulator } from '../test/helpers/pubsub-emulator.js';
+import { writeDocsSection } from './render-docs.js';
 import { renderResults } from './report.js';
 
 setLogLevel('ERROR');
@@ -143,15 +144,8 @@ mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
 console.log(`\nResults written to ${out}`);
 if (process.env.BENCH_DOCS === '1') {
-  const docs = `${root}docs/benchmarks.md`;
-  const text = readFileSync(docs, 'utf8');
-  const start = '<!-- bench:results:start -->';
-  const end = '<!-- bench:results:end -->';
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  if (a < 0 || b < a) throw new Error(`${docs} has no ${start} … ${end} section to write the results into`);
-  writeFileSync(docs, text.slice(0, a + start.length) + '\n' + renderResults(results) + '\n' + text.slice(b));
-  console.log(`Results table written to ${docs}`);
+  writeDocsSection(`${root}docs/benchmarks.md`, renderResults(results));
+  console.log('Results table written to docs/benchmarks.md');
 }
 // Client libraries (gRPC channels, keep-alive agents) can hold the loop open after their close().
 process.exit(0);
