@@ -90,13 +90,18 @@ async function publish(hub: Hub, fast: SseStream, count: number, bytes: number):
   }
 }
 
+/** A hub with one reading client and one raw socket that has not read yet. */
+async function readerAndStalled(bound: number) {
+  const { hub, port, url } = await start(bound);
+  const fast = await reader(url);
+  const stalled = await stalledReader(port);
+  await waitFor(() => hub.connections === 2, { what: 'both streams registered' });
+  return { hub, fast, stalled };
+}
+
 describe.skipIf(!onLinux)('readers that stop reading', () => {
   it('cuts a stalled reader whose bytes sit unread in the kernel, well before Node sees backpressure, and keeps the others streaming', async () => {
-    const bound = 64 * 1024;
-    const { hub, port, url } = await start(bound);
-    const fast = await reader(url);
-    const stalled = await stalledReader(port);
-    await waitFor(() => hub.connections === 2, { what: 'both streams registered' });
+    const { hub, fast, stalled } = await readerAndStalled(64 * 1024);
     // 1 MB to each client: far past the bound, far below what a loopback socket's
     // kernel buffers take (about 2.9 MB) before write() refuses anything.
     await publish(hub, fast, 250, 4096);
@@ -124,11 +129,7 @@ describe.skipIf(!onLinux)('readers that stop reading', () => {
   });
 
   it('keeps a reader that is behind but reading: the peer acknowledged bytes since the last check', async () => {
-    const bound = 64 * 1024;
-    const { hub, port, url } = await start(bound);
-    const fast = await reader(url);
-    const late = await stalledReader(port);
-    await waitFor(() => hub.connections === 2, { what: 'both streams registered' });
+    const { hub, fast, stalled: late } = await readerAndStalled(64 * 1024);
     await publish(hub, fast, 250, 4096);
     // First look: far over the bound, but there is nothing yet to compare its progress with.
     expect(await hub.checkStalls()).toBe(0);
@@ -143,10 +144,7 @@ describe.skipIf(!onLinux)('readers that stop reading', () => {
   });
 
   it('leaves streams alone while they stay within the bound', async () => {
-    const { hub, port, url } = await start(4 * 1024 * 1024);
-    const fast = await reader(url);
-    await stalledReader(port);
-    await waitFor(() => hub.connections === 2, { what: 'both streams registered' });
+    const { hub, fast } = await readerAndStalled(4 * 1024 * 1024);
     await publish(hub, fast, 100, 4096);
     expect(await hub.checkStalls()).toBe(0);
     expect(await hub.checkStalls()).toBe(0);
