@@ -291,7 +291,8 @@ export async function benchIngest(o: { rounds: number; frames: number; publishMe
 }
 
 export interface E2eResult {
-  readonly mode: 'memory' | 'emulator';
+  /** bare-emulator: the reference, the bare client publishing and pulling on the same emulator. */
+  readonly mode: 'memory' | 'emulator' | 'bare-emulator';
   readonly rate: number;
   readonly frames: number;
   readonly readers: number;
@@ -360,14 +361,63 @@ async function e2eOnce(mode: 'memory' | 'emulator', rate: number, seconds: numbe
   }
 }
 
+/**
+ * Reference for the emulator rows: the bare client publishing at the same
+ * rate (same batching, same envelope bytes, 200 ordering keys) to one topic
+ * and reading it back through an ordered streaming-pull subscription in this
+ * process: what the emulator itself adds, publish to delivery.
+ */
+async function bareEmulatorLatency(emulatorHost: string, rate: number, seconds: number): Promise<E2eResult> {
+  const cfg = loadConfig({ BUS: 'pubsub', PUBSUB_EMULATOR_HOST: emulatorHost, GOOGLE_CLOUD_PROJECT: 'bench', PUBSUB_ORDERING: 'true' });
+  const pubsub = new PubSub({ projectId: 'bench', apiEndpoint: emulatorHost, emulatorMode: true });
+  const name = `bench-latency-${Date.now()}`;
+  const [topic] = await pubsub.createTopic(name);
+  const [sub] = await topic.createSubscription(name, { enableMessageOrdering: true });
+  const frames = Math.round(rate * seconds);
+  const lags: number[] = [];
+  try {
+    sub.on('message', (m) => {
+      lags.push(Date.now() - Number(m.attributes.sentAt));
+      m.ack();
+    });
+    const t = pubsub.topic(topic.name, {
+      messageOrdering: true,
+      batching: { maxMessages: cfg.bus.batchMaxMessages, maxBytes: cfg.bus.batchMaxBytes, maxMilliseconds: cfg.bus.batchMaxMs },
+    });
+    const envelopes = sampleEnvelopes(frames, 200);
+    const entry = entryForRootField('onPoolTotalChanged')!;
+    const sent: Promise<string>[] = [];
+    await paced(frames, rate, (i) => {
+      const e = envelopes[i]!;
+      sent.push(t.publishMessage({ data: Buffer.from(JSON.stringify(e)), orderingKey: e.keys[entry.orderingKey], attributes: { sentAt: String(Date.now()) } }));
+    });
+    await Promise.all(sent);
+    await until(() => lags.length >= frames, 60_000, 'bare emulator deliveries');
+  } catch (err) {
+    if (!String(err).includes('not done within')) throw err;
+  } finally {
+    await sub.close().catch(() => undefined);
+    await sub.delete().catch(() => undefined);
+    await topic.delete().catch(() => undefined);
+    await pubsub.close();
+  }
+  lags.sort((a, b) => a - b);
+  const q = (p: number) => (lags.length ? lags[Math.min(lags.length - 1, Math.ceil((p / 100) * lags.length) - 1)]! : null);
+  return { mode: 'bare-emulator', rate, frames, readers: 1, p50Ms: q(50), p95Ms: q(95), p99Ms: q(99), maxMs: q(100), missed: frames - lags.length };
+}
+
 export async function benchE2e(o: { rounds: number; rates: readonly number[]; seconds: number; readers: number; emulatorHost: string | null }): Promise<E2eResult[]> {
-  const modes: ('memory' | 'emulator')[] = o.emulatorHost ? ['memory', 'emulator'] : ['memory'];
+  const modes: E2eResult['mode'][] = o.emulatorHost ? ['memory', 'emulator', 'bare-emulator'] : ['memory'];
   const out: E2eResult[] = [];
   console.log(`\nEnd to end (frame written by the Tote stand-in -> event read by ${o.readers} SSE readers; ${o.seconds} s per run; medians of ${o.rounds} alternating rounds; whole ms)`);
   for (const rate of o.rates) {
     const runs = new Map<string, E2eResult[]>(modes.map((m) => [m, []]));
     for (let round = 0; round < o.rounds; round++) {
-      for (const mode of round % 2 ? [...modes].reverse() : modes) runs.get(mode)!.push(await e2eOnce(mode, rate, o.seconds, o.readers, o.emulatorHost));
+      for (const mode of round % 2 ? [...modes].reverse() : modes) {
+        runs.get(mode)!.push(
+          mode === 'bare-emulator' ? await bareEmulatorLatency(o.emulatorHost!, rate, o.seconds) : await e2eOnce(mode, rate, o.seconds, o.readers, o.emulatorHost),
+        );
+      }
     }
     for (const mode of modes) {
       const rs = runs.get(mode)!;
@@ -378,7 +428,7 @@ export async function benchE2e(o: { rounds: number; rates: readonly number[]; se
       const m: E2eResult = { ...rs[0]!, p50Ms: pick('p50Ms'), p95Ms: pick('p95Ms'), p99Ms: pick('p99Ms'), maxMs: pick('maxMs'), missed: rs.reduce((a, r) => a + r.missed, 0) };
       out.push(m);
       console.log(
-        `  ${fmt(rate)} msg/s ${mode === 'memory' ? 'in-process bus  ' : 'Pub/Sub emulator'}  p50 ${m.p50Ms} / p95 ${m.p95Ms} / p99 ${m.p99Ms} ms (max ${m.maxMs})` +
+        `  ${fmt(rate)} msg/s ${{ memory: 'in-process bus          ', emulator: 'Pub/Sub emulator        ', 'bare-emulator': 'bare publish -> pull ref' }[mode]}  p50 ${m.p50Ms} / p95 ${m.p95Ms} / p99 ${m.p99Ms} ms (max ${m.maxMs})` +
           (m.missed ? `, ${fmt(m.missed)} events missed` : ''),
       );
     }

@@ -1,6 +1,6 @@
 /** The results of one `npm run bench` as the markdown tables of docs/benchmarks.md. */
 import type { E2eResult, HistoryReport, IngestReport } from './pipeline.js';
-import type { Kind, SseReport, Summary } from './sse.js';
+import type { Kind, SaturationStep, SseReport, Summary } from './sse.js';
 import { fmt } from './stats.js';
 
 const f2 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(2));
@@ -12,11 +12,12 @@ function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-function sseRows(byKind: Partial<Record<Kind, Summary>>, stalled: boolean): string[][] {
+function sseRows(byKind: Partial<Record<Kind, Summary>>, stalled: boolean, failed: Partial<Record<Kind, string>> = {}): string[][] {
   return (['bare', 'better-sse', 'service'] as Kind[])
-    .filter((k) => byKind[k])
+    .filter((k) => byKind[k] || failed[k])
     .map((k) => {
-      const s = byKind[k]!;
+      const s = byKind[k];
+      if (!s) return [LABEL[k], `did not finish: ${failed[k]}`, '', '', '', '', '', ...(stalled ? [''] : []), ''];
       return [
         LABEL[k],
         n0(s.deliveriesPerS),
@@ -67,7 +68,7 @@ export function renderResults(r: Record<string, unknown>): string {
       '### End to end (frame written by the Tote stand-in → event read by an SSE client)\n\n' +
         table(
           ['rate', 'bus', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'missed'],
-          e2e.map((x) => [`${fmt(x.rate)}/s`, x.mode === 'memory' ? 'in-process' : 'Pub/Sub emulator', n0(x.p50Ms), n0(x.p95Ms), n0(x.p99Ms), n0(x.maxMs), n0(x.missed)]),
+          e2e.map((x) => [`${fmt(x.rate)}/s`, { memory: 'in-process', emulator: 'Pub/Sub emulator', 'bare-emulator': 'reference: bare client publish → pull, same emulator' }[x.mode], n0(x.p50Ms), n0(x.p95Ms), n0(x.p99Ms), n0(x.maxMs), n0(x.missed)]),
         ),
     );
   }
@@ -77,21 +78,21 @@ export function renderResults(r: Record<string, unknown>): string {
     const head = ['server', 'deliveries/s', 'lag p50 / p99 ms', 'server CPU (cores)', 'idle RSS KB/conn', 'RSS growth MB', 'kernel TCP rise MB', 'load avg'];
     for (const f of sse.fanout) {
       const demanded = f.clients * f.rate;
-      parts.push(`### SSE fan-out: ${fmt(f.clients)} clients × ${f.rate} events/s (${fmt(demanded)} deliveries/s demanded; ${sse.payloadBytes}-byte payload)\n\n` + table(head, sseRows(f.byKind, false)));
+      parts.push(`### SSE fan-out: ${fmt(f.clients)} clients × ${f.rate} events/s (${fmt(demanded)} deliveries/s demanded; ${sse.payloadBytes}-byte payload)\n\n` + table(head, sseRows(f.byKind, false, f.failed)));
     }
     if (sse.stalled) {
       const st = sse.stalled;
       const wo = st.withoutStalled.service;
       parts.push(
         `### SSE with ${fmt(st.stalled)} of ${fmt(st.clients)} clients stalled (connected, never reading), ${Math.round(st.events / st.rate)} s, service bound ${fmt(st.clientMaxBufferBytes / 1024)} KiB per client\n\n` +
-          table([...head.slice(0, -1), 'stalled all cut by', 'load avg'], sseRows(st.byKind, true)) +
+          table([...head.slice(0, -1), 'stalled all cut by', 'load avg'], sseRows(st.byKind, true, st.failed)) +
           (wo ? `\n\nThe service in the same rounds with every client reading: lag p99 ${n0(wo.lagP99Ms)} ms (readers' p99 with stalled clients / without: ${ratio(st.byKind.service?.lagP99Ms, wo.lagP99Ms)}).` : ''),
       );
     }
     if (sse.saturation) {
-      const rows = (Object.entries(sse.saturation.byKind) as [Kind, { rate: number; deliveriesPerS: number; lagP99Ms: number; serverCores: number }[]][]).map(([k, steps]) => {
-        const ok = steps.filter((s) => s.lagP99Ms <= 1000).at(-1);
-        return [LABEL[k], steps.map((s) => `${s.rate}/s → ${fmt(s.deliveriesPerS)} (p99 ${fmt(s.lagP99Ms)} ms)`).join('; '), ok ? `${ok.rate}/s, ${fmt(ok.deliveriesPerS)} deliveries/s` : 'none'];
+      const rows = (Object.entries(sse.saturation.byKind) as [Kind, SaturationStep[]][]).map(([k, steps]) => {
+        const ok = steps.filter((s) => !s.failed && s.lagP99Ms <= 1000).at(-1);
+        return [LABEL[k], steps.map((s) => (s.failed ? `${s.rate}/s → ${s.failed}` : `${s.rate}/s → ${fmt(s.deliveriesPerS)} (p99 ${fmt(s.lagP99Ms)} ms)`)).join('; '), ok ? `${ok.rate}/s, ${fmt(ok.deliveriesPerS)} deliveries/s` : 'none'];
       });
       parts.push(`### SSE saturation: ${fmt(sse.saturation.clients)} clients, rate raised until p99 lag passes 1 s (one run per step)\n\n` + table(['server', 'steps (deliveries/s)', 'highest rate with p99 ≤ 1 s'], rows));
     }

@@ -155,7 +155,8 @@ export async function runOnce(s: Scenario): Promise<RunResult> {
     let tcpPeak = tcpIdle ?? 0;
     sampler = setInterval(() => (tcpPeak = Math.max(tcpPeak, kernelTcpBytes() ?? 0)), 500);
     server.send('publish');
-    const schedule = await server.next('published', (s.events / s.rate) * 1000 + 60_000);
+    // A server this far behind its schedule has collapsed (better-sse with stalled clients does).
+    const schedule = await server.next('published', (s.events / s.rate) * 1000 + 30_000);
     clearInterval(sampler);
     const tcpEnd = kernelTcpBytes();
     client.send('stop');
@@ -223,9 +224,24 @@ export interface FanoutResult {
   readonly events: number;
   readonly stalled: number;
   readonly byKind: Partial<Record<Kind, Summary>>;
+  /** Kinds with a run that did not finish, and why (the others' figures still stand). */
+  readonly failed?: Partial<Record<Kind, string>>;
+}
+
+/** One run, or the reason it did not finish: a server that collapses is a result, not a reason to lose the others. */
+async function tryRun(s: Scenario, failed: Partial<Record<Kind, string>>): Promise<RunResult | null> {
+  try {
+    return await runOnce(s);
+  } catch (err) {
+    failed[s.kind] = (err as Error).message;
+    console.log(`    (${LABEL[s.kind]}, ${fmt(s.clients)} clients${s.stalled ? `, ${fmt(s.stalled)} stalled` : ''}: did not finish: ${(err as Error).message})`);
+    return null;
+  }
 }
 
 export interface SaturationStep {
+  /** Set when the run did not finish (the server fell too far behind): saturated. */
+  readonly failed?: string;
   readonly rate: number;
   readonly deliveriesPerS: number;
   readonly demandedPerS: number;
@@ -254,6 +270,7 @@ export interface SseOptions {
 }
 
 function printFanout(f: FanoutResult, kinds: readonly Kind[]): void {
+  for (const [k, why] of Object.entries(f.failed ?? {})) if (!f.byKind[k as Kind]) console.log(`    ${LABEL[k as Kind].padEnd(18)} every run failed: ${why}`);
   console.log(`  ${fmt(f.clients)} clients${f.stalled ? ` (${fmt(f.stalled)} stalled)` : ''} x ${f.rate}/s (demanded ${fmt((f.clients - f.stalled) * f.rate)} deliveries/s)`);
   for (const k of kinds) {
     const s = f.byKind[k];
@@ -278,12 +295,15 @@ function printFanout(f: FanoutResult, kinds: readonly Kind[]): void {
   }
 }
 
-async function rounds(base: Omit<Scenario, 'kind'>, kinds: readonly Kind[], n: number): Promise<Partial<Record<Kind, Summary>>> {
+async function rounds(base: Omit<Scenario, 'kind'>, kinds: readonly Kind[], n: number, failed: Partial<Record<Kind, string>>): Promise<Partial<Record<Kind, Summary>>> {
   const runs = new Map<Kind, RunResult[]>(kinds.map((k) => [k, []]));
   for (let round = 0; round < n; round++) {
-    for (const kind of round % 2 ? [...kinds].reverse() : kinds) runs.get(kind)!.push(await runOnce({ ...base, kind }));
+    for (const kind of round % 2 ? [...kinds].reverse() : kinds) {
+      const r = await tryRun({ ...base, kind }, failed);
+      if (r) runs.get(kind)!.push(r);
+    }
   }
-  return Object.fromEntries([...runs].map(([k, r]) => [k, summarize(r)]));
+  return Object.fromEntries([...runs].filter(([, r]) => r.length).map(([k, r]) => [k, summarize(r)]));
 }
 
 export async function benchSse(o: SseOptions): Promise<SseReport> {
@@ -297,14 +317,15 @@ export async function benchSse(o: SseOptions): Promise<SseReport> {
   const events = Math.max(1, Math.round(o.rate * o.seconds));
   const fanout: FanoutResult[] = [];
   for (const clients of o.clients) {
-    const byKind = await rounds({ clients, rate: o.rate, events, cpuProfileDir: o.cpuProfileDir }, kinds, o.rounds);
+    const failed: Partial<Record<Kind, string>> = {};
+    const byKind = await rounds({ clients, rate: o.rate, events, cpuProfileDir: o.cpuProfileDir }, kinds, o.rounds, failed);
     if (fanout.length === 0) {
       console.log(
         `\nSSE fan-out (clients in a separate process; PoolTotalChanged envelopes at ${o.rate}/s for ${o.seconds} s, ` +
           `payload ${fmt(payloadBytes)} bytes; medians of ${o.rounds} alternating rounds)`,
       );
     }
-    const f = { clients, rate: o.rate, events, stalled: 0, byKind };
+    const f = { clients, rate: o.rate, events, stalled: 0, byKind, failed };
     printFanout(f, kinds);
     fanout.push(f);
   }
@@ -321,20 +342,22 @@ export async function benchSse(o: SseOptions): Promise<SseReport> {
     // The reference for the readers' lag: the service in the same rounds with every client reading.
     const base = { clients: st.clients, rate: o.rate, events: stallEvents, clientMaxBufferBytes: st.clientMaxBufferBytes };
     const runs = new Map<string, RunResult[]>();
+    const failed: Partial<Record<Kind, string>> = {};
     const order: [Kind, number][] = [...kinds.map((k): [Kind, number] => [k, n]), ['service', 0]];
     for (let round = 0; round < st.rounds; round++) {
       for (const [kind, stalledCount] of round % 2 ? [...order].reverse() : order) {
         const key = `${kind}:${stalledCount}`;
         if (!runs.has(key)) runs.set(key, []);
-        runs.get(key)!.push(await runOnce({ ...base, kind, stalled: stalledCount }));
+        const r = await tryRun({ ...base, kind, stalled: stalledCount }, failed);
+        if (r) runs.get(key)!.push(r);
       }
     }
-    const byKind = Object.fromEntries(kinds.map((k) => [k, summarize(runs.get(`${k}:${n}`)!)]));
-    const withoutStalled = { service: summarize(runs.get('service:0')!) };
-    stalled = { clients: st.clients, rate: o.rate, events: stallEvents, stalled: n, clientMaxBufferBytes: st.clientMaxBufferBytes, byKind, withoutStalled };
+    const byKind = Object.fromEntries(kinds.filter((k) => runs.get(`${k}:${n}`)?.length).map((k) => [k, summarize(runs.get(`${k}:${n}`)!)]));
+    const withoutStalled = runs.get('service:0')?.length ? { service: summarize(runs.get('service:0')!) } : {};
+    stalled = { clients: st.clients, rate: o.rate, events: stallEvents, stalled: n, clientMaxBufferBytes: st.clientMaxBufferBytes, byKind, failed, withoutStalled };
     printFanout(stalled, kinds);
     const withS = byKind.service;
-    if (withS) {
+    if (withS && withoutStalled.service) {
       const perStalled = withS.kernelTcpEndRiseMb === null ? null : (withS.kernelTcpEndRiseMb * 1024) / n;
       console.log(
         `    service without stalled clients: lag p99 ${ms(withoutStalled.service.lagP99Ms)} ms; readers' p99 with / without ${r2(ratio(withS.lagP99Ms, withoutStalled.service.lagP99Ms))}` +
@@ -351,15 +374,19 @@ export async function benchSse(o: SseOptions): Promise<SseReport> {
     for (const kind of kinds) {
       const steps: SaturationStep[] = [];
       for (const rate of sat.rates) {
-        const r = await runOnce({ kind, clients: sat.clients, rate, events: Math.max(1, Math.round(rate * sat.seconds)) });
+        const r = await tryRun({ kind, clients: sat.clients, rate, events: Math.max(1, Math.round(rate * sat.seconds)) }, {});
+        if (!r) {
+          steps.push({ rate, failed: 'did not finish its schedule', deliveriesPerS: 0, demandedPerS: sat.clients * rate, lagP99Ms: Number.POSITIVE_INFINITY, serverCores: 0 });
+          break;
+        }
         steps.push({ rate, deliveriesPerS: r.deliveriesPerS, demandedPerS: r.demandedPerS, lagP99Ms: r.lagP99Ms, serverCores: r.serverCores });
         if (r.lagP99Ms > SATURATION_P99_MS) break;
       }
       byKind[kind] = steps;
-      const ok = steps.filter((x) => x.lagP99Ms <= SATURATION_P99_MS).at(-1);
+      const ok = steps.filter((x) => !x.failed && x.lagP99Ms <= SATURATION_P99_MS).at(-1);
       console.log(
         `    ${LABEL[kind].padEnd(18)} ` +
-          steps.map((x) => `${x.rate}/s: ${fmt(x.deliveriesPerS)} del/s p99 ${fmt(x.lagP99Ms)} ms`).join('; ') +
+          steps.map((x) => (x.failed ? `${x.rate}/s: ${x.failed}` : `${x.rate}/s: ${fmt(x.deliveriesPerS)} del/s p99 ${fmt(x.lagP99Ms)} ms`)).join('; ') +
           ` => highest rate under ${fmt(SATURATION_P99_MS)} ms: ${ok ? `${ok.rate}/s (${fmt(ok.deliveriesPerS)} deliveries/s)` : 'none'}`,
       );
     }
