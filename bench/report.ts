@@ -45,9 +45,9 @@ export function renderResults(r: Record<string, unknown>): string {
 
   const ingest = r.ingest as IngestReport | undefined;
   if (ingest) {
-    const bare = ingest.medians.bare!;
+    const bare = ingest.medians.bare;
     const row = (label: string, t: { perS: number; cpuSecondsPer10k: number } | undefined, ref = bare) =>
-      t ? [label, n0(t.perS), f2(t.cpuSecondsPer10k), ratio(t.perS, ref.perS)] : [label, '–', '–', '–'];
+      t ? [label, n0(t.perS), f2(t.cpuSecondsPer10k), ratio(t.perS, ref?.perS)] : [label, '–', '–', '–'];
     const rows = [
       row('bare `ws` + JSON.parse (reference)', bare),
       row('client + envelope + no-op bus', ingest.medians.noop),

@@ -87,6 +87,7 @@ try {
       frames: num('BENCH_FRAMES', 40_000, 400),
       publishMessages: num('BENCH_PUBLISH_MESSAGES', 10_000, 200),
       emulatorHost,
+      variants: process.env.BENCH_INGEST_VARIANTS !== undefined ? (process.env.BENCH_INGEST_VARIANTS.split(',').filter(Boolean) as never) : undefined,
     });
   }
   if (sections.includes('e2e')) {
