@@ -1,16 +1,14 @@
-import { PubSub, type Topic } from '@google-cloud/pubsub';
+import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, entryForMessageType } from '../catalog/catalog.js';
 import type { BusConfig } from '../config/bus.js';
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 import type { Logger } from '../log/logger.js';
 import { deadLetterAttributes, envelopeAttributes } from './attributes.js';
 import { FlowControl } from './flow-control.js';
+import { createPubSub, grpcCode, GrpcStatus } from './pubsub-client.js';
 import { LatencyWindow } from './latency.js';
-import { PublishError, type DayCardPublisher, type EnvelopePublisher } from './types.js';
-
-/** gRPC ALREADY_EXISTS: another instance created the topic first. */
-const ALREADY_EXISTS = 6;
+import { PublishError, type BusHealth, type DayCardPublisher, type EnvelopePublisher } from './types.js';
 
 /**
  * Publishes each envelope to its catalog topic, with the entity keys as
@@ -24,15 +22,15 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
   private readonly flow: FlowControl;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly latency = new LatencyWindow();
+  /** For /ready: a publish failure newer than the last success means the bus is not taking messages. */
+  private lastOkAt = 0;
+  private lastFailure: { at: number; message: string } | null = null;
 
   constructor(
     private readonly cfg: BusConfig,
     private readonly log: Logger,
   ) {
-    this.pubsub = new PubSub({
-      projectId: cfg.projectId,
-      ...(cfg.emulatorHost ? { apiEndpoint: cfg.emulatorHost, emulatorMode: true } : {}),
-    });
+    this.pubsub = createPubSub(cfg);
     this.flow = new FlowControl(cfg.maxOutstandingMessages, cfg.maxOutstandingBytes);
   }
 
@@ -65,7 +63,7 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
         await this.pubsub.createTopic(name);
         this.log.info('created pubsub topic', { topic: name });
       } catch (err) {
-        if ((err as { code?: number }).code !== ALREADY_EXISTS) throw err;
+        if (grpcCode(err) !== GrpcStatus.ALREADY_EXISTS) throw err;
       }
     }
   }
@@ -104,7 +102,9 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     try {
       await p;
       this.latency.record(performance.now() - started);
+      this.lastOkAt = Date.now();
     } catch (err) {
+      this.lastFailure = { at: Date.now(), message: (err as Error).message };
       // A failed ordered publish pauses its key until resumed; later messages
       // for that product must not be stuck behind one failure.
       if (orderingKey) topic.resumePublishing(orderingKey);
@@ -130,6 +130,16 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
 
   publishLatency() {
     return this.latency.summary();
+  }
+
+  publishLatencyHistogram() {
+    return this.latency.histogram();
+  }
+
+  health(): BusHealth {
+    const f = this.lastFailure;
+    if (f && f.at >= this.lastOkAt) return { ok: false, detail: `last publish failed ${new Date(f.at).toISOString()}: ${f.message}` };
+    return { ok: true, detail: null };
   }
 
   backlog(): number {

@@ -1,5 +1,6 @@
 import { CATALOG, entryForMessageType, type CatalogEntry } from '../catalog/catalog.js';
 import type { EnvelopePublisher } from '../bus/types.js';
+import { settlesBy } from '../deadline/deadline.js';
 import {
   extractKeys,
   makeDeadLetter,
@@ -10,11 +11,14 @@ import {
   type Origin,
 } from '../envelope/envelope.js';
 import type { HistorySink } from '../history/types.js';
-import type { Logger } from '../log/logger.js';
+import { containsSecret, redact, redactValue, type Logger } from '../log/logger.js';
 import type { FrameMeta } from '../tote/client.js';
 
 export interface TypeCounters {
+  /** Live messages and reconciled corrections alike. */
   received: number;
+  /** Of `received`, corrections made by the reconciliation after a reconnect. */
+  reconciled: number;
   published: number;
   deadLettered: number;
   inFlight: number;
@@ -75,6 +79,8 @@ export class Ingest {
 
   /** A data frame for a catalog entry. */
   handleMessage(entry: CatalogEntry, payload: Record<string, unknown>, raw: string, meta: FrameMeta): void {
+    // A key Tote echoes back must reach neither the topics, history nor the public stream.
+    if (containsSecret(raw)) payload = redactValue(payload);
     const origin = this.origin(meta);
     const keys = extractKeys(entry, payload);
     if (!keys.ok) {
@@ -88,6 +94,34 @@ export class Ingest {
     c.lastMessageAt = envelope.receivedAt;
     this.dispatch(envelope, c);
     this.opts.onEnvelope?.(envelope);
+  }
+
+  /**
+   * A correction from the reconciliation: an envelope marked reconciled, on
+   * the same path as a live one (catalog keys, ordering key, bus, history,
+   * observers). A payload without its keys is dead-lettered like a frame.
+   */
+  handleReconciled(entry: CatalogEntry, payload: Record<string, unknown>, connectionId: string): void {
+    const origin: Origin = { source: this.opts.source, protocol: null, connectionId, instanceId: this.opts.instanceId };
+    const keys = extractKeys(entry, payload);
+    const c = this.counter(entry.messageType);
+    if (!keys.ok) {
+      c.received++;
+      this.deadLetter(makeDeadLetter('missing-keys', `reconciled: missing ${keys.missing.join(', ')}`, JSON.stringify(payload), origin, entry), c);
+      return;
+    }
+    const envelope = makeEnvelope(entry, payload, keys.keys, origin, new Date(), false, 'reconciled');
+    c.received++;
+    c.reconciled++;
+    c.inFlight++;
+    c.lastMessageAt = envelope.receivedAt;
+    this.dispatch(envelope, c);
+    this.opts.onEnvelope?.(envelope);
+  }
+
+  /** Whether the bus and history have room for more: below half the in-flight limit, not paused. */
+  hasRoom(): boolean {
+    return !this.paused && Math.max(this.publishPending, this.historyPending) < this.maxInFlight / 2;
   }
 
   /** A test envelope for every topic (POST /test-pubsub): published, not kept in history. */
@@ -113,7 +147,7 @@ export class Ingest {
 
   /** A frame that cannot become an envelope: counted, logged, dead-lettered with its reason. */
   handleBadFrame(reason: DeadLetterReason, detail: string, raw: string, meta: FrameMeta, entry?: CatalogEntry): void {
-    const dl = makeDeadLetter(reason, detail, raw, this.origin(meta), entry, meta.receivedAt);
+    const dl = makeDeadLetter(reason, redact(detail), redact(raw), this.origin(meta), entry, meta.receivedAt);
     const c = this.counter(entry?.messageType ?? UNKNOWN);
     c.received++;
     this.deadLetter(dl, c);
@@ -209,17 +243,8 @@ export class Ingest {
   async drain(timeoutMs = Infinity): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (this.settling.size) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        Promise.allSettled([...this.settling]).then(() => false),
-        new Promise<boolean>((r) => {
-          if (Number.isFinite(left)) timer = setTimeout(() => r(true), left);
-        }),
-      ]);
-      if (timer) clearTimeout(timer);
-      if (timedOut) return false;
+      if (deadline - Date.now() <= 0) return false;
+      if (!(await settlesBy(Promise.allSettled([...this.settling]), deadline))) return false;
     }
     return true;
   }
@@ -247,5 +272,5 @@ export class Ingest {
 }
 
 function blank(): TypeCounters {
-  return { received: 0, published: 0, deadLettered: 0, inFlight: 0, lastMessageAt: null };
+  return { received: 0, reconciled: 0, published: 0, deadLettered: 0, inFlight: 0, lastMessageAt: null };
 }
