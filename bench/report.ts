@@ -29,7 +29,7 @@ function sseRows(byKind: Partial<Record<Kind, Summary>>, stalled: boolean, faile
         ...(stalled
           ? [
               s.stalledCutBySecond === null ? 'never' : `${s.stalledCutBySecond} s`,
-              s.serverSocketQueuesMb === null ? '–' : `${s.serverSocketQueuesMb.toFixed(1)} / ${s.clientSocketQueuesMb!.toFixed(1)}`,
+              s.serverSocketQueuesMb == null ? '–' : `${s.serverSocketQueuesMb.toFixed(1)} / ${s.clientSocketQueuesMb!.toFixed(1)}`,
             ]
           : []),
         s.loadAverage.toFixed(1),
