@@ -17,6 +17,7 @@ import { loadConfig, type Config } from './config/index.js';
 import type { Env } from './config/env.js';
 import { PubSubConsumer } from './consumer/index.js';
 import { createHistorySink } from './history/index.js';
+import { createOutbox } from './outbox/outbox.js';
 import { createLogger, log as rootLog, setLogLevel, type Logger } from './log/logger.js';
 import { simulatorOptionsFrom, startSimulator, type Simulator } from './simulator/index.js';
 import { startSseService } from './sse/index.js';
@@ -71,7 +72,9 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
     let publisher: EnvelopePublisher;
     let source: EnvelopeSource;
     if (config.bus.kind === 'pubsub') {
-      publisher = new PubSubPublisher(config.bus, log.child({ component: 'publisher' }));
+      publisher = new PubSubPublisher(config.bus, log.child({ component: 'publisher' }), {
+        outbox: createOutbox(config.bus.outbox, config.subscriber.instanceId, config.subscriber.storageEndpoint),
+      });
       const consumer = new PubSubConsumer({ config: config.bus, sse: config.sse, log: log.child({ component: 'consumer' }) });
       source = consumer;
       closers.push(() => consumer.close());
@@ -110,7 +113,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
     closers.push(() => sse.close());
 
     // Locally the feed runs whatever the time of day: the window is for the cloud.
-    subscriber.client.start();
+    subscriber.start();
 
     return {
       config,

@@ -96,8 +96,9 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
     await h.service.stopAndFlush();
     const t = (h.service.status() as any).totals;
     expect(t.inFlight).toBe(0);
-    expect(t.received).toBe(t.published + t.deadLettered);
-    const feed = () => received.filter((r) => r.topic !== DEAD_LETTER_TOPIC && r.topic !== DAY_CARD_TOPIC).length;
+    expect(t.received).toBe(t.published + t.deadLettered + t.outboxed);
+    // Pub/Sub is at-least-once: a late ack on a loaded machine brings a copy again; what counts is every id arriving.
+    const feed = () => new Set(received.filter((r) => r.topic !== DEAD_LETTER_TOPIC && r.topic !== DAY_CARD_TOPIC).map((r) => r.data.id)).size;
     await waitFor(() => feed() === t.published, {
       timeoutMs: 15_000,
       what: () => `all ${t.published} published messages to arrive (have ${feed()})`,

@@ -9,8 +9,8 @@ import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account/index.js';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member/index.js';
 import type { InfraConfig } from '../config.js';
-import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from '../../src/history/schema.js';
-import { NAMES, SECRETS, type SecretVariable } from '../names.js';
+import { DEAD_LETTERS_TABLE, MESSAGES_TABLE, NAMES_TABLE } from '../../src/history/schema.js';
+import { NAMES, SECRETS, roleId, type SecretVariable } from '../names.js';
 import type { History } from './history.js';
 import type { Messaging } from './messaging.js';
 import type { Secrets } from './secrets.js';
@@ -69,17 +69,17 @@ export class Identities extends Construct {
     for (const [name, topic] of published) {
       new PubsubTopicIamMember(this, `subscriber-publishes-${name}`, { topic: topic.name, role: 'roles/pubsub.publisher', member: subscriber });
     }
-    // Subscriber: streaming inserts into its two tables only. tabledata.insertAll checks
+    // Subscriber: streaming inserts into its three tables only. tabledata.insertAll checks
     // bigquery.tables.updateData and bigquery.tables.get on the table and bigquery.datasets.get on the
     // dataset; roles/bigquery.dataEditor would also let it delete or re-schema the tables.
     const inserterRole = new ProjectIamCustomRole(this, 'history-inserter-role', {
-      roleId: NAMES.roles.historyInserter,
+      roleId: roleId('historyInserter', config.roleGeneration),
       title: 'Tote history inserter',
       description: 'Streaming inserts into one BigQuery table; granted on the history tables only',
       permissions: ['bigquery.tables.get', 'bigquery.tables.updateData'],
       dependsOn,
     });
-    for (const [name, table] of [[MESSAGES_TABLE, history.messages], [DEAD_LETTERS_TABLE, history.deadLetters]] as const) {
+    for (const [name, table] of [[MESSAGES_TABLE, history.messages], [DEAD_LETTERS_TABLE, history.deadLetters], [NAMES_TABLE, history.names]] as const) {
       new BigqueryTableIamMember(this, `subscriber-writes-${name}`, {
         datasetId: table.datasetId,
         tableId: table.tableId,
@@ -111,7 +111,7 @@ export class Identities extends Construct {
     // conditions on resource names: this custom role is the narrowest project-level grant, and it
     // also reaches the two parked subscriptions (the residual risk is in the README, Security).
     const sseRole = new ProjectIamCustomRole(this, 'sse-subscriptions-role', {
-      roleId: NAMES.roles.sseSubscriptions,
+      roleId: roleId('sseSubscriptions', config.roleGeneration),
       title: 'Tote SSE per-instance subscriptions',
       description: 'Create, consume, seek and delete the per-instance Pub/Sub subscriptions of the SSE service',
       permissions: [
@@ -123,6 +123,14 @@ export class Identities extends Construct {
       dependsOn,
     });
     new ProjectIamMember(this, 'sse-manages-subscriptions', { project: config.projectId, role: sseRole.name, member: sse });
+    // Token mode: the key readers' tokens are checked with, and no other secret.
+    if (secrets.sseJwtSecret) {
+      new SecretManagerSecretIamMember(this, 'sse-reads-jwt-secret', {
+        secretId: secrets.sseJwtSecret.id,
+        role: 'roles/secretmanager.secretAccessor',
+        member: sse,
+      });
+    }
     // Undecodable messages the consumer meets are dead-lettered like the subscriber's.
     new PubsubTopicIamMember(this, 'sse-publishes-dead-letters', {
       topic: messaging.deadLetterTopic.name,
@@ -132,7 +140,7 @@ export class Identities extends Construct {
 
     // Scaler: the Admin API checks actAs on the runtime account of a service it updates.
     this.scalerRole = new ProjectIamCustomRole(this, 'subscriber-scaler-role', {
-      roleId: NAMES.roles.subscriberScaler,
+      roleId: roleId('subscriberScaler', config.roleGeneration),
       title: 'Tote subscriber scaler',
       description: 'Read and update one Cloud Run service (its manual instance count); granted on that service only',
       permissions: ['run.services.get', 'run.services.update'],

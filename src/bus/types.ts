@@ -7,12 +7,20 @@ import type { DayCard } from '../day-card/day-card.js';
  * acknowledged by the server) and may wait first when the bus is full:
  * that wait is the backpressure.
  */
+/**
+ * How a publish ended when it did not fail: on the bus, or (at shutdown,
+ * the bus still unreachable) written to the outbox for the next start.
+ * A publisher that returns nothing means published.
+ */
+export type PublishOutcome = 'published' | 'outboxed';
+
 export interface EnvelopePublisher {
   readonly name: string;
   /** Called once before the first publish (e.g. create topics on the emulator). */
   connect(): Promise<void>;
-  publish(envelope: Envelope): Promise<void>;
-  publishDeadLetter(deadLetter: DeadLetter): Promise<void>;
+  /** Rejects only when the message itself cannot be carried (bad input); an outage is waited out. */
+  publish(envelope: Envelope): Promise<void | PublishOutcome>;
+  publishDeadLetter(deadLetter: DeadLetter): Promise<void | PublishOutcome>;
   /** Resolves when everything handed over so far is published or has failed. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -24,6 +32,19 @@ export interface EnvelopePublisher {
   publishLatencyHistogram?(): LatencyHistogram;
   /** Optional capability: whether the bus is taking messages now (for /ready). */
   health?(): BusHealth;
+  /** Optional capability: what is being retried, missing topics, the outbox (for /status). */
+  deliveryStatus?(): DeliveryStatus;
+}
+
+export interface DeliveryStatus {
+  /** Messages held for a retry or awaiting Pub/Sub's answer. */
+  held: number;
+  /** Topic and ordering-key lanes retrying now. */
+  retryingLanes: number;
+  /** Topics Pub/Sub says do not exist (infra must create them in the cloud). */
+  missingTopics: string[];
+  lastError: string | null;
+  outbox: { target: string; written: number; replayed: number; pendingReplay: number } | null;
 }
 
 export interface BusHealth {

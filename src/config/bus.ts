@@ -14,6 +14,13 @@ export interface BusConfig {
   batchMaxMs: number;
   maxOutstandingMessages: number;
   maxOutstandingBytes: number;
+  /** Time one publish call may take, the client's own retries included, before the publisher's retry takes over. */
+  publishTimeoutMs: number;
+  /** Backoff between retries of a failing topic or ordering key. */
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** none | file:<dir> | gs://<bucket>/<prefix>: where unconfirmed messages go at shutdown. */
+  outbox: string;
   /** In-process bus: most recent dead letters kept for inspection; older ones are dropped from memory (they were logged). */
   memoryDeadLettersKept: number;
 }
@@ -40,7 +47,21 @@ export function readBusConfig(r: EnvReader): BusConfig {
     // Flow control bounds memory when Pub/Sub is slow; past it publish() waits (backpressure).
     maxOutstandingMessages: r.int('PUBSUB_MAX_OUTSTANDING_MESSAGES', 10_000, 1),
     maxOutstandingBytes: r.int('PUBSUB_MAX_OUTSTANDING_BYTES', 64 * 1024 * 1024, 1024),
+    // The client's default: shorter makes a slow emulator's late answers into duplicates; the outage is ridden out either way.
+    publishTimeoutMs: r.int('PUBSUB_PUBLISH_TIMEOUT_MS', 60_000, 100, 600_000),
+    // A quarter second is invisible on a dashboard; a 10 s ceiling finds Pub/Sub back within seconds of its return.
+    retryMinMs: r.int('PUBSUB_RETRY_MIN_MS', 250, 1, 60_000),
+    retryMaxMs: r.int('PUBSUB_RETRY_MAX_MS', 10_000, 1, 600_000),
+    // Beside the lease when there is one (both must outlive the instance); none otherwise, so tests and npm start write nothing.
+    outbox: r.str('PUBSUB_OUTBOX', defaultOutbox(r.str('SUBSCRIBER_LEASE', 'none'))),
     // Enough to inspect a burst of bad frames locally without growing with uptime.
     memoryDeadLettersKept: r.int('MEMORY_BUS_DEAD_LETTERS_KEPT', 1_000, 1),
   };
+}
+
+/** file:<p> -> file:<p>.outbox, gs://b/o -> gs://b/o.outbox/, none -> none. */
+export function defaultOutbox(lease: string): string {
+  if (lease.startsWith('file:')) return `${lease}.outbox`;
+  if (lease.startsWith('gs://')) return `${lease}.outbox/`;
+  return 'none';
 }

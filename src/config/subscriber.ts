@@ -21,6 +21,13 @@ export interface SubscriberConfig {
   instanceId: string;
   /** Cloud Run gives 10 s between SIGTERM and SIGKILL; leave headroom to exit. */
   shutdownGraceMs: number;
+  /** none | file:<path> | gs://<bucket>/<object>: who may hold the Tote connection. */
+  lease: string;
+  leaseTtlMs: number;
+  leaseRenewMs: number;
+  leasePollMs: number;
+  /** A Cloud Storage stand-in for the lease and outbox (tests); unset in the cloud. */
+  storageEndpoint: string | undefined;
 }
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -52,5 +59,22 @@ export function readSubscriberConfig(r: EnvReader): SubscriberConfig {
     // The revision name ties log lines and history rows to a deployment.
     instanceId: r.str('INSTANCE_ID', `${r.str('K_REVISION', 'local')}-${randomBytes(3).toString('hex')}`),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 8_000, 100, 60_000),
+    ...readLease(r),
   };
+}
+
+function readLease(r: EnvReader) {
+  // One process locally needs no lease; the cloud sets a gs:// object (Cloud Run overlaps revisions on deploy).
+  const lease = r.str('SUBSCRIBER_LEASE', 'none');
+  if (!/^(none|file:.+|gs:\/\/[^/]+\/.+)$/.test(lease)) r.fail(`SUBSCRIBER_LEASE must be none, file:<path> or gs://<bucket>/<object>, got "${lease}"`);
+  // A dead holder delays a standby by at most this; long enough to ride out a few failed renewals.
+  const leaseTtlMs = r.int('SUBSCRIBER_LEASE_TTL_MS', 30_000, 1_000, 600_000);
+  // A third of the TTL: two renewals can fail before the holder must fence itself.
+  const leaseRenewMs = r.int('SUBSCRIBER_LEASE_RENEW_MS', Math.floor(leaseTtlMs / 3), 100, 300_000);
+  if (leaseRenewMs * 2 >= leaseTtlMs) r.fail('SUBSCRIBER_LEASE_RENEW_MS must be under half of SUBSCRIBER_LEASE_TTL_MS');
+  // How soon a standby notices a released lease: the handover gap, at a Cloud Storage read per poll.
+  const leasePollMs = r.int('SUBSCRIBER_LEASE_POLL_MS', 2_000, 50, 60_000);
+  // The name the Google client libraries use for a local Cloud Storage.
+  const storageEndpoint = r.optionalStr('STORAGE_EMULATOR_HOST');
+  return { lease, leaseTtlMs, leaseRenewMs, leasePollMs, storageEndpoint };
 }

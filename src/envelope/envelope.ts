@@ -1,4 +1,5 @@
 import { type CatalogEntry, type EntityKey } from '../catalog/catalog.js';
+import { redact } from '../log/logger.js';
 import { uuidv7 } from './uuidv7.js';
 
 export type WireProtocol = 'graphql-ws' | 'graphql-transport-ws';
@@ -43,11 +44,14 @@ export const DEAD_LETTER_REASONS = [
   'invalid-frame',
   'unknown-operation',
   'payload-not-object',
+  'payload-too-deep',
+  'payload-too-large',
   'missing-keys',
   'graphql-error',
   'frame-too-large',
   'publish-failed',
   'history-rejected',
+  'ingest-error',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
@@ -131,13 +135,17 @@ export function makeDeadLetter(
   entry?: CatalogEntry,
   receivedAt: Date = new Date(),
 ): DeadLetter {
-  const rawTruncated = raw.length > DEAD_LETTER_RAW_LIMIT;
+  // Tote may echo the API key back (an error naming the header, a debug
+  // field): dead letters are stored and published, so the key is cut out
+  // here, before the cut, so that no part of a key survives at the edge.
+  const clean = redact(raw);
+  const rawTruncated = clean.length > DEAD_LETTER_RAW_LIMIT;
   return {
     id: uuidv7(receivedAt.getTime()),
     receivedAt: receivedAt.toISOString(),
     reason,
-    detail,
-    raw: rawTruncated ? raw.slice(0, DEAD_LETTER_RAW_LIMIT) : raw,
+    detail: redact(detail),
+    raw: rawTruncated ? clean.slice(0, DEAD_LETTER_RAW_LIMIT) : clean,
     rawTruncated,
     rootField: entry?.rootField ?? null,
     type: entry?.messageType ?? null,

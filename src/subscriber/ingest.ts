@@ -10,6 +10,7 @@ import {
   type Envelope,
   type Origin,
 } from '../envelope/envelope.js';
+import { checkPayloadShape, DEFAULT_PAYLOAD_LIMITS, type PayloadLimits } from '../envelope/payload-shape.js';
 import type { HistorySink } from '../history/types.js';
 import { containsSecret, redact, redactValue, type Logger } from '../log/logger.js';
 import type { FrameMeta } from '../tote/client.js';
@@ -20,6 +21,8 @@ export interface TypeCounters {
   /** Of `received`, corrections made by the reconciliation after a reconnect. */
   reconciled: number;
   published: number;
+  /** Not confirmed by the bus at shutdown and kept in the outbox, to be published at the next start. */
+  outboxed: number;
   deadLettered: number;
   inFlight: number;
   lastMessageAt: string | null;
@@ -38,9 +41,18 @@ export interface IngestOptions {
    * instead of our memory; reading resumes at half the limit.
    */
   maxInFlight?: number;
+  /**
+   * The same limit in bytes of frame text, so a run of large frames pauses
+   * the socket before their parsed payloads fill the heap (a count alone
+   * lets 10,000 half-megabyte frames in).
+   * @default 64 MiB
+   */
+  maxInFlightBytes?: number;
   onPressure?: (paused: boolean) => void;
   /** Sees every envelope as it is made (e.g. to refetch the day card on EventUpdated). */
   onEnvelope?: (envelope: Envelope) => void;
+  /** Shape limits a payload must meet to become an envelope (depth, value count). */
+  payloadLimits?: PayloadLimits;
 }
 
 /** Messages that arrive without a known type are counted under this name. */
@@ -55,6 +67,8 @@ export class Ingest {
   private readonly counters = new Map<string, TypeCounters>();
   private readonly deadLetterReasons = new Map<string, number>();
   private readonly maxInFlight: number;
+  private readonly maxInFlightBytes: number;
+  private bytesPending = 0;
   private publishPending = 0;
   private historyPending = 0;
   private paused = false;
@@ -65,6 +79,7 @@ export class Ingest {
     // Enough to ride out a few seconds of Pub/Sub latency at peak rates while
     // keeping memory to a few tens of MB at ~2 KB per envelope.
     this.maxInFlight = opts.maxInFlight ?? 10_000;
+    this.maxInFlightBytes = opts.maxInFlightBytes ?? 64 * 1024 * 1024;
     for (const e of CATALOG) this.counters.set(e.messageType, blank());
   }
 
@@ -77,23 +92,55 @@ export class Ingest {
     return c;
   }
 
-  /** A data frame for a catalog entry. */
+  /**
+   * A data frame for a catalog entry. Whatever the payload holds, it ends as
+   * an envelope or a counted dead letter: nothing thrown here may reach the
+   * socket's event handler, where it would end the process.
+   */
   handleMessage(entry: CatalogEntry, payload: Record<string, unknown>, raw: string, meta: FrameMeta): void {
-    // A key Tote echoes back must reach neither the topics, history nor the public stream.
-    if (containsSecret(raw)) payload = redactValue(payload);
-    const origin = this.origin(meta);
-    const keys = extractKeys(entry, payload);
-    if (!keys.ok) {
-      this.handleBadFrame('missing-keys', `missing ${keys.missing.join(', ')}`, raw, meta, entry);
-      return;
+    let handedOn = false;
+    try {
+      const shape = checkPayloadShape(payload, this.opts.payloadLimits ?? DEFAULT_PAYLOAD_LIMITS);
+      if (!shape.ok) {
+        this.handleBadFrame(shape.reason, shape.detail, raw, meta, entry);
+        return;
+      }
+      // A key Tote echoes back must reach neither the topics, history nor the public stream.
+      if (containsSecret(raw)) payload = redactValue(payload);
+      const keys = extractKeys(entry, payload);
+      if (!keys.ok) {
+        this.handleBadFrame('missing-keys', `missing ${keys.missing.join(', ')}`, raw, meta, entry);
+        return;
+      }
+      const envelope = makeEnvelope(entry, payload, keys.keys, this.origin(meta), meta.receivedAt);
+      const bytes = raw.length;
+      const c = this.counter(entry.messageType);
+      c.received++;
+      c.inFlight++;
+      c.lastMessageAt = envelope.receivedAt;
+      // dispatch() turns every failure into a settled promise, so from here
+      // the envelope is accounted for whatever happens next.
+      this.dispatch(envelope, c, bytes);
+      handedOn = true;
+      this.opts.onEnvelope?.(envelope);
+    } catch (err) {
+      if (handedOn) this.opts.log.error('envelope observer failed', { type: entry.messageType, error: errorText(err) });
+      else this.onIngestError(err, raw, meta, entry);
     }
-    const envelope = makeEnvelope(entry, payload, keys.keys, origin, meta.receivedAt);
-    const c = this.counter(entry.messageType);
-    c.received++;
-    c.inFlight++;
-    c.lastMessageAt = envelope.receivedAt;
-    this.dispatch(envelope, c);
-    this.opts.onEnvelope?.(envelope);
+  }
+
+  /**
+   * A defect met while taking a frame in: the frame is dead-lettered with the
+   * error, so it is counted once and can be replayed once the defect is fixed.
+   */
+  private onIngestError(err: unknown, raw: string, meta: FrameMeta, entry: CatalogEntry | undefined): void {
+    const detail = errorText(err);
+    this.opts.log.error('frame could not be taken in; dead-lettering it', { type: entry?.messageType, error: detail });
+    try {
+      this.handleBadFrame('ingest-error', detail, raw, meta, entry);
+    } catch (again) {
+      this.opts.log.error('dead letter could not be made', { error: errorText(again) });
+    }
   }
 
   /**
@@ -157,29 +204,34 @@ export class Ingest {
     return { source: this.opts.source, protocol: meta.protocol, connectionId: meta.connectionId, instanceId: this.opts.instanceId };
   }
 
-  private dispatch(envelope: Envelope, c: TypeCounters): void {
+  /** `bytes`: the frame's text length, held against maxInFlightBytes (a reconciled correction has no frame). */
+  private dispatch(envelope: Envelope, c: TypeCounters, bytes = 0): void {
     this.publishPending++;
     this.historyPending++;
+    this.bytesPending += bytes;
     this.checkPressure();
-    const published = this.opts.publisher.publish(envelope).then(
-      () => {
+    const published = settle(() => this.opts.publisher.publish(envelope)).then(
+      (outcome) => {
         c.inFlight--;
-        c.published++;
+        if (outcome === 'outboxed') c.outboxed++;
+        else c.published++;
       },
       (err: Error) => {
         c.inFlight--;
         this.opts.log.error('publish failed; dead-lettering the envelope', { envelopeId: envelope.id, type: envelope.type, error: err.message });
-        const dl = makeDeadLetter('publish-failed', err.message, JSON.stringify(envelope), this.originOf(envelope), entryForMessageType(envelope.type));
+        const dl = makeDeadLetter('publish-failed', err.message, envelopeText(envelope), this.originOf(envelope), entryForMessageType(envelope.type));
         this.deadLetter(dl, c, envelope);
       },
     );
     this.track(published, () => this.publishPending--);
-    const kept = this.opts.history.write(envelope).catch((err: Error) => {
+    const kept = settle(() => this.opts.history.write(envelope)).catch((err: Error) => {
       // The sink never drops silently on its own; an error here is a bug or a
       // closed sink, and the envelope is still on the bus.
       this.opts.log.error('history write failed', { envelopeId: envelope.id, error: err.message });
     });
     this.track(kept, () => this.historyPending--);
+    // The frame's size is held until both the bus and history are done with the envelope.
+    this.track(Promise.allSettled([published, kept]), () => (this.bytesPending -= bytes));
   }
 
   private originOf(e: Envelope): Origin {
@@ -199,7 +251,7 @@ export class Ingest {
     });
     this.publishPending++;
     this.checkPressure();
-    const p = this.opts.publisher.publishDeadLetter(dl).catch((err: Error) => {
+    const p = settle(() => this.opts.publisher.publishDeadLetter(dl)).catch((err: Error) => {
       // The bus is down for dead letters too: the history sink still has the
       // dead letter (below), and this count makes the gap visible.
       this.lostAfterDeadLetterFailure++;
@@ -207,7 +259,7 @@ export class Ingest {
     });
     this.track(p, () => this.publishPending--);
     this.historyPending++;
-    const h = this.opts.history.writeDeadLetter(dl).catch((err: Error) => {
+    const h = settle(() => this.opts.history.writeDeadLetter(dl)).catch((err: Error) => {
       this.opts.log.error('dead letter could not be kept in history', { deadLetterId: dl.id, error: err.message });
     });
     this.track(h, () => this.historyPending--);
@@ -224,11 +276,13 @@ export class Ingest {
 
   private checkPressure(): void {
     const pending = Math.max(this.publishPending, this.historyPending);
-    if (!this.paused && pending >= this.maxInFlight) {
+    const over = pending >= this.maxInFlight || this.bytesPending >= this.maxInFlightBytes;
+    const under = pending <= this.maxInFlight / 2 && this.bytesPending <= this.maxInFlightBytes / 2;
+    if (!this.paused && over) {
       this.paused = true;
-      this.opts.log.warn('downstream is slow; pausing the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending });
+      this.opts.log.warn('downstream is slow; pausing the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending, bytesPending: this.bytesPending });
       this.opts.onPressure?.(true);
-    } else if (this.paused && pending <= this.maxInFlight / 2) {
+    } else if (this.paused && under) {
       this.paused = false;
       this.opts.log.info('downstream caught up; resuming the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending });
       this.opts.onPressure?.(false);
@@ -252,10 +306,11 @@ export class Ingest {
   stats() {
     const types: Record<string, TypeCounters> = {};
     for (const [t, c] of this.counters) types[t] = { ...c };
-    const totals = { received: 0, published: 0, deadLettered: 0, inFlight: 0 };
+    const totals = { received: 0, published: 0, outboxed: 0, deadLettered: 0, inFlight: 0 };
     for (const c of this.counters.values()) {
       totals.received += c.received;
       totals.published += c.published;
+      totals.outboxed += c.outboxed;
       totals.deadLettered += c.deadLettered;
       totals.inFlight += c.inFlight;
     }
@@ -265,12 +320,35 @@ export class Ingest {
       deadLetterReasons: Object.fromEntries(this.deadLetterReasons),
       deadLettersNotPublished: this.lostAfterDeadLetterFailure,
       publishBacklog: this.publishPending,
+      bytesInFlight: this.bytesPending,
       historyPending: this.historyPending,
       paused: this.paused,
     };
   }
 }
 
+/** A synchronous throw becomes a rejection, so every hand-over settles the same way. */
+function settle<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The envelope as text for a dead letter; never throws (the payload's shape was checked, but be sure). */
+function envelopeText(e: Envelope): string {
+  try {
+    return JSON.stringify(e);
+  } catch (err) {
+    return JSON.stringify({ id: e.id, type: e.type, keys: e.keys, note: `payload not serialisable: ${errorText(err)}` });
+  }
+}
+
 function blank(): TypeCounters {
-  return { received: 0, reconciled: 0, published: 0, deadLettered: 0, inFlight: 0, lastMessageAt: null };
+  return { received: 0, reconciled: 0, published: 0, outboxed: 0, deadLettered: 0, inFlight: 0, lastMessageAt: null };
 }

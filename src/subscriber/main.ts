@@ -7,6 +7,7 @@ import { PubSubPublisher } from '../bus/pubsub-publisher.js';
 import { MemoryBus } from '../bus/memory-bus.js';
 import { loadConfig, ConfigError } from '../config/index.js';
 import { createHistorySink } from '../history/index.js';
+import { createOutbox } from '../outbox/outbox.js';
 import { log, setLogLevel } from '../log/logger.js';
 import { exitOnStartFailure } from '../process/exit.js';
 import { preflight } from '../process/preflight.js';
@@ -18,7 +19,10 @@ async function main(): Promise<void> {
   setLogLevel(config.log.level);
   if (!config.tote.subscriptionsUrl) throw new ConfigError(['TOTE_SUBSCRIPTIONS_URL is required for the standalone subscriber (npm start runs the simulator)']);
   await preflight(config, { bus: true, history: true });
-  const publisher = config.bus.kind === 'pubsub' ? new PubSubPublisher(config.bus, log) : new MemoryBus(config.bus.memoryDeadLettersKept);
+  const publisher =
+    config.bus.kind === 'pubsub'
+      ? new PubSubPublisher(config.bus, log, { outbox: createOutbox(config.bus.outbox, config.subscriber.instanceId, config.subscriber.storageEndpoint) })
+      : new MemoryBus(config.bus.memoryDeadLettersKept);
   if (config.bus.kind === 'memory') log.warn('BUS=memory: envelopes stay in this process (set BUS=pubsub in the cloud)');
   const history = createHistorySink(config.history);
   const service = await startSubscriberService({

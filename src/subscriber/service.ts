@@ -10,6 +10,7 @@ import { ToteClient } from '../tote/client.js';
 import { resolveSecret, type SecretResolver } from '../tote/secrets.js';
 import { DayCardRelay } from './day-card-relay.js';
 import { Ingest } from './ingest.js';
+import { LeasedConnection } from './leased-connection.js';
 import { createControlApp } from './control-api.js';
 import { listenOrExplain } from '../process/listen.js';
 import { createSubscriberMetrics } from './metrics.js';
@@ -60,6 +61,8 @@ export interface SubscriberService {
   readonly port: number;
   readonly client: ToteClient;
   readonly ingest: Ingest;
+  /** Connect to Tote, through the lease when one is configured. */
+  start(): void;
   status(): SubscriberStatus;
   /**
    * Stop the Tote socket and flush the bus and history (what POST /stop and
@@ -87,7 +90,14 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   const relay =
     graphqlUrl && queryKey && canPublishDayCards(publisher)
       ? new DayCardRelay({
-          publisher,
+          // The card goes to the SSE side and into history (names beside the ids for analysts).
+          publisher: {
+            publishDayCard: async (card) => {
+              const kept = o.history.writeDayCard?.(card).catch((err: Error) => log.warn('day card not kept in history', { error: err.message }));
+              await publisher.publishDayCard(card);
+              await kept;
+            },
+          },
           graphqlUrl,
           apiKey: queryKey,
           resolveSecret: o.resolveSecret ?? resolveSecret,
@@ -143,6 +153,8 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   // Read once (it may be an sm:// reference) and registered for redaction like the API key.
   const controlToken = o.controlToken ? await (o.resolveSecret ?? resolveSecret)(o.controlToken) : undefined;
 
+  const connection = new LeasedConnection(client, o.subscriber, log);
+
   await o.publisher.connect();
   await o.history.connect();
 
@@ -159,6 +171,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     const lat = publishLatency();
     const win = { ...window, inWindow: inWindow(now(), window) };
     const bus = o.publisher.health?.() ?? null;
+    const lease = connection.status();
     return {
       service: 'subscriber',
       instanceId: o.subscriber.instanceId,
@@ -175,16 +188,17 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       framesReceived: c.framesReceived,
       keepAlives: c.keepAlives,
       window: win,
-      readiness: readiness({ client: c, inWindow: win.inWindow, bus }),
+      readiness: readiness({ client: c, inWindow: win.inWindow, bus, lease }),
       operations: c.operations,
       totals: s.totals,
       types: s.types,
       deadLetterReasons: s.deadLetterReasons,
       deadLettersNotPublished: s.deadLettersNotPublished,
-      publish: { bus: o.publisher.name, backlog: s.publishBacklog, busBacklog: o.publisher.backlog(), health: bus, latency: lat },
+      publish: { bus: o.publisher.name, backlog: s.publishBacklog, busBacklog: o.publisher.backlog(), health: bus, latency: lat, delivery: o.publisher.deliveryStatus?.() ?? null },
       history: h,
       dayCard: relay?.status() ?? null,
       reconciliation: reconciler?.status() ?? { enabled: false },
+      lease,
     };
   };
 
@@ -195,9 +209,11 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       // Bounded: Cloud Run kills the instance 10 s after SIGTERM whatever we do,
       // and a bus that never answers must not hold POST /stop for ever.
       const deadline = Date.now() + o.subscriber.shutdownGraceMs;
-      await client.stop();
+      await connection.disconnect();
       const drained = await ingest.drain(deadline - Date.now());
       const flushed = drained && (await settlesBy(Promise.all([o.publisher.flush(), o.history.flush()]), deadline));
+      // After the flush, so the next holder's messages for a product cannot overtake this one's backlog.
+      await connection.release();
       if (!flushed) {
         log.error('stopped with work still pending', { ...ingest.stats().totals, publishBacklog: ingest.stats().publishBacklog, historyBacklog: o.history.status().backlog });
       }
@@ -216,7 +232,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
       start: () => {
         const before = client.status().state;
-        client.start();
+        connection.start();
         return { before, after: client.status().state };
       },
       stop: async () => {
@@ -243,12 +259,12 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   let wasInWindow = inWindow(now(), window);
   if (o.subscriber.autoStart && wasInWindow) {
     log.info('inside the daily window at boot; connecting to Tote', { ...window });
-    client.start();
+    connection.start();
   }
   // Act on window edges only, so a manual /start or /stop inside the window is respected.
   const windowTimer = setInterval(() => {
     const inside = inWindow(now(), window);
-    if (o.subscriber.autoStart && inside && !wasInWindow) client.start();
+    if (o.subscriber.autoStart && inside && !wasInWindow) connection.start();
     if (o.subscriber.autoStart && !inside && wasInWindow) void stopAndFlush();
     wasInWindow = inside;
   }, o.windowCheckMs ?? 30_000);
@@ -290,6 +306,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     port,
     client,
     ingest,
+    start: () => connection.start(),
     status,
     stopAndFlush,
     /**
@@ -304,9 +321,10 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       const busDeadline = deadline - (o.historyCloseMs ?? 0) - 500;
       await relay?.stop();
       await reconciler?.stop();
-      await client.stop();
+      await connection.disconnect();
       const drained = await ingest.drain(Math.max(0, busDeadline - Date.now()));
       const flushed = drained && (await settlesBy(o.publisher.flush(), busDeadline));
+      await settlesBy(connection.release(), deadline);
       if (!flushed) log.error('bus not flushed at shutdown', { ...ingest.stats().totals, publishBacklog: ingest.stats().publishBacklog });
       await o.history.close();
       server.closeAllConnections();

@@ -1,7 +1,8 @@
 import type { HistoryStatus } from '../history/types.js';
 import type { ClientStatus } from '../tote/client.js';
 import type { DailyWindow } from '../window/daily-window.js';
-import type { BusHealth } from '../bus/types.js';
+import type { BusHealth, DeliveryStatus } from '../bus/types.js';
+import type { LeaseStatus } from '../lease/index.js';
 import type { DayCardRelayStatus } from './day-card-relay.js';
 import type { Readiness } from './readiness.js';
 import type { ReconcilerStatus } from './reconcile/reconciler.js';
@@ -43,7 +44,7 @@ export interface SubscriberStatus {
   readonly readiness: Readiness;
   /** Per Tote subscription (root field). */
   readonly operations: ClientStatus['operations'];
-  /** received = published + deadLettered + inFlight. */
+  /** received = published + outboxed + deadLettered + inFlight. */
   readonly totals: IngestStats['totals'];
   /** The same counters per message type. */
   readonly types: IngestStats['types'];
@@ -58,10 +59,14 @@ export interface SubscriberStatus {
     /** Whether the bus takes messages now (null for a bus that cannot tell). */
     readonly health: BusHealth | null;
     readonly latency: PublishLatency;
+    /** Retries, missing topics and the outbox (null for a bus that cannot tell). */
+    readonly delivery: DeliveryStatus | null;
   };
   readonly history: HistoryStatus;
   /** The names relay; null when no query API is configured. */
   readonly dayCard: DayCardRelayStatus | null;
   /** The reconciliation after each connect; `enabled: false` when no query gateway is configured. */
   readonly reconciliation: ReconcilerStatus | { readonly enabled: false };
+  /** Who holds the Tote connection across instances; `none` without SUBSCRIBER_LEASE. */
+  readonly lease: LeaseStatus | { readonly state: 'none' };
 }

@@ -27,6 +27,8 @@ export interface Harness {
 export async function startHarness(
   opts: {
     sim?: Partial<SimulatorOptions>;
+    /** A simulator already running (several instances on one feed); the harness does not close it. */
+    simulator?: Simulator;
     env?: Record<string, string>;
     publisher?: EnvelopePublisher;
     history?: HistorySink;
@@ -40,7 +42,7 @@ export async function startHarness(
 ): Promise<Harness> {
   const logs: string[] = [];
   setLogWriter((l) => logs.push(l));
-  const sim = await startSimulator({ apiKeys: [TEST_KEY], autoplay: false, kaIntervalMs: 200, ...opts.sim });
+  const sim = opts.simulator ?? (await startSimulator({ apiKeys: [TEST_KEY], autoplay: false, kaIntervalMs: 200, ...opts.sim }));
   const config = loadConfig({
     TOTE_SUBSCRIPTIONS_URL: sim.wsUrl,
     TOTE_API_KEY: opts.apiKey ?? TEST_KEY,
@@ -79,7 +81,7 @@ export async function startHarness(
     logs,
     async close() {
       await service.close();
-      await sim.close();
+      if (!opts.simulator) await sim.close();
       setLogWriter((l) => process.stdout.write(l + '\n'));
     },
   };
