@@ -2,12 +2,17 @@
  * Load generator for the ingest benchmark, run in its own process so the
  * sender does not share the event loop it measures. Speaks just enough of
  * the legacy graphql-ws protocol: acks the init, notes the operation ids,
- * and once every operation has started sends FRAMES pre-serialised
- * PoolTotalChanged data frames as fast as the socket drains.
+ * and once every operation has started sends FRAMES PoolTotalChanged data
+ * frames: pre-serialised and as fast as the socket drains (RATE 0), or at
+ * RATE per second, each stamped with `sentAt` (epoch ms) in its payload so
+ * the end-to-end latency can be read where the event arrives.
+ *
+ *   node --import tsx bench/frame-sender.ts <frames> [rate]
  */
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 
 const FRAMES = Number(process.argv[2] ?? 50_000);
+const RATE = Number(process.argv[3] ?? 0);
 const OPERATIONS = 15;
 
 function poolTotal(i: number) {
@@ -36,6 +41,10 @@ wss.on('connection', (ws) => {
     ids.set(root, msg.id);
     if (ids.size < OPERATIONS) return;
     const id = ids.get('onPoolTotalChanged')!;
+    if (RATE > 0) {
+      paced(ws, id);
+      return;
+    }
     const frames = Array.from({ length: 256 }, (_, i) =>
       JSON.stringify({ id, type: 'data', payload: { data: { onPoolTotalChanged: poolTotal(i) } } }),
     );
@@ -53,3 +62,19 @@ wss.on('connection', (ws) => {
     pump();
   });
 });
+
+/** RATE frames per second on a 10 ms tick, catching up at once when a tick is late. */
+function paced(ws: WebSocket, id: string): void {
+  const start = Date.now();
+  let sent = 0;
+  const timer = setInterval(() => {
+    const due = Math.min(FRAMES, Math.floor(((Date.now() - start) / 1000) * RATE));
+    while (sent < due) {
+      const payload = { ...poolTotal(sent), sentAt: Date.now() };
+      ws.send(JSON.stringify({ id, type: 'data', payload: { data: { onPoolTotalChanged: payload } } }));
+      sent++;
+    }
+    if (sent >= FRAMES) clearInterval(timer);
+  }, 10);
+  ws.on('close', () => clearInterval(timer));
+}

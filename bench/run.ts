@@ -1,152 +1,151 @@
 /**
- * `npm run bench`: throughput figures measured in one run on this machine,
- * reported as medians of several rounds and as ratios between variants
- * measured side by side (absolute numbers on a shared 2-core machine vary;
- * the ratios are what to compare between commits).
+ * `npm run bench [-- section]`: throughput and latency measured in one run
+ * on this machine, each figure a median of alternating rounds beside its
+ * reference measured in the same run (absolute numbers on a shared machine
+ * vary; the ratios are what to compare between commits).
+ *
+ * Sections: ingest, e2e, sse, history (default: all). Results are printed,
+ * written as JSON (BENCH_OUT, default bench/results.json) and, with
+ * BENCH_DOCS=1, as the results table in docs/benchmarks.md. BENCH_SMOKE=1
+ * runs every section at tiny sizes in seconds: it proves the benchmark
+ * works, and says nothing about speed. Sizes and rounds are read from the
+ * BENCH_* variables below.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import WebSocket from 'ws';
-import { MemoryBus } from '../src/bus/memory-bus.js';
-import { PubSubPublisher } from '../src/bus/pubsub-publisher.js';
-import { CATALOG, bundledDocument, entryForRootField } from '../src/catalog/catalog.js';
-import { loadConfig } from '../src/config/index.js';
-import { makeEnvelope } from '../src/envelope/envelope.js';
-import { createHistorySink } from '../src/history/index.js';
-import { createLogger, setLogLevel } from '../src/log/logger.js';
-import { Ingest } from '../src/subscriber/ingest.js';
-import { ToteClient } from '../src/tote/client.js';
-import { gcloudAvailable, startPubsubEmulator } from '../test/helpers/pubsub-emulator.js';
-import { fmt, median } from './stats.js';
-
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const FRAMES = Number(process.env.BENCH_FRAMES ?? 40_000);
-const PUBLISH_MESSAGES = Number(process.env.BENCH_PUBLISH_MESSAGES ?? 10_000);
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setLogLevel } from '../src/log/logger.js';
+import { gcloudAvailable, startPubsubEmulator, type RunningEmulator } from '../test/helpers/pubsub-emulator.js';
+import { writeDocsSection } from './render-docs.js';
+import { renderResults } from './report.js';
 
 setLogLevel('ERROR');
 // Off Google Cloud the auth library probes the metadata server and warns; the emulator needs no credentials.
 process.env.METADATA_SERVER_DETECTION ??= 'none';
-const log = createLogger({ component: 'bench' });
 
+const SMOKE = process.env.BENCH_SMOKE === '1';
+const num = (name: string, full: number, smoke: number) => Number(process.env[name] ?? (SMOKE ? smoke : full));
+const list = (name: string, full: string, smoke: string) => (process.env[name] ?? (SMOKE ? smoke : full)).split(',').filter(Boolean).map(Number);
 
-async function startSender(frames: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/frame-sender.ts', String(frames)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-  const { port } = JSON.parse(line.toString().split('\n')[0]!);
-  return { url: `ws://127.0.0.1:${port}/`, child };
-}
+const ROUNDS = num('BENCH_ROUNDS', 3, 1);
+const sections = process.argv[2] ? process.argv[2].split(',') : ['ingest', 'e2e', 'sse', 'history'];
+const known = ['ingest', 'e2e', 'sse', 'history'];
+for (const s of sections) if (!known.includes(s)) throw new Error(`unknown section "${s}": one or more of ${known.join(', ')}`);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const out = process.env.BENCH_OUT ?? `${root}bench/results.json`;
 
-/** Baseline: a bare ws client that only JSON.parses each frame. */
-async function rawParseRate(url: string, frames: number): Promise<number> {
-  const ws = new WebSocket(url, 'graphql-ws', { perMessageDeflate: false });
-  let n = 0;
-  let t0 = 0;
-  const done = new Promise<number>((resolve) => {
-    ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString());
-      if (msg.type !== 'data') return;
-      if (n === 0) t0 = performance.now();
-      if (++n === frames) resolve(performance.now() - t0);
-    });
-  });
-  await once(ws, 'open');
-  ws.send(JSON.stringify({ type: 'connection_init', payload: {} }));
-  CATALOG.forEach((e, i) => ws.send(JSON.stringify({ id: String(i + 1), type: 'start', payload: { query: bundledDocument(e) } })));
-  const ms = await done;
-  ws.terminate();
-  return (frames / ms) * 1000;
-}
-
-/** The real path: ToteClient -> Ingest (envelope, keys, accounting) -> in-process bus. */
-async function pipelineRate(url: string, frames: number): Promise<number> {
-  const cfg = loadConfig({ TOTE_SUBSCRIPTIONS_URL: url, TOTE_API_KEY: 'bench-key', TOTE_INTROSPECT: 'false', HISTORY: 'none', TOTE_PROTOCOL: 'graphql-ws' });
-  const bus = new MemoryBus();
-  let n = 0;
-  let t0 = 0;
-  let resolve!: (ms: number) => void;
-  const done = new Promise<number>((r) => (resolve = r));
-  bus.subscribe(() => {
-    if (n === 0) t0 = performance.now();
-    if (++n === frames) resolve(performance.now() - t0);
-  });
-  const ingest = new Ingest({ publisher: bus, history: createHistorySink(cfg.history), log, instanceId: 'bench', source: 'bench' });
-  const client = new ToteClient({
-    config: cfg.tote,
-    log,
-    handlers: {
-      onMessage: (e, p, raw, m) => ingest.handleMessage(e, p, raw, m),
-      onBadFrame: (r, d, raw, m, e) => ingest.handleBadFrame(r, d, raw, m, e),
-    },
-  });
-  client.start();
-  const ms = await done;
-  await client.stop();
-  return (frames / ms) * 1000;
-}
-
-async function benchIngest() {
-  const raw: number[] = [];
-  const full: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    for (const [list, fn] of [
-      [raw, rawParseRate],
-      [full, pipelineRate],
-    ] as const) {
-      const sender = await startSender(FRAMES);
-      list.push(await fn(sender.url, FRAMES));
-      sender.child.kill();
-    }
-  }
-  const r = median(raw);
-  const f = median(full);
-  console.log(`\nIngest (legacy frames from a separate process, ${fmt(FRAMES)} frames x ${ROUNDS} rounds)`);
-  console.log(`  bare ws + JSON.parse:              median ${fmt(r)} frames/s`);
-  console.log(`  client + envelope + in-process bus: median ${fmt(f)} frames/s`);
-  console.log(`  ratio pipeline / bare parse:        ${(f / r).toFixed(2)}`);
-}
-
-async function benchPublish() {
-  const missing = gcloudAvailable();
-  if (missing) {
-    console.log(`\nPub/Sub publish: skipped (${missing})`);
-    return;
-  }
-  const emulator = await startPubsubEmulator('bench');
+function versionOf(pkg: string): string {
   try {
-    const entry = entryForRootField('onPoolTotalChanged')!;
-    const origin = { source: 'bench', protocol: 'graphql-ws' as const, connectionId: 'c', instanceId: 'i' };
-    const rates: Record<string, number[]> = { unordered: [], ordered: [] };
-    for (let i = 0; i < Math.min(ROUNDS, 3); i++) {
-      for (const ordering of [false, true]) {
-        const cfg = loadConfig({ BUS: 'pubsub', PUBSUB_EMULATOR_HOST: emulator.host, GOOGLE_CLOUD_PROJECT: 'bench', PUBSUB_ORDERING: String(ordering) });
-        const pub = new PubSubPublisher(cfg.bus, log);
-        await pub.connect();
-        const envelopes = Array.from({ length: PUBLISH_MESSAGES }, (_, k) => {
-          const productId = `p-${k % 200}`;
-          return makeEnvelope(entry, { productId, isFinalized: false, total: { grossAmounts: [{ decimalAmount: k, currency: { code: 'GBP' } }] } }, { productId }, origin);
-        });
-        const t0 = performance.now();
-        await Promise.all(envelopes.map((e) => pub.publish(e)));
-        const ms = performance.now() - t0;
-        rates[ordering ? 'ordered' : 'unordered']!.push((PUBLISH_MESSAGES / ms) * 1000);
-        const lat = pub.publishLatency();
-        if (i === 0) console.log(`  (${ordering ? 'ordered' : 'unordered'} round 1 publish latency p50 ${lat.p50Ms} ms, p99 ${lat.p99Ms} ms)`);
-        await pub.close();
-      }
-    }
-    const u = median(rates.unordered!);
-    const o = median(rates.ordered!);
-    console.log(`\nPub/Sub publish to the emulator (${fmt(PUBLISH_MESSAGES)} envelopes, 200 ordering keys)`);
-    console.log(`  without ordering keys: median ${fmt(u)} msg/s`);
-    console.log(`  with ordering keys:    median ${fmt(o)} msg/s`);
-    console.log(`  ratio ordered / unordered: ${(o / u).toFixed(2)}`);
-  } finally {
-    await emulator.stop();
+    return (JSON.parse(readFileSync(`${root}node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'not installed';
   }
 }
 
-const only = process.argv[2];
-console.log(`Benchmarks on ${process.platform} ${process.arch}, node ${process.version}; rounds ${ROUNDS}`);
-if (!only || only === 'ingest') await benchIngest();
-if (!only || only === 'publish') await benchPublish();
-if (!only || only === 'sse') await (await import('./sse.js')).benchSse(ROUNDS);
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+const machine = {
+  cpu: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  kernel: `${process.platform} ${release()}`,
+  node: process.version,
+  versions: Object.fromEntries(['ws', '@google-cloud/pubsub', '@google-cloud/bigquery', '@duckdb/node-api', 'better-sse'].map((p) => [p, versionOf(p)])),
+  commit: commit(),
+  startedAt: new Date().toISOString(),
+  loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+};
+console.log(
+  `Benchmarks on ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.kernel}, node ${machine.node}; commit ${machine.commit}; ` +
+    `load average ${machine.loadAverageAtStart.join(' ')}; rounds ${ROUNDS}${SMOKE ? ' (smoke: tiny sizes, not a measurement)' : ''}`,
+);
+
+let emulator: RunningEmulator | null = null;
+let emulatorHost: string | null = process.env.PUBSUB_EMULATOR_HOST || null;
+if (!emulatorHost && sections.some((s) => s !== 'sse')) {
+  const missing = gcloudAvailable();
+  if (missing) console.log(`Pub/Sub emulator: not available (${missing}); its rows are skipped`);
+  else {
+    emulator = await startPubsubEmulator('bench');
+    emulatorHost = emulator.host;
+  }
+}
+
+const results: Record<string, unknown> = { machine, smoke: SMOKE };
+try {
+  const pipeline = await import('./pipeline.js');
+  if (sections.includes('ingest')) {
+    results.ingest = await pipeline.benchIngest({
+      rounds: ROUNDS,
+      frames: num('BENCH_FRAMES', 40_000, 400),
+      publishMessages: num('BENCH_PUBLISH_MESSAGES', 10_000, 200),
+      emulatorHost,
+    });
+  }
+  if (sections.includes('e2e')) {
+    results.e2e = await pipeline.benchE2e({
+      rounds: ROUNDS,
+      rates: list('BENCH_E2E_RATES', '1000,5000', '200'),
+      seconds: num('BENCH_E2E_SECONDS', 10, 1),
+      readers: num('BENCH_E2E_READERS', 10, 2),
+      emulatorHost,
+    });
+  }
+  if (sections.includes('sse')) {
+    const { benchSse } = await import('./sse.js');
+    results.sse = await benchSse({
+      rounds: ROUNDS,
+      clients: list('BENCH_SSE_CLIENTS', '1000,5000,10000', '20'),
+      rate: num('BENCH_SSE_RATE', 10, 10),
+      seconds: num('BENCH_SSE_SECONDS', 10, 1),
+      kinds: process.env.BENCH_SSE_KINDS ? (process.env.BENCH_SSE_KINDS.split(',') as never) : undefined,
+      cpuProfileDir: process.env.BENCH_SSE_CPU_PROF,
+      stall:
+        process.env.BENCH_SSE_STALL === '0'
+          ? undefined
+          : {
+              clients: num('BENCH_SSE_STALL_CLIENTS', 10_000, 20),
+              share: num('BENCH_SSE_STALL_SHARE', 0.1, 0.1),
+              clientMaxBufferBytes: num('BENCH_SSE_STALL_LIMIT', 128 * 1024, 64 * 1024),
+              seconds: num('BENCH_SSE_STALL_SECONDS', 60, 1),
+              rounds: num('BENCH_SSE_STALL_ROUNDS', ROUNDS, 1),
+            },
+      saturation:
+        process.env.BENCH_SSE_SATURATION === '0'
+          ? undefined
+          : {
+              clients: num('BENCH_SSE_SATURATION_CLIENTS', 5_000, 10),
+              rates: list('BENCH_SSE_SATURATION_RATES', '20,40,60,80,120,160', '10'),
+              seconds: num('BENCH_SSE_SATURATION_SECONDS', 8, 1),
+            },
+    });
+  }
+  if (sections.includes('history')) {
+    results.history = await pipeline.benchHistory({
+      rows: num('BENCH_HISTORY_ROWS', 20_000, 200),
+      seconds: num('BENCH_HISTORY_SECONDS', 10, 1),
+      emulatorHost,
+    });
+  }
+} finally {
+  await emulator?.stop();
+}
+(results.machine as Record<string, unknown>).loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
+(results.machine as Record<string, unknown>).finishedAt = new Date().toISOString();
+
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+console.log(`\nResults written to ${out}`);
+if (process.env.BENCH_DOCS === '1') {
+  writeDocsSection(`${root}docs/benchmarks.md`, renderResults(results));
+  console.log('Results table written to docs/benchmarks.md');
+}
+// Client libraries (gRPC channels, keep-alive agents) can hold the loop open after their close().
+process.exit(0);

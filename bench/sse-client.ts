@@ -2,7 +2,11 @@
  * Load generator for the SSE benchmark, run in its own process so the
  * clients do not share the event loop of the server they measure.
  *
- *   node --import tsx bench/sse-client.ts <url> <connections> <eventsPerConnection> <graceMs>
+ *   node --import tsx bench/sse-client.ts <url> <connections> <eventsPerConnection> <graceMs> [stalled] [receivedAt|sentAt]
+ *
+ * `stalled` of the connections (default 0) are raw sockets that send the
+ * request and never read a byte: what a frozen browser tab or a dead mobile
+ * link looks like to the server. The rest read and are measured.
  *
  * Opens the connections (a bounded number of connects in flight), prints
  * `{"type":"ready",…}`, then counts events and the lag of each (arrival
@@ -13,19 +17,27 @@
  * stdin closes, so a dying parent leaves nothing behind.
  */
 import { request, type ClientRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 
-const [url = '', connArg = '1000', eventsArg = '100', graceArg = '5000'] = process.argv.slice(2);
+const [url = '', connArg = '1000', eventsArg = '100', graceArg = '5000', stalledArg = '0', lagFrom = 'receivedAt'] = process.argv.slice(2);
 const target = new URL(url);
 if (target.hostname !== '127.0.0.1' && target.hostname !== 'localhost') throw new Error(`loopback only, got ${target.hostname}`);
-const CONNECTIONS = Number(connArg);
+const STALLED = Number(stalledArg);
+const CONNECTIONS = Number(connArg) - STALLED;
 const EVENTS = Number(eventsArg);
 const GRACE_MS = Number(graceArg);
 /** Connects in flight at once: enough to open thousands in a second or two, few enough for the listen backlog (511). */
 const CONNECT_CONCURRENCY = 200;
 
-/** Every event's JSON carries this once, followed by a 24-character ISO time. */
-const MARK = '"receivedAt":"';
-const ISO_LENGTH = 24;
+/**
+ * Every event's JSON carries this once, followed by a 24-character ISO time:
+ * the lag is from when the subscriber received the frame. With `sentAt` as
+ * the last argument it is from the epoch-ms stamp the frame sender put in
+ * the payload: end to end, from the frame being written.
+ */
+const FROM_SENT = lagFrom === 'sentAt';
+const MARK = FROM_SENT ? '"sentAt":' : '"receivedAt":"';
+const ISO_LENGTH = FROM_SENT ? 13 : 24;
 
 /** Lag histogram in whole milliseconds; the last bucket holds everything at or past a minute. */
 const lagHistogram = new Uint32Array(60_001);
@@ -62,7 +74,8 @@ function scan(stream: (typeof streams)[number], chunk: string, now: number): voi
       keepFrom = i;
       break;
     }
-    const lag = Math.max(0, now - receivedAt(s.slice(start, start + ISO_LENGTH)));
+    const stamp = s.slice(start, start + ISO_LENGTH);
+    const lag = Math.max(0, now - (FROM_SENT ? Number(stamp) : receivedAt(stamp)));
     lagHistogram[Math.min(lag, lagHistogram.length - 1)]!++;
     stream.events++;
     events++;
@@ -107,6 +120,22 @@ function open(): Promise<void> {
 }
 
 let stopping = false;
+const stalledSockets: Socket[] = [];
+
+/** A reader that never reads: paused before it connects, so not even the first bytes leave the kernel. */
+function openStalled(): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: target.hostname, port: Number(target.port) });
+    socket.pause();
+    socket.on('error', () => undefined);
+    socket.once('connect', () => {
+      socket.write(`GET /events HTTP/1.1\r\nHost: ${target.host}\r\nAccept: text/event-stream\r\n\r\n`);
+      stalledSockets.push(socket);
+      resolve();
+    });
+    socket.once('close', () => resolve());
+  });
+}
 
 async function openAll(): Promise<void> {
   let next = 0;
@@ -117,6 +146,14 @@ async function openAll(): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, CONNECTIONS) }, worker));
+  let nextStalled = 0;
+  const stalledWorker = async () => {
+    while (nextStalled < STALLED) {
+      nextStalled++;
+      await openStalled();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, STALLED) }, stalledWorker));
 }
 
 function percentile(p: number): number | null {
@@ -143,11 +180,13 @@ function finish(): void {
     firstArrival,
     lastArrival,
     lagP50Ms: percentile(50),
+    lagP95Ms: percentile(95),
     lagP99Ms: percentile(99),
     lagMaxMs: percentile(100),
   };
   process.stdout.write(JSON.stringify(result) + '\n');
   for (const s of streams) s.req.destroy();
+  for (const s of stalledSockets) s.destroy();
   process.exit(0);
 }
 
@@ -168,4 +207,4 @@ process.stdin.on('data', (line: string) => {
 process.stdin.on('end', () => process.exit(1));
 
 await openAll();
-process.stdout.write(JSON.stringify({ type: 'ready', open: streams.length, failed }) + '\n');
+process.stdout.write(JSON.stringify({ type: 'ready', open: streams.length, stalled: stalledSockets.length, failed }) + '\n');

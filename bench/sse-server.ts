@@ -4,19 +4,23 @@
  * process, pages freed by an earlier run are reused and a difference of
  * RSS says nothing per connection).
  *
- *   node --expose-gc --import tsx bench/sse-server.ts <service|bare> <events> <ratePerSecond> <maxStreams>
+ *   node --expose-gc --import tsx bench/sse-server.ts <service|bare|better-sse> <events> <ratePerSecond> <maxStreams>
  *
  * Commands on stdin, one per line, each answered by one JSON line on stdout:
  *   (at start)  {"type":"listening","url":…,"payloadBytes":…,"memory":{…}}
- *   measure     {"type":"memory","memory":{…},"peakRss":…}  after a full collection;
- *               peakRss is the highest RSS sampled since the last publish
- *   publish     {"type":"published","start":…,"end":…}  (epoch ms of the schedule)
+ *   measure     {"type":"memory","memory":{…},"peakRss":…,"connections":…}  after a full
+ *               collection; peakRss is the highest RSS sampled since the last publish
+ *   publish     {"type":"published","start":…,"end":…,"cpuMicros":…,"connections":…}
+ *               (epoch ms of the schedule; CPU time the process used while publishing;
+ *               timeline: [ms since start, open streams] once a second)
+ *   heap <file> {"type":"heap","file":…}  after writing a V8 heap snapshot to <file>
  *   exit        closes the server and exits; so does the end of stdin.
  */
 import { once } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import { writeHeapSnapshot } from 'node:v8';
 import { MemoryBus } from '../src/bus/memory-bus.js';
 import { entryForRootField } from '../src/catalog/catalog.js';
 import { loadConfig } from '../src/config/index.js';
@@ -25,19 +29,26 @@ import { setLogLevel } from '../src/log/logger.js';
 import { SSE_HEADERS } from '../src/sse/headers.js';
 import { wireEnvelope } from '../src/sse/hub.js';
 import { startSseService } from '../src/sse/index.js';
+import { createChannel, createSession } from 'better-sse';
 
 interface Target {
   readonly url: string;
+  /** Streams the server holds open now. */
+  connections(): number;
   publish(e: Envelope): void;
   close(): Promise<void>;
 }
 
 async function startService(maxStreams: number): Promise<Target> {
   const bus = new MemoryBus();
-  const config = loadConfig({ PORT: '0', SSE_MAX_CONNECTIONS: String(maxStreams) }).sse;
+  const env: Record<string, string> = { PORT: '0', SSE_MAX_CONNECTIONS: String(maxStreams) };
+  // The stalled-client variant may lower the per-client bound so that cuts fall inside a short run.
+  if (process.env.SSE_CLIENT_MAX_BUFFER_BYTES) env.SSE_CLIENT_MAX_BUFFER_BYTES = process.env.SSE_CLIENT_MAX_BUFFER_BYTES;
+  const config = loadConfig(env).sse;
   const sse = await startSseService({ config, source: bus, host: '127.0.0.1' });
   return {
     url: sse.url,
+    connections: () => Number(sse.status().connections),
     publish: (e) => void bus.publish(e),
     close: async () => {
       await sse.close();
@@ -64,10 +75,43 @@ async function startBare(): Promise<Target> {
   await once(server, 'listening');
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => open.size,
     publish: (e) => {
       const frame = Buffer.from(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(wireEnvelope(e))}\n\n`);
       for (const res of open) res.write(frame);
     },
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/**
+ * better-sse 0.16.1 as its documentation sets it up: one session per
+ * request, all sessions in one channel, Channel.broadcast per event with the
+ * envelope id as the event id. Its own keep-alive is left at the default.
+ */
+async function startBetterSse(): Promise<Target> {
+  const channel = createChannel();
+  const server = createServer((req, res) => {
+    if (req.url !== '/events') {
+      res.writeHead(404).end();
+      return;
+    }
+    createSession(req, res).then(
+      (session) => channel.register(session),
+      () => res.destroy(),
+    );
+  });
+  server.requestTimeout = 0;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => channel.sessionCount,
+    publish: (e) => void channel.broadcast(wireEnvelope(e), e.type, { eventId: e.id }),
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
@@ -123,9 +167,10 @@ async function settledMemory(): Promise<NodeJS.MemoryUsage> {
 }
 
 const [kind = '', eventsArg = '80', rateArg = '20', maxStreamsArg = '19000'] = process.argv.slice(2);
-if (kind !== 'service' && kind !== 'bare') throw new Error(`server kind must be service or bare, got "${kind}"`);
+const starters = { service: startService, bare: startBare, 'better-sse': startBetterSse } as const;
+if (!(kind in starters)) throw new Error(`server kind must be one of ${Object.keys(starters).join(', ')}, got "${kind}"`);
 setLogLevel('ERROR');
-const target = kind === 'service' ? await startService(Number(maxStreamsArg)) : await startBare();
+const target = await starters[kind as keyof typeof starters](Number(maxStreamsArg));
 const say = (msg: Record<string, unknown>) => process.stdout.write(JSON.stringify(msg) + '\n');
 let closing = false;
 const exit = async () => {
@@ -143,9 +188,20 @@ say({ type: 'listening', url: target.url, payloadBytes, memory: await settledMem
 const lines = createInterface({ input: process.stdin });
 lines.on('close', () => void exit());
 for await (const line of lines) {
-  if (line === 'measure') say({ type: 'memory', memory: await settledMemory(), peakRss });
+  if (line === 'measure') say({ type: 'memory', memory: await settledMemory(), peakRss, connections: target.connections() });
   else if (line === 'publish') {
     peakRss = process.memoryUsage.rss();
-    say({ type: 'published', ...(await publishOnSchedule(target, Number(eventsArg), Number(rateArg))) });
+    const cpu0 = process.cpuUsage();
+    // Open streams once a second while publishing: when stalled clients were cut shows in this.
+    const timeline: [number, number][] = [];
+    const t0 = Date.now();
+    const counter = setInterval(() => timeline.push([Date.now() - t0, target.connections()]), 1000);
+    const schedule = await publishOnSchedule(target, Number(eventsArg), Number(rateArg));
+    clearInterval(counter);
+    const cpu = process.cpuUsage(cpu0);
+    say({ type: 'published', ...schedule, cpuMicros: cpu.user + cpu.system, connections: target.connections(), timeline });
+  } else if (line.startsWith('heap ')) {
+    // A heap snapshot for finding what each stream holds (see docs/benchmarks.md).
+    say({ type: 'heap', file: writeHeapSnapshot(line.slice(5)) });
   } else if (line === 'exit') await exit();
 }

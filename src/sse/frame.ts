@@ -4,6 +4,35 @@
  * here, before anything reaches a socket.
  */
 
+/**
+ * One event's bytes, built once and shared by every stream. Streams answer
+ * HTTP/1.1 requests with chunked transfer coding; `chunk` is the event
+ * already framed as one chunk, so each client costs one socket write of a
+ * shared buffer rather than the four pieces (length, CRLF, data, CRLF) and
+ * the cork/uncork that `ServerResponse.write` spends per call, which was
+ * most of the service's write overhead in the CPU profile. `bytes` is a view
+ * of the same memory without the chunk framing, for HTTP/1.0 clients.
+ */
+export class SseFrame {
+  readonly chunk: Buffer;
+  readonly bytes: Buffer;
+
+  constructor(text: string) {
+    const length = Buffer.byteLength(text, 'utf8');
+    const head = `${length.toString(16)}\r\n`;
+    this.chunk = Buffer.allocUnsafe(head.length + length + 2);
+    this.chunk.write(head, 0, 'latin1');
+    this.chunk.write(text, head.length, 'utf8');
+    this.chunk.write('\r\n', head.length + length, 'latin1');
+    this.bytes = this.chunk.subarray(head.length, head.length + length);
+  }
+
+  /** Bytes this frame puts on a chunked stream, what every per-client and history bound counts. */
+  get length(): number {
+    return this.chunk.length;
+  }
+}
+
 /** CR, LF or NUL in `id` or `event` would start a new field or event (CWE-93 injection); NUL also voids an id. */
 const UNSAFE_FIELD = /[\r\n\0]/;
 
@@ -31,19 +60,19 @@ export function checkField(field: 'id' | 'event', value: string): void {
  * (it escapes CR and LF inside strings), and anything else is refused rather
  * than silently split.
  */
-export function eventFrame(event: string, data: string, id?: string): Buffer {
+export function eventFrame(event: string, data: string, id?: string): SseFrame {
   checkField('event', event);
   // An empty id is allowed: it resets the client's last event id.
   if (id !== undefined && id !== '') checkField('id', id);
   if (/[\r\n]/.test(data)) throw new SseFramingError('data', escaped(data));
   const head = id === undefined ? '' : id === '' ? 'id\n' : `id: ${id}\n`;
-  return Buffer.from(`${head}event: ${event}\ndata: ${data}\n\n`, 'utf8');
+  return new SseFrame(`${head}event: ${event}\ndata: ${data}\n\n`);
 }
 
 /** First bytes of every stream: the reconnect delay for EventSource, and a comment so proxies see traffic at once. */
-export function openingFrame(retryMs: number): Buffer {
-  return Buffer.from(`retry: ${Math.max(0, Math.floor(retryMs))}\n: connected\n\n`, 'utf8');
+export function openingFrame(retryMs: number): SseFrame {
+  return new SseFrame(`retry: ${Math.max(0, Math.floor(retryMs))}\n: connected\n\n`);
 }
 
 /** A comment line: ignored by EventSource, keeps proxies and load balancers from closing an idle stream. */
-export const HEARTBEAT_FRAME: Buffer = Buffer.from(': keep-alive\n\n', 'utf8');
+export const HEARTBEAT_FRAME: SseFrame = new SseFrame(': keep-alive\n\n');

@@ -1,4 +1,5 @@
 import { uuidv7Time } from '../envelope/uuidv7.js';
+import type { SseFrame } from './frame.js';
 
 /** One delivered event as kept for resume: the frame is the same buffer every client was sent. */
 export interface HistoryItem {
@@ -6,7 +7,7 @@ export interface HistoryItem {
   readonly type: string;
   readonly productId: string | undefined;
   readonly eventId: string | undefined;
-  readonly frame: Buffer;
+  readonly frame: SseFrame;
 }
 
 export type ResumeResult =
