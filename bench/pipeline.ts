@@ -541,7 +541,7 @@ export async function benchHistory(o: { rows: number; seconds: number; emulatorH
       // Topic objects bind the client's request method when made, so they are made inside the count.
       const counted = await countPublishRequests(async () => {
         await pub.connect();
-        const published: Promise<void>[] = [];
+        const published: Promise<unknown>[] = [];
         await paced(n, 1000, (i) => published.push(pub.publish(paceEnvelopes[i]!)));
         await Promise.all(published);
       });
