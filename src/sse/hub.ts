@@ -9,6 +9,7 @@ import { SSE_HEADERS } from './headers.js';
 import { History, type HistoryItem } from './history.js';
 import type { SseMetrics } from './metrics.js';
 import { RateWindow } from './rates.js';
+import { ReorderWindow } from './reorder.js';
 import { KernelSendQueues } from './send-queues.js';
 import { SnapshotState } from './snapshot.js';
 
@@ -25,6 +26,10 @@ export interface HubOptions {
   readonly kernelQueues?: KernelSendQueues;
   /** How often streams are checked for a stalled reader (see SseClient.checkStall). */
   readonly stallCheckMs?: number;
+  /** Events are held this long and streamed in id order (see ReorderWindow); 0 streams them as they arrive. */
+  readonly reorderWindowMs?: number;
+  /** Events held at most; past it the oldest ids are released early. */
+  readonly reorderMaxHeld?: number;
 }
 
 /** How often stream lifetimes are checked; the jitter on lifetimes is far wider. */
@@ -87,9 +92,12 @@ export class Hub {
   private lastRejectLog = 0;
   private suppressedRejects = 0;
   private metrics: SseMetrics | undefined;
+  /** Between arrival and delivery: puts this instance's stream in id order, whatever order its subscriptions delivered. */
+  readonly reorder: ReorderWindow<{ e: Envelope; item: HistoryItem }>;
 
   constructor(private readonly opts: HubOptions) {
     this.heartbeatMs = opts.heartbeatMs;
+    this.reorder = new ReorderWindow(opts.reorderWindowMs ?? 0, opts.reorderMaxHeld ?? 10_000, (x) => this.deliver(x.e, x.item));
     this.openingFrame = openingFrame(opts.retryMs);
     this.timers.push(setInterval(() => this.heartbeat(), this.heartbeatMs));
     if (opts.maxConnectionMs > 0) this.timers.push(setInterval(() => this.expireLifetimes(), LIFETIME_CHECK_MS));
@@ -119,7 +127,7 @@ export class Hub {
     let frame: SseFrame;
     try {
       if (!e || typeof e.id !== 'string' || typeof e.type !== 'string') throw new TypeError('not an envelope');
-      if (this.opts.history.has(e.id)) {
+      if (this.opts.history.has(e.id) || this.reorder.has(e.id)) {
         this.counts.duplicates++;
         this.metrics?.rejectedEvents.inc({ reason: 'duplicate' });
         return;
@@ -129,6 +137,13 @@ export class Hub {
       this.reject(err instanceof SseFramingError ? 'framing' : 'invalid', err, e);
       return;
     }
+    const item: HistoryItem = { id: e.id, type: e.type, productId: e.keys?.productId, eventId: e.keys?.eventId, frame };
+    this.reorder.push(e.id, { e, item });
+  }
+
+  /** Keeps one event for resume and the snapshot, and queues it on every stream it matches. */
+  private deliver(e: Envelope, item: HistoryItem): void {
+    const frame = item.frame;
     const now = Date.now();
     this.counts.received++;
     this.lastEventAt = now;
@@ -140,7 +155,6 @@ export class Hub {
       this.lag.record(lagMs);
       this.metrics?.lag.observe(lagMs / 1000);
     }
-    const item: HistoryItem = { id: e.id, type: e.type, productId: e.keys?.productId, eventId: e.keys?.eventId, frame };
     this.opts.history.push(item);
     this.opts.snapshot.apply(e, now);
     let sent = 0;
@@ -345,6 +359,8 @@ export class Hub {
   }
 
   stop(): void {
+    // What is held goes to history and open streams first, so a stream ended now resumes from it elsewhere.
+    this.reorder.flush();
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     this.endAll('shutdown');
