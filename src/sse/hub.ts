@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LatencyWindow } from '../bus/latency.js';
 import type { Envelope } from '../envelope/envelope.js';
+import { uuidv7Time } from '../envelope/uuidv7.js';
 import type { Logger } from '../log/logger.js';
 import { SseClient, type ClientLimits, type EndReason } from './client.js';
 import { matches, type StreamFilter } from './filter.js';
@@ -41,6 +42,8 @@ const LIFETIME_CHECK_MS = 1_000;
  * thread pool) and parsing it 4-7 ms on the event loop.
  */
 const STALL_CHECK_MS = 5_000;
+/** A resume id stamped further ahead than this (clock skew and more) sets no floor: it would hold back the live stream. */
+const FUTURE_ID_SLACK_MS = 60_000;
 /** At most one warning per this long for rejected envelopes; the rest are counted. */
 const REJECT_LOG_EVERY_MS = 10_000;
 
@@ -94,10 +97,17 @@ export class Hub {
   private metrics: SseMetrics | undefined;
   /** Between arrival and delivery: puts this instance's stream in id order, whatever order its subscriptions delivered. */
   readonly reorder: ReorderWindow<{ e: Envelope; item: HistoryItem }>;
+  /**
+   * Streams resumed with an id this instance has not streamed up to yet
+   * (it is behind the instance the client came from): live events up to
+   * that id are skipped for them. Bounded by the open streams; each entry
+   * goes once this instance streams past its id, or with its stream.
+   */
+  private readonly floors = new Map<SseClient, string>();
 
   constructor(private readonly opts: HubOptions) {
     this.heartbeatMs = opts.heartbeatMs;
-    this.reorder = new ReorderWindow(opts.reorderWindowMs ?? 0, opts.reorderMaxHeld ?? 10_000, (x) => this.deliver(x.e, x.item));
+    this.reorder = new ReorderWindow(opts.reorderWindowMs ?? 0, opts.reorderMaxHeld ?? 10_000, (x, late) => this.deliver(x.e, x.item, late));
     this.openingFrame = openingFrame(opts.retryMs);
     this.timers.push(setInterval(() => this.heartbeat(), this.heartbeatMs));
     if (opts.maxConnectionMs > 0) this.timers.push(setInterval(() => this.expireLifetimes(), LIFETIME_CHECK_MS));
@@ -142,7 +152,7 @@ export class Hub {
   }
 
   /** Keeps one event for resume and the snapshot, and queues it on every stream it matches. */
-  private deliver(e: Envelope, item: HistoryItem): void {
+  private deliver(e: Envelope, item: HistoryItem, late: boolean): void {
     const frame = item.frame;
     const now = Date.now();
     this.counts.received++;
@@ -158,8 +168,11 @@ export class Hub {
     this.opts.history.push(item);
     this.opts.snapshot.apply(e, now);
     let sent = 0;
+    if (this.floors.size) this.passFloors(item.id);
     for (const c of this.clients) {
       if (!matches(c.filter, item.type, item.productId, item.eventId)) continue;
+      // Already streamed by the instance the client resumed from (which streamed in id order), unless late here.
+      if (this.floors.size && !late && this.floors.has(c) && item.id <= this.floors.get(c)!) continue;
       if (c.enqueue(frame, item.id)) {
         sent++;
         this.markDirty(c);
@@ -167,6 +180,11 @@ export class Hub {
     }
     this.noteDelivered(sent);
     this.scheduleFlush();
+  }
+
+  /** A floor is done with once this instance streams past it: everything later has a larger id. */
+  private passFloors(id: string): void {
+    for (const [c, floor] of this.floors) if (id > floor) this.floors.delete(c);
   }
 
   private reject(reason: 'framing' | 'invalid', err: unknown, e: unknown): void {
@@ -240,6 +258,12 @@ export class Hub {
       n++;
     }
     this.noteDelivered(n);
+    // Resumed from an instance that was ahead of this one: the ids up to lastEventId still to be streamed
+    // here are ones the client already has. An id stamped in the future is not one the subscriber gave.
+    const stamped = uuidv7Time(lastEventId) ?? 0;
+    if (this.reorder.windowMs > 0 && lastEventId > this.reorder.releasedMax && stamped <= Date.now() + FUTURE_ID_SLACK_MS) {
+      this.floors.set(client, lastEventId);
+    }
   }
 
   /**
@@ -269,6 +293,7 @@ export class Hub {
   private onEnd(c: SseClient, reason: EndReason): void {
     // Left in the dirty list if it is there: flushing an ended client does nothing.
     this.clients.delete(c);
+    this.floors.delete(c);
     this.metrics?.connectionsEnded.inc({ reason });
     if (reason === 'slow') {
       this.counts.droppedSlowClients++;

@@ -34,7 +34,8 @@ export class ReorderWindow<T> {
   constructor(
     readonly windowMs: number,
     readonly maxHeld: number,
-    private readonly release: (item: T) => void,
+    /** `late` when the item came after a larger id had been released, so it is out of order. */
+    private readonly release: (item: T, late: boolean) => void,
     private readonly now: () => number = Date.now,
   ) {
     if (maxHeld < 1) throw new RangeError('maxHeld must be at least 1');
@@ -48,14 +49,19 @@ export class ReorderWindow<T> {
     return this.heldIds.has(id);
   }
 
+  /** The largest id released so far ('' before the first, and always with the window off). */
+  get releasedMax(): string {
+    return this.released;
+  }
+
   push(id: string, item: T): void {
     if (this.windowMs <= 0) {
-      this.release(item);
+      this.release(item, false);
       return;
     }
     if (id < this.released) {
       this.counts.late++;
-      this.release(item);
+      this.release(item, true);
       return;
     }
     let i = this.held.length;
@@ -79,7 +85,7 @@ export class ReorderWindow<T> {
     const out = this.held.splice(0, n);
     for (const h of out) this.heldIds.delete(h.id);
     if (out[n - 1]!.id > this.released) this.released = out[n - 1]!.id;
-    for (const h of out) this.release(h.item);
+    for (const h of out) this.release(h.item, false);
   }
 
   private schedule(): void {
