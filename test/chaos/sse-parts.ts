@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest, type ClientRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import type { EnvelopeListener, EnvelopeSource } from '../../src/bus/types.js';
 import { PubSubPublisher } from '../../src/bus/pubsub-publisher.js';
 import { entryForMessageType } from '../../src/catalog/catalog.js';
@@ -13,12 +15,13 @@ const ORIGIN = { source: 'chaos', protocol: 'graphql-ws' as const, connectionId:
 const quiet = createLogger({ component: 'chaos-sse' });
 
 /** The feed of one racing afternoon in miniature: pool totals by product and race statuses by event, interleaved. */
-export function feedEnvelope(i: number): Envelope {
+export function feedEnvelope(i: number, padBytes = 0): Envelope {
   const type = i % 2 === 0 ? 'PoolTotalChanged' : 'EventStatusChanged';
+  const pad = padBytes > 0 ? { note: 'x'.repeat(padBytes) } : {};
   const payload =
     type === 'PoolTotalChanged'
-      ? { productId: `p${i % 6}`, isFinalized: false, total: { grossAmounts: [{ decimalAmount: i, currency: { code: 'GBP' } }] } }
-      : { eventId: `e${i % 5}`, status: `S${i}` };
+      ? { productId: `p${i % 6}`, isFinalized: false, total: { grossAmounts: [{ decimalAmount: i, currency: { code: 'GBP' } }] }, ...pad }
+      : { eventId: `e${i % 5}`, status: `S${i}`, ...pad };
   const entry = entryForMessageType(type)!;
   const keys = extractKeys(entry, payload);
   if (!keys.ok) throw new Error('feed payload misses keys');
@@ -150,4 +153,124 @@ export class Viewer {
 export function lostAndDoubled(published: readonly string[], got: readonly string[]): { lost: number; duplicated: number } {
   const seen = new Set(got);
   return { lost: published.filter((id) => !seen.has(id)).length, duplicated: got.length - seen.size };
+}
+
+/**
+ * A lean stream reader for many clients in one process: it keeps no text,
+ * only checks each id against the published sequence (one instance streams
+ * in publish order), across every reconnect it makes with Last-Event-ID.
+ */
+export class SequenceChecker {
+  lost = 0;
+  duplicated = 0;
+  resyncs = 0;
+  connects = 0;
+  lastEventId: string | undefined;
+  /** Index in the published sequence of the next id expected; undefined until the first (a viewer joins live). */
+  private next: number | undefined;
+  private req: ClientRequest | undefined;
+  private tail = '';
+  private open = false;
+  private frameId: string | undefined;
+  private frameResync = false;
+
+  constructor(private readonly indexOf: ReadonlyMap<string, number>) {}
+
+  get connected(): boolean {
+    return this.open;
+  }
+
+  /** Index of the next id this viewer is owed. */
+  get position(): number | undefined {
+    return this.next;
+  }
+
+  connect(url: string, onEnd?: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { Accept: 'text/event-stream' };
+      if (this.lastEventId) headers['Last-Event-ID'] = this.lastEventId;
+      const req = httpRequest(`${url}/events`, { headers, agent: false }, (res) => {
+        this.open = true;
+        this.connects++;
+        this.tail = '';
+        this.frameId = undefined;
+        this.frameResync = false;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => this.feed(chunk));
+        const ended = () => {
+          if (!this.open) return;
+          this.open = false;
+          onEnd?.();
+        };
+        res.on('close', ended);
+        res.on('error', ended);
+        resolve();
+      });
+      req.on('error', (err) => (this.open ? undefined : reject(err)));
+      req.end();
+      this.req = req;
+    });
+  }
+
+  private feed(chunk: string): void {
+    const text = this.tail + chunk;
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      if (nl === start) {
+        // End of a frame: a resync's id only moves Last-Event-ID on; it is not a feed message.
+        if (this.frameResync) {
+          this.resyncs++;
+          if (this.frameId !== undefined) this.lastEventId = this.frameId;
+        } else if (this.frameId !== undefined) this.id(this.frameId);
+        this.frameId = undefined;
+        this.frameResync = false;
+      } else if (text.startsWith('id: ', start)) this.frameId = text.slice(start + 4, nl);
+      else if (text.startsWith('event: resync', start)) this.frameResync = true;
+      start = nl + 1;
+    }
+    this.tail = text.slice(start);
+  }
+
+  private id(id: string): void {
+    const i = this.indexOf.get(id);
+    // An id this run did not publish is not a feed message.
+    if (i === undefined) {
+      this.lastEventId = id;
+      return;
+    }
+    if (this.next === undefined) this.next = i;
+    if (i < this.next) this.duplicated++;
+    else {
+      this.lost += i - this.next;
+      this.next = i + 1;
+    }
+    this.lastEventId = id;
+  }
+
+  /** At the end: everything from where it joined to the last published id is owed. */
+  settle(total: number): void {
+    if (this.next !== undefined) this.lost += total - this.next;
+    this.next = total;
+  }
+
+  close(): void {
+    this.req?.destroy();
+    this.open = false;
+  }
+}
+
+/** A client that opens a stream and never reads from it: the socket fills, then the server must cut it. */
+export function nonReader(url: string): Promise<{ socket: Socket }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/events`, { headers: { Accept: 'text/event-stream' }, agent: false }, (res) => {
+      res.pause();
+      res.socket.pause();
+      res.socket.on('error', () => undefined);
+      resolve({ socket: res.socket });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -1,6 +1,10 @@
+import { MemoryBus } from '../../src/bus/memory-bus.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startSseService } from '../../src/sse/index.js';
 import type { Row, RunOptions, Scenario } from './scenarios.js';
 import { rssSampler } from './parts.js';
-import { feedEnvelope, lostAndDoubled, pubsubProject, sseInstance, Viewer, type SseInstance } from './sse-parts.js';
+import { feedEnvelope, lostAndDoubled, nonReader, pubsubProject, SequenceChecker, sseInstance, Viewer, type SseInstance } from './sse-parts.js';
 import { waitFor } from '../helpers/ports.js';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms)); // paces a feed; never used to wait for a result
@@ -100,4 +104,91 @@ export const crossInstance: Scenario = {
     if (!o.emulatorHost) return notRun(this.name, 'no Pub/Sub emulator');
     return crossInstanceResume(o, { events: o.full ? 3_000 : 300, skewMs: 300, reorderWindowMs: 1_000 });
   },
+};
+
+/**
+ * One SSE instance with readers that stay connected, clients that connect
+ * and disconnect all the time (each resuming by Last-Event-ID), and clients
+ * that never read. Every reader and every churner must get every event once
+ * from where it joined; every non-reader must be cut at its bound.
+ */
+export async function sseChurnRun(o: { readers: number; churners: number; nonReaders: number; events: number; perSecond: number; padBytes: number; clientMaxBufferBytes: number }): Promise<Row & { nonReadersCut: number; connects: number }> {
+  const name = '1,000-client SSE churn + non-readers';
+  const rss = rssSampler();
+  const bus = new MemoryBus();
+  const config = { ...loadConfig({}).sse, port: 0, host: '127.0.0.1', statsLogMs: 600_000, clientMaxBufferBytes: o.clientMaxBufferBytes };
+  const sse = await startSseService({ config, source: bus, log: createLogger({ component: 'chaos-sse' }) });
+  const indexOf = new Map<string, number>();
+  const readers = Array.from({ length: o.readers }, () => new SequenceChecker(indexOf));
+  const churners = Array.from({ length: o.churners }, () => new SequenceChecker(indexOf));
+  const stuck: Awaited<ReturnType<typeof nonReader>>[] = [];
+  let feeding = true;
+  try {
+    for (const r of readers) await r.connect(sse.url);
+    for (let i = 0; i < o.nonReaders; i++) stuck.push(await nonReader(sse.url));
+    // Each churner: a stream held a random 0.1-1.5 s, a pause of up to 0.3 s, again, until the feed ends.
+    const churn = churners.map(async (c, n) => {
+      await pause((n * 7) % 500);
+      while (feeding) {
+        await c.connect(sse.url).catch(() => undefined);
+        await pause(100 + Math.random() * 1_400);
+        c.close();
+        await pause(Math.random() * 300);
+      }
+      await c.connect(sse.url);
+    });
+    const batch = Math.max(1, Math.round(o.perSecond / 20));
+    for (let i = 0; i < o.events; ) {
+      for (let k = 0; k < batch && i < o.events; k++, i++) {
+        const e = feedEnvelope(i, o.padBytes);
+        indexOf.set(e.id, i);
+        await bus.publish(e);
+      }
+      await pause(50);
+    }
+    feeding = false;
+    await Promise.all(churn);
+    const total = o.events;
+    const viewers = [...readers, ...churners];
+    await waitFor(() => viewers.every((v) => v.position === undefined || v.position >= total), { timeoutMs: 120_000, what: 'every viewer to reach the last event' }).catch(() => undefined);
+    type Counts = { droppedSlowClients: number; droppedStalledClients: number; eventsReceived: number; connections: number };
+    const counts = () => sse.status() as Counts;
+    // A paused socket does not see its reset until it reads again: the server's count says who was cut.
+    await waitFor(() => counts().droppedSlowClients >= o.nonReaders, { timeoutMs: 60_000, what: 'every non-reader cut' }).catch(() => undefined);
+    for (const v of viewers) v.settle(total);
+    const st = counts();
+    const cut = Math.min(o.nonReaders, st.droppedSlowClients);
+    const joinedLate = viewers.filter((v) => v.connects === 0).length;
+    return {
+      scenario: name,
+      sent: total,
+      received: st.eventsReceived,
+      published: total,
+      stored: null,
+      deadLettered: null,
+      lost: viewers.reduce((n, v) => n + v.lost, 0),
+      duplicated: viewers.reduce((n, v) => n + v.duplicated, 0),
+      peakRssMb: rss.stop(),
+      note: `${o.readers} readers + ${o.churners} churners (${churners.reduce((n, c) => n + c.connects, 0)} connects, ${viewers.reduce((n, v) => n + v.resyncs, 0)} resyncs${joinedLate ? `, ${joinedLate} never connected` : ''}); ${cut} of ${o.nonReaders} non-readers cut (${st.droppedStalledClients} of them by the kernel-queue check); ${st.droppedSlowClients - cut} readers cut as slow; RSS is clients and server together`,
+      nonReadersCut: cut,
+      connects: churners.reduce((n, c) => n + c.connects, 0),
+    };
+  } finally {
+    feeding = false;
+    rss.stop();
+    for (const v of [...readers, ...churners]) v.close();
+    for (const s of stuck) s.socket.destroy();
+    await sse.close();
+  }
+}
+
+export const sseChurn: Scenario = {
+  name: '1,000-client SSE churn + non-readers',
+  short: true,
+  run: (o) =>
+    sseChurnRun(
+      o.full
+        ? { readers: 100, churners: 1_000, nonReaders: 50, events: 6_000, perSecond: 200, padBytes: 1_200, clientMaxBufferBytes: 1024 * 1024 }
+        : { readers: 30, churners: 300, nonReaders: 10, events: 1_500, perSecond: 150, padBytes: 500, clientMaxBufferBytes: 256 * 1024 },
+    ),
 };
