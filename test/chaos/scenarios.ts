@@ -16,7 +16,7 @@ import { openStream } from '../helpers/sse-stream.js';
 import { startHarness, TEST_KEY, type Harness } from '../helpers/subscriber-harness.js';
 import { badInputMix } from './bad-input.js';
 import { duplicatesOf, identity, rssSampler, SharedBus, sharedHistory, TopicReader } from './parts.js';
-import { crossInstance, sseChurn } from './sse-scenarios.js';
+import { crossInstance, sseChurn, sseRestart } from './sse-scenarios.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 export interface Row {
@@ -292,7 +292,7 @@ export const SCENARIOS: Scenario[] = [
   pending('BigQuery stand-in failing for a minute', 'not built yet'),
   pending('SIGTERM mid-burst, DuckDB / BigQuery', 'not built yet'),
   sseChurn,
-  pending('SSE instance restart, resume', 'not built yet'),
+  sseRestart,
   crossInstance,
   pending('DST days at the window edges', 'not built yet'),
 ];

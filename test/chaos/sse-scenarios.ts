@@ -192,3 +192,98 @@ export const sseChurn: Scenario = {
         : { readers: 30, churners: 300, nonReaders: 10, events: 1_500, perSecond: 150, padBytes: 500, clientMaxBufferBytes: 256 * 1024 },
     ),
 };
+
+/**
+ * An SSE instance stops (SIGTERM: streams ended, subscriptions deleted)
+ * while the feed runs, and a new one starts (Cloud Run gives it a new id,
+ * so new subscriptions, sought back). Every browser reconnects to it with
+ * its Last-Event-ID. Each must get every message once, or be told to resync
+ * and then get every message from the moment the new instance is complete.
+ */
+export async function sseRestartRun(o: RunOptions, opts: { viewers: number; events: number }): Promise<Row & { resyncs: number; exact: number }> {
+  const name = 'SSE instance restart, resume';
+  const p = await pubsubProject(o.emulatorHost, { SSE_SEEK_BACK_MS: String(3_600_000) });
+  const rss = rssSampler();
+  let instance = await sseInstance(p, 'chaos-r1');
+  const viewers = Array.from({ length: opts.viewers }, () => new Viewer());
+  const published: { id: string; at: number }[] = [];
+  const cutAt: (string | undefined)[] = [];
+  let completeSince = 0;
+  try {
+    for (const v of viewers) await v.open(instance.sse.url);
+    for (let i = 0; i < opts.events; i++) {
+      if (i === Math.floor(opts.events / 3)) {
+        await instance.close();
+        for (const v of viewers) {
+          v.close();
+          cutAt.push(v.lastEventId);
+        }
+      }
+      const e = feedEnvelope(i);
+      published.push({ id: e.id, at: Date.parse(e.receivedAt) });
+      await p.publisher.publish(e);
+      if (i === Math.floor(opts.events / 2)) {
+        instance = await sseInstance(p, 'chaos-r2');
+        completeSince = instance.consumer.completeSince();
+        for (const v of viewers) await v.open(instance.sse.url);
+      }
+      if (i % 4 === 3) await pause(20);
+    }
+    const after = published.filter((m) => m.at >= completeSince).map((m) => m.id);
+    await waitFor(
+      () =>
+        viewers.every((v) => {
+          v.take();
+          const got = new Set(v.got);
+          return after.every((id) => got.has(id));
+        }),
+      { timeoutMs: 60_000, what: 'every viewer to have the feed since the new instance was complete' },
+    ).catch(() => undefined);
+    let lost = 0;
+    let duplicated = 0;
+    let resyncs = 0;
+    let exact = 0;
+    for (const [n, v] of viewers.entries()) {
+      v.close();
+      const cut = cutAt[n];
+      // Owed: everything up to the id it left with, then everything, or after a resync everything from completeSince.
+      const owed = v.resyncs > 0 ? published.filter((m) => (cut !== undefined && m.id <= cut) || m.at >= completeSince) : published;
+      if (v.resyncs > 0) resyncs++;
+      else exact++;
+      const r = lostAndDoubled(
+        owed.map((m) => m.id),
+        v.got,
+      );
+      lost += r.lost;
+      duplicated += r.duplicated;
+    }
+    return {
+      scenario: name,
+      sent: published.length,
+      received: published.length,
+      published: published.length,
+      stored: null,
+      deadLettered: null,
+      lost,
+      duplicated,
+      peakRssMb: rss.stop(),
+      note: `${opts.viewers} browsers reconnected to the new instance: ${exact} resumed, ${resyncs} told to resync (their id predates its subscriptions), none left silent`,
+      resyncs,
+      exact,
+    };
+  } finally {
+    rss.stop();
+    for (const v of viewers) v.close();
+    await instance.close();
+    await p.close();
+  }
+}
+
+export const sseRestart: Scenario = {
+  name: 'SSE instance restart, resume',
+  short: true,
+  async run(o) {
+    if (!o.emulatorHost) return notRun(this.name, 'no Pub/Sub emulator');
+    return sseRestartRun(o, o.full ? { viewers: 100, events: 3_000 } : { viewers: 20, events: 300 });
+  },
+};
