@@ -31,7 +31,7 @@ const list = (name: string, full: string, smoke: string) => (process.env[name] ?
 
 const ROUNDS = num('BENCH_ROUNDS', 3, 1);
 const sections = process.argv[2] ? process.argv[2].split(',') : ['ingest', 'e2e', 'sse', 'history'];
-const known = ['ingest', 'e2e', 'sse', 'history'];
+const known = ['ingest', 'e2e', 'sse', 'history', 'storm'];
 for (const s of sections) if (!known.includes(s)) throw new Error(`unknown section "${s}": one or more of ${known.join(', ')}`);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = process.env.BENCH_OUT ?? `${root}bench/results.json`;
@@ -134,6 +134,8 @@ try {
       emulatorHost,
     });
   }
+  // Prints its own table; its figures are kept in docs/tote-client.md.
+  if (sections.includes('storm')) await (await import('./tote-storm.js')).benchStorm(Math.min(ROUNDS, 3));
 } finally {
   await emulator?.stop();
 }

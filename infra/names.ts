@@ -44,6 +44,9 @@ export const SECRETS = {
 } as const;
 export type SecretVariable = keyof typeof SECRETS;
 
+/** The HS256 key the SSE service checks readers' tokens with (DEPLOY_SSE_ACCESS=token without a JWKS URL). */
+export const SSE_JWT_SECRET_ID = 'tote-sse-jwt-secret';
+
 export function stackIds(environment: EnvironmentName): { foundation: string; services: string } {
   return { foundation: `tote-${environment}-foundation`, services: `tote-${environment}-services` };
 }
@@ -55,6 +58,24 @@ export function serviceAccountEmail(accountId: string, projectId: string): strin
 /** A Secret Manager reference the services resolve at connect time, so a rotated value needs no redeploy. */
 export function secretRef(projectId: string, variable: SecretVariable): string {
   return `sm://projects/${projectId}/secrets/${SECRETS[variable]}/versions/latest`;
+}
+
+/** The bucket holding the subscriber's lease object (one Tote connection across instances). */
+export function leaseBucket(projectId: string): string {
+  return `${projectId}-tote-lease`;
+}
+export const LEASE_OBJECT = 'subscriber.lease';
+
+/**
+ * Id of one of the custom roles: the base name, suffixed from the second deployment generation on
+ * (a deleted role's id stays taken for 37 days; see InfraConfig.roleGeneration).
+ */
+export function roleId(role: keyof typeof NAMES.roles, generation: number): string {
+  return generation === 0 ? NAMES.roles[role] : `${NAMES.roles[role]}_${generation}`;
+}
+
+export function customRoleName(projectId: string, role: keyof typeof NAMES.roles, generation: number): string {
+  return `projects/${projectId}/roles/${roleId(role, generation)}`;
 }
 
 export function buildBucket(projectId: string): string {

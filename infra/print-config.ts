@@ -1,7 +1,7 @@
 import { CATALOG, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
 import { ConfigError, loadInfraConfig } from './config.js';
 import { REQUIRED_APIS } from './foundation/apis.js';
-import { NAMES, SECRETS, buildBucket, imageRepository, serviceAccountEmail, stackIds } from './names.js';
+import { NAMES, SECRETS, SSE_JWT_SECRET_ID, buildBucket, imageRepository, leaseBucket, roleId, serviceAccountEmail, stackIds } from './names.js';
 import { scaledPeriod } from './window.js';
 
 /**
@@ -18,6 +18,7 @@ try {
   const stacks = stackIds(c.environment);
   const { scaleUpLeadMinutes, scaleDownLagMinutes } = c.settings.schedule;
   const scaled = scaledPeriod(c.window, scaleUpLeadMinutes, scaleDownLagMinutes);
+  const sseKey = c.sseAccess === 'token' && !c.sseJwksUrl;
   const values: Record<string, string> = {
     DEPLOY_ENV: c.environment,
     PROJECT: c.projectId,
@@ -44,7 +45,13 @@ try {
     SCALED_UNTIL: String(scaled.until),
     DELETION_PROTECTION: String(c.deletionProtection),
     REQUIRED_APIS: REQUIRED_APIS.join(' '),
-    SECRET_IDS: Object.values(SECRETS).join(' '),
+    LEASE_BUCKET: leaseBucket(c.projectId),
+    ROLE_GENERATION: String(c.roleGeneration),
+    CUSTOM_ROLES: (Object.keys(NAMES.roles) as (keyof typeof NAMES.roles)[]).map((r) => roleId(r, c.roleGeneration)).join(' '),
+    SSE_ACCESS: c.sseAccess,
+    // Every secret the stack creates; each needs a value before the services can use it.
+    SECRET_IDS: [...Object.values(SECRETS), ...(sseKey ? [SSE_JWT_SECRET_ID] : [])].join(' '),
+    SECRET_SSE_ACCESS_JWT_SECRET: sseKey ? SSE_JWT_SECRET_ID : '',
     SECRET_TOTE_API_KEY: SECRETS.TOTE_API_KEY,
     SECRET_TOTE_GRAPHQL_URL: SECRETS.TOTE_GRAPHQL_URL,
     SECRET_TOTE_SUBSCRIPTIONS_URL: SECRETS.TOTE_SUBSCRIPTIONS_URL,

@@ -4,7 +4,7 @@
  * needs nothing here) and a UTC range for alert conditions (which know only
  * UTC).
  */
-import type { DailyWindow } from '../src/subscriber/window.js';
+import type { DailyWindow } from '../src/window/daily-window.js';
 
 export type { DailyWindow };
 

@@ -34,10 +34,20 @@ load_deploy_env() {
   export DEPLOY_PROJECT
   # cdktf reports usage to HashiCorp unless told not to.
   export CHECKPOINT_DISABLE=1
-  node scripts/ensure-deps.mjs
+  # The runtime packages (tsx reads the configuration) and CDKTF (infra/, its own lockfile).
+  node scripts/ensure-deps.mjs infra
   local config
   config=$(npx --no-install tsx infra/print-config.ts) || die "The deployment configuration is invalid (see above)."
   eval "$config"
+  # Custom role ids carry the deployment generation (teardown.sh counts teardowns beside the state).
+  if [ -z "${DEPLOY_ROLE_GENERATION:-}" ]; then
+    DEPLOY_ROLE_GENERATION=$(role_generation)
+    export DEPLOY_ROLE_GENERATION
+    if [ "$DEPLOY_ROLE_GENERATION" != 0 ]; then
+      config=$(npx --no-install tsx infra/print-config.ts) || die "The deployment configuration is invalid (see above)."
+      eval "$config"
+    fi
+  fi
   gcloud projects describe "$PROJECT" --format='value(projectId)' >/dev/null 2>&1 ||
     die "Project $PROJECT does not exist or $account cannot see it."
   note "project $PROJECT, environment $DEPLOY_ENV, region $REGION, as $account"
@@ -60,12 +70,33 @@ need_api() {
   done
 }
 
+# CDKTF is the infra package's own (infra/node_modules); it runs from the repository root, where cdktf.json is.
 cdktf() {
-  npx --no-install cdktf "$@"
+  infra/node_modules/.bin/cdktf "$@"
 }
 
 service_url() {
   gcloud run services describe "$1" --project "$PROJECT" --region "$REGION" --format='value(status.url)' 2>/dev/null || true
+}
+
+# Teardowns so far of this environment, kept beside its Terraform state; 0 when none is recorded.
+role_generation_object() {
+  printf 'gs://%s/tote/%s/role-generation' "$STATE_BUCKET" "$DEPLOY_ENV"
+}
+role_generation() {
+  local n
+  n=$(gcloud storage cat "$(role_generation_object)" 2>/dev/null || true)
+  case "$n" in '' | *[!0-9]*) echo 0 ;; *) echo "$n" ;; esac
+}
+
+# curl with a bearer token: the header goes to curl on stdin (-H @-), never on
+# its command line, where every local user can read it (ps, /proc/<pid>/cmdline).
+# The token reaches this function as an argument of a shell function, which no
+# process's argv carries. Requests must not read a body from stdin (use --data).
+curl_with_token() {
+  local token=$1
+  shift
+  printf 'Authorization: Bearer %s\n' "$token" | curl -H @- "$@"
 }
 
 # The subscriber's instance count, through the Cloud Run Admin API (the call
@@ -77,11 +108,15 @@ subscriber_api() {
 }
 instance_count() {
   local body
-  body=$(curl -sS --fail --max-time 30 -H "Authorization: Bearer $(gcloud auth print-access-token)" "$(subscriber_api)" 2>/dev/null) || return 1
+  local token
+  token=$(gcloud auth print-access-token 2>/dev/null) || return 1
+  body=$(curl_with_token "$token" -sS --fail --max-time 30 "$(subscriber_api)" 2>/dev/null) || return 1
   printf '%s' "$body" | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).scaling?.manualInstanceCount ?? 0));'
 }
 set_instance_count() {
-  curl -sS --fail-with-body --max-time 60 -X PATCH -H "Authorization: Bearer $(gcloud auth print-access-token)" \
+  local token
+  token=$(gcloud auth print-access-token 2>/dev/null) || return 1
+  curl_with_token "$token" -sS --fail-with-body --max-time 60 -X PATCH \
     -H 'Content-Type: application/json' --data "{\"scaling\":{\"manualInstanceCount\":$1}}" \
     "$(subscriber_api)?updateMask=scaling.manualInstanceCount" >/dev/null
 }
@@ -95,6 +130,8 @@ set_instance_count() {
 # test keeps this many minutes clear of the job it could race: no scale-down
 # just before the scale-up job fires, no scale-up just before the scale-down.
 SCHEDULE_GUARD_MINUTES=2
+# A services apply takes a few minutes; deploy.sh starts none closer than this to a scale job.
+SCALE_JOB_CLEARANCE_MINUTES=${DEPLOY_SCALE_JOB_CLEARANCE_MINUTES:-10}
 
 minute_now() {
   local hm
@@ -117,4 +154,33 @@ schedule_keeps_instance() {
 # True when a script may add the instance itself: the schedule wants one and is not about to remove it.
 schedule_wants_instance() {
   in_daily_range "$SCALED_FROM" $((SCALED_UNTIL - SCHEDULE_GUARD_MINUTES)) "${1:-$(minute_now)}"
+}
+
+# A services apply can undo a scale job that fires while it runs: Terraform
+# sends the whole service, scaling included, as it read it at refresh (the
+# stack only tells it not to plan changes there). deploy.sh therefore starts
+# no services apply shortly before a scale job, and afterwards re-applies the
+# schedule's count when a job fired during the apply.
+#
+# Minutes from MINUTE (default: now) to the next scale job (0 when one fires this minute).
+minutes_to_scale_job() {
+  local m=${1:-$(minute_now)} d best=1440 job
+  for job in "$SCALED_FROM" "$SCALED_UNTIL"; do
+    d=$((((job - m) % 1440 + 1440) % 1440))
+    [ "$d" -lt "$best" ] && best=$d
+  done
+  echo "$best"
+}
+# True when a scale job fired in the minutes from START to END (minutes of the day, both included).
+scale_job_between() {
+  local start=$1 end=$2 span job
+  span=$((((end - start) % 1440 + 1440) % 1440))
+  for job in "$SCALED_FROM" "$SCALED_UNTIL"; do
+    [ $((((job - start) % 1440 + 1440) % 1440)) -le "$span" ] && return 0
+  done
+  return 1
+}
+# The count the schedule has at MINUTE (default: now): 1 from the scale-up to the scale-down job, else 0.
+schedule_count() {
+  in_daily_range "$SCALED_FROM" "$SCALED_UNTIL" "${1:-$(minute_now)}" && echo 1 || echo 0
 }

@@ -16,7 +16,7 @@ need_api run.googleapis.com pubsub.googleapis.com
 url=$(service_url "$SUBSCRIBER_SERVICE")
 [ -n "$url" ] || die "Service $SUBSCRIBER_SERVICE not found in $REGION: run scripts/deploy.sh first."
 token=$(gcloud auth print-identity-token 2>/dev/null) || die "Could not get an identity token: run gcloud auth login."
-call() { curl -sS --max-time 60 -H "Authorization: Bearer $token" "$@"; }
+call() { curl_with_token "$token" -sS --max-time 60 "$@"; }
 
 before=$(instance_count) || die "Could not read the instance count of $SUBSCRIBER_SERVICE through the Cloud Run Admin API (run.services.get)."
 raised=""
@@ -103,9 +103,13 @@ for topic in $FEED_TOPICS; do
 done
 [ "$failed" = 0 ] || die "Some test envelopes did not arrive (above)."
 
-say "GET $(service_url "$SSE_SERVICE")/health (public)"
-sse_code=$(curl -sS --max-time 60 -o /dev/null -w '%{http_code}' "$(service_url "$SSE_SERVICE")/health" || true)
-[ "$sse_code" = 200 ] || die "The SSE service answered $sse_code."
-note "200"
+if [ "$SSE_ACCESS" = iap ]; then
+  say "SSE service: behind IAP (DEPLOY_SSE_ACCESS=iap), not reachable directly; check it through the load balancer"
+else
+  say "GET $(service_url "$SSE_SERVICE")/health ($SSE_ACCESS)"
+  sse_code=$(curl -sS --max-time 60 -o /dev/null -w '%{http_code}' "$(service_url "$SSE_SERVICE")/health" || true)
+  [ "$sse_code" = 200 ] || die "The SSE service answered $sse_code."
+  note "200"
+fi
 
 say "Smoke test passed"

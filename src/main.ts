@@ -13,17 +13,18 @@ import { pathToFileURL } from 'node:url';
 import { MemoryBus } from './bus/memory-bus.js';
 import { PubSubPublisher } from './bus/pubsub-publisher.js';
 import type { EnvelopePublisher, EnvelopeSource } from './bus/types.js';
-import { loadConfig, ConfigError, type Config } from './config/index.js';
+import { loadConfig, type Config } from './config/index.js';
 import type { Env } from './config/env.js';
 import { PubSubConsumer } from './consumer/index.js';
 import { createHistorySink } from './history/index.js';
 import { createOutbox } from './outbox/outbox.js';
 import { createLogger, log as rootLog, setLogLevel, type Logger } from './log/logger.js';
-import { startSimulator, type Simulator } from './simulator/index.js';
-import { simulatorOptionsFrom } from './simulator/options.js';
+import { simulatorOptionsFrom, startSimulator, type Simulator } from './simulator/index.js';
 import { startSseService } from './sse/index.js';
-import { startSubscriberService, type SubscriberService } from './subscriber/service.js';
-import { onShutdown } from './subscriber/shutdown.js';
+import { startSubscriberService, type SubscriberService } from './subscriber/index.js';
+import { exitOnStartFailure } from './process/exit.js';
+import { preflight } from './process/preflight.js';
+import { onShutdown } from './process/shutdown.js';
 
 export interface LocalPipeline {
   readonly config: Config;
@@ -54,6 +55,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
   };
 
   try {
+    await preflight(config, { bus: true, history: true });
     let simulator: Simulator | null = null;
     let url: string | undefined;
     let apiKey: string | undefined;
@@ -92,6 +94,8 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
       log: log.child({ component: 'subscriber' }),
       port: config.subscriber.port,
       host,
+      portVariable: 'SUBSCRIBER_PORT',
+      ...(config.subscriber.controlToken ? { controlToken: config.subscriber.controlToken } : {}),
       ...(url ? { url } : {}),
       ...(apiKey ? { apiKey } : {}),
       ...(gatewayUrl ? { graphqlUrl: gatewayUrl } : {}),
@@ -131,11 +135,7 @@ async function main(): Promise<void> {
   try {
     pipeline = await startLocalPipeline();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
+    exitOnStartFailure(err, { what: 'the pipeline', log: rootLog, plain: true });
   }
   const { config, simulator } = pipeline;
   const banner = createLogger({ component: 'main' });
@@ -160,8 +160,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err) => {
-    rootLog.error('pipeline failed to start', { error: err instanceof Error ? err.message : String(err) });
-    process.exit(1);
-  });
+  main().catch((err) => exitOnStartFailure(err, { what: 'the pipeline', log: rootLog, plain: true }));
 }

@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config/index.js';
 import { extractKeys, makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
 import { createLogger, setLogWriter } from '../src/log/logger.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
-import type { DayCard } from '../src/tote/gateway.js';
+import type { DayCard } from '../src/day-card/day-card.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = 'test-artifacts';

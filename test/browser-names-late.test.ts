@@ -5,7 +5,7 @@ import { MemoryBus } from '../src/bus/memory-bus.js';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger, setLogWriter } from '../src/log/logger.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
-import type { DayCard } from '../src/tote/gateway.js';
+import type { DayCard } from '../src/day-card/day-card.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? '' : `${CHROMIUM} is not installed (apt-get install chromium)`;

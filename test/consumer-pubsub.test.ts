@@ -9,7 +9,7 @@ import { PubSubConsumer, subscriptionNameFor } from '../src/consumer/index.js';
 import { extractKeys, makeEnvelope, type DeadLetter, type Envelope } from '../src/envelope/envelope.js';
 import { createLogger, setLogWriter } from '../src/log/logger.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
-import type { DayCard } from '../src/tote/gateway.js';
+import type { DayCard } from '../src/day-card/day-card.js';
 import { waitFor } from './helpers/ports.js';
 import { openStream, type SseStream } from './helpers/sse-stream.js';
 
@@ -106,12 +106,12 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
     // Each was sought back to the start of the day. The emulator (measured) seeks an unordered subscription
     // without replaying, and answers UNIMPLEMENTED (12) for an ordered one: counted, and the instance runs on.
     for (const i of instances) {
-      const seeks = (i.consumer.status().subscriptions as { topic: string; seek: unknown }[]).map((x) => [x.topic, x.seek]);
+      const seeks = i.consumer.status().subscriptions.map((x) => [x.topic, x.seek]);
       expect(Object.fromEntries(seeks)[DAY_CARD_TOPIC]).toBe('done');
       for (const [, seek] of seeks) expect(['done', 12]).toContain(seek);
       expect(i.consumer.status().state).toBe('running');
     }
-    expect(Date.parse(instances[0]!.consumer.status().completeSince as string)).toBeGreaterThan(0);
+    expect(Date.parse(instances[0]!.consumer.status().completeSince!)).toBeGreaterThan(0);
     const [meta] = await admin.subscription(subscriptionNameFor('sse', 'alpha-1', CATALOG[0]!.topic)).getMetadata();
     expect(Number(meta.expirationPolicy?.ttl?.seconds)).toBe(86_400);
     expect(Number(meta.messageRetentionDuration?.seconds)).toBe(600);
@@ -202,7 +202,7 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
     await admin.subscription(name).delete();
     await waitFor(
       async () => {
-        const sub = alpha.consumer.status().subscriptions as { name: string; state: string }[];
+        const sub = alpha.consumer.status().subscriptions;
         const [exists] = await admin.subscription(name).exists();
         return exists && sub.find((x) => x.name === name)?.state === 'active';
       },

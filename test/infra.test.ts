@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { Testing } from 'cdktf';
+import { Testing } from '../infra/testing.js';
 import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
 import { HISTORY_SPILL_SUBSCRIPTION, HISTORY_SPILL_TOPIC } from '../src/history/spill/names.js';
 import {
@@ -15,7 +15,7 @@ import { VIEW_NAMES, bigqueryViews } from '../src/history/sql-files.js';
 import { defineStacks } from '../infra/app.js';
 import { ConfigError, loadInfraConfig } from '../infra/config.js';
 import { METRICS, metricType } from '../infra/metrics.js';
-import { NAMES, SECRETS } from '../infra/names.js';
+import { LEASE_OBJECT, NAMES, SECRETS, SSE_JWT_SECRET_ID } from '../infra/names.js';
 import { silenceQuery } from '../infra/services/alerts.js';
 import { alwaysInsideUtc, scaledPeriod, windowSchedule } from '../infra/window.js';
 
@@ -194,7 +194,8 @@ describe('infra: least privilege', () => {
     ]);
     expect(mine.filter((x) => x.type === 'google_bigquery_dataset_iam_member').map((x) => x.role)).toEqual(['roles/bigquery.metadataViewer']);
     expect(mine.filter((x) => x.role === 'roles/secretmanager.secretAccessor')).toHaveLength(3);
-    expect(mine).toHaveLength(publish.length + 2 + 1 + 3);
+    expect(mine.filter((x) => x.type === 'google_storage_bucket_iam_member').map((x) => x.role)).toEqual(['roles/storage.objectUser']);
+    expect(mine).toHaveLength(publish.length + 2 + 1 + 3 + 1);
   });
 
   it('streams history with a role that can insert rows but not delete, alter or read the tables', () => {
@@ -584,5 +585,135 @@ describe('infra: labels and environments', () => {
     }
     expect(foundation).toMatchSnapshot('foundation (prod)');
     expect(JSON.parse(prod.services.json)).toMatchSnapshot('services (prod)');
+  });
+});
+
+const serviceIn = (s: typeof prod, name: string) => s.services.byType('google_cloud_run_v2_service').find((x) => x.name === name)!;
+const envIn = (s: typeof prod, name: string): Record<string, any> =>
+  Object.fromEntries(serviceIn(s, name).template.containers[0].env.map((e: Resource) => [e.name, e.value ?? e.value_source]));
+
+describe('infra: the subscriber lease', () => {
+  it('keeps the lease in a regional bucket of its own: uniform access, never public, no versions or soft-deleted copies', () => {
+    const [bucket] = prod.foundation.byType('google_storage_bucket').filter((b) => b.labels?.component === 'lease');
+    expect(bucket).toMatchObject({
+      name: `${PROJECT}-tote-lease`,
+      location: 'europe-west2',
+      uniform_bucket_level_access: true,
+      public_access_prevention: 'enforced',
+      versioning: { enabled: false },
+      soft_delete_policy: { retention_duration_seconds: 0 },
+    });
+    expect(bucket!.lifecycle_rule).toBeUndefined();
+    const devBucket = synthesize({ DEPLOY_ENV: 'dev', DEPLOY_PROJECT: 'tote-dev-project' }).foundation.byType('google_storage_bucket');
+    expect(devBucket.map((b) => b.name)).toContain('tote-dev-project-tote-lease');
+  });
+
+  it('lets the subscriber alone read and write objects in that bucket, granted on the bucket', () => {
+    const g = grants(prod);
+    const onBuckets = g.filter((x) => x.type.startsWith('google_storage_bucket_iam'));
+    const leaseRef = '${google_storage_bucket.lease_bucket_';
+    const onLease = onBuckets.filter((x) => String(x.bucket).startsWith(leaseRef));
+    expect(onLease.map((x) => [x.role, x.member])).toEqual([['roles/storage.objectUser', member(NAMES.accounts.subscriber)]]);
+    // No storage role above a bucket for anyone.
+    expect(g.filter((x) => x.type === 'google_project_iam_member' && String(x.role).startsWith('roles/storage.'))).toEqual([]);
+  });
+
+  it('points the subscriber, and only the subscriber, at gs://<bucket>/subscriber.lease', () => {
+    expect(envIn(prod, NAMES.subscriberService).SUBSCRIBER_LEASE).toBe(`gs://${PROJECT}-tote-lease/${LEASE_OBJECT}`);
+    expect(envIn(prod, NAMES.sseService).SUBSCRIBER_LEASE).toBeUndefined();
+  });
+});
+
+describe('infra: the image each service runs', () => {
+  it('runs DEPLOY_IMAGE on both services when it is given, reading nothing from Cloud Run', () => {
+    for (const name of [NAMES.subscriberService, NAMES.sseService]) expect(serviceIn(prod, name).template.containers[0].image).toBe(IMAGE);
+    expect(JSON.parse(prod.services.json).data?.google_cloud_run_v2_service).toBeUndefined();
+  });
+
+  it('keeps the image each service runs when DEPLOY_IMAGE is unset, and never falls back on :latest', () => {
+    const config = loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_ENV: 'prod' });
+    expect(config.image).toBeNull();
+    const doc = JSON.parse(Testing.synth(defineStacks(Testing.app(), config).services));
+    const reads = Object.entries<Resource>(doc.data.google_cloud_run_v2_service);
+    expect(reads.map(([, d]) => d.name).sort()).toEqual([NAMES.sseService, NAMES.subscriberService].sort());
+    for (const [id, d] of reads) {
+      const service = Object.values<Resource>(doc.resource.google_cloud_run_v2_service).find((s) => s.name === d.name)!;
+      expect(service.template.containers[0].image).toBe(`\${data.google_cloud_run_v2_service.${id}.template[0].containers[0].image}`);
+    }
+    expect(JSON.stringify(doc)).not.toContain(':latest');
+  });
+
+  it('refuses an image without a tag or digest, naming the variable', () => {
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_IMAGE: 'europe-west2-docker.pkg.dev/p/tote/tote-pipeline' })).toThrow(/DEPLOY_IMAGE must be an image with a tag or digest/);
+    expect(loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_IMAGE: `europe-west2-docker.pkg.dev/p/tote/tote-pipeline@sha256:${'a'.repeat(64)}` }).image).toContain('@sha256:');
+  });
+});
+
+describe('infra: a redeploy after a teardown', () => {
+  it('suffixes every custom role id with the deployment generation, and every grant follows it', () => {
+    const base = prod.foundation.byType('google_project_iam_custom_role').map((r) => r.role_id).sort();
+    expect(base).toEqual(Object.values(NAMES.roles).sort());
+    const again = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_ROLE_GENERATION: '2' });
+    expect(again.foundation.byType('google_project_iam_custom_role').map((r) => r.role_id).sort()).toEqual(base.map((id) => `${id}_2`));
+    const roles = grants(again).map((x) => x.role).filter((r) => r.includes('/roles/'));
+    expect(roles.length).toBeGreaterThan(0);
+    for (const r of roles) expect(r).toMatch(/_2$/);
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_ROLE_GENERATION: 'x' })).toThrow(/DEPLOY_ROLE_GENERATION/);
+  });
+});
+
+describe('infra: who may read the SSE stream (DEPLOY_SSE_ACCESS)', () => {
+  const invokers = (s: typeof prod) =>
+    s.services.byType('google_cloud_run_v2_service_iam_member').filter((x) => String(x.name).startsWith('${google_cloud_run_v2_service.sse_service'));
+
+  it('is public by default: anyone may invoke it and the service checks no token', () => {
+    expect(prod.config.sseAccess).toBe('public');
+    expect(invokers(prod).map((x) => x.member)).toEqual(['allUsers']);
+    expect(serviceIn(prod, NAMES.sseService).ingress).toBe('INGRESS_TRAFFIC_ALL');
+    expect(Object.keys(envIn(prod, NAMES.sseService)).filter((k) => k.startsWith('SSE_ACCESS'))).toEqual(['SSE_ACCESS']);
+    expect(envIn(prod, NAMES.sseService).SSE_ACCESS).toBe('public');
+  });
+
+  it('in token mode checks HS256 tokens with a key from Secret Manager that only the SSE account may read', () => {
+    const t = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_SSE_ACCESS: 'token', DEPLOY_SSE_TOKEN_ISSUER: 'https://login.example.com', DEPLOY_SSE_TOKEN_AUDIENCE: 'tote-dashboards' });
+    expect(invokers(t).map((x) => x.member)).toEqual(['allUsers']);
+    const env = envIn(t, NAMES.sseService);
+    expect(env).toMatchObject({ SSE_ACCESS: 'token', SSE_ACCESS_ISSUER: 'https://login.example.com', SSE_ACCESS_AUDIENCE: 'tote-dashboards' });
+    expect(env.SSE_ACCESS_JWT_SECRET).toEqual({ secret_key_ref: { secret: SSE_JWT_SECRET_ID, version: 'latest' } });
+    const secrets = t.foundation.byType('google_secret_manager_secret').map((x) => x.secret_id);
+    expect(secrets).toContain(SSE_JWT_SECRET_ID);
+    const key = t.foundation.resources.find((r) => r.type === 'google_secret_manager_secret' && r.body.secret_id === SSE_JWT_SECRET_ID)!;
+    const onKey = grants(t).filter((x) => x.secret_id === `\${google_secret_manager_secret.${key.id}.id}`);
+    expect(onKey.map((x) => [x.role, x.member])).toEqual([['roles/secretmanager.secretAccessor', member(NAMES.accounts.sse)]]);
+    // The SSE account still reads no Tote secret.
+    const sseOnSecrets = grants(t).filter((x) => x.type.startsWith('google_secret_manager_secret_iam') && x.member === member(NAMES.accounts.sse));
+    expect(sseOnSecrets).toHaveLength(1);
+  });
+
+  it('in token mode with a JWKS URL checks RS256/ES256 tokens against it and keeps no key', () => {
+    const t = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_SSE_ACCESS: 'token', DEPLOY_SSE_JWKS_URL: 'https://login.example.com/.well-known/jwks.json' });
+    const env = envIn(t, NAMES.sseService);
+    expect(env).toMatchObject({ SSE_ACCESS: 'token', SSE_ACCESS_JWKS_URL: 'https://login.example.com/.well-known/jwks.json' });
+    expect(env.SSE_ACCESS_JWT_SECRET).toBeUndefined();
+    expect(t.foundation.byType('google_secret_manager_secret').map((x) => x.secret_id)).not.toContain(SSE_JWT_SECRET_ID);
+  });
+
+  it('behind IAP takes no direct traffic and lets only the IAP service agent invoke it', () => {
+    const audience = '/projects/123456789012/global/backendServices/987654321';
+    const t = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_SSE_ACCESS: 'iap', DEPLOY_SSE_IAP_AUDIENCE: audience });
+    expect(serviceIn(t, NAMES.sseService).ingress).toBe('INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER');
+    // The service checks IAP's assertion for this backend, so a request that got round the proxy is refused.
+    expect(envIn(t, NAMES.sseService)).toMatchObject({ SSE_ACCESS: 'iap', SSE_ACCESS_AUDIENCE: audience });
+    const members = invokers(t).map((x) => x.member);
+    expect(members).toHaveLength(1);
+    expect(members[0]).toMatch(/^serviceAccount:service-\$\{data\.google_project\.[\w]+\.number\}@gcp-sa-iap\.iam\.gserviceaccount\.com$/);
+    expect(grants(t).filter((x) => x.member === 'allUsers' || x.member === 'allAuthenticatedUsers')).toEqual([]);
+  });
+
+  it('refuses an unknown mode, or a JWKS URL outside token mode, naming the variable', () => {
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_ACCESS: 'open' })).toThrow(/DEPLOY_SSE_ACCESS/);
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_JWKS_URL: 'https://x.example/jwks' })).toThrow(/only used with DEPLOY_SSE_ACCESS=token/);
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_ACCESS: 'iap' })).toThrow(/DEPLOY_SSE_ACCESS=iap needs DEPLOY_SSE_IAP_AUDIENCE/);
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_ACCESS: 'iap', DEPLOY_SSE_IAP_AUDIENCE: 'my-backend' })).toThrow(/must look like/);
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG } from '../src/catalog/catalog.js';
 import { startLocalPipeline, type LocalPipeline } from '../src/main.js';
 import { startSimulator } from '../src/simulator/index.js';
-import { waitFor } from './helpers/ports.js';
+import { freePort, waitFor } from './helpers/ports.js';
 
 describe('npm start: the local all-in-one', () => {
   let p: LocalPipeline;
@@ -106,8 +106,8 @@ describe('SIGTERM while BigQuery is failing', () => {
         env: {
           PATH: process.env.PATH,
           METADATA_SERVER_DETECTION: 'none',
-          // No credentials can be read: every insert fails, as in an outage.
-          GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'missing-key.json'),
+          // BigQuery is out: its endpoint refuses every connection.
+          BQ_API_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
           TOTE_SUBSCRIPTIONS_URL: sim.wsUrl,
           TOTE_API_KEY: 'proc-key-123456',
           BUS: 'memory',

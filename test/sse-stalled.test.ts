@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { entryForMessageType } from '../src/catalog/catalog.js';
 import { extractKeys, makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
 import { createLogger } from '../src/log/logger.js';
+import { loadConfig } from '../src/config/index.js';
+import { StreamAccess } from '../src/sse/access.js';
 import { eventsRoute } from '../src/sse/events-route.js';
 import { History } from '../src/sse/history.js';
 import { Hub } from '../src/sse/hub.js';
@@ -45,7 +47,7 @@ async function start(maxBufferBytes: number) {
     log,
     stallCheckMs: 3_600_000,
   });
-  const route = eventsRoute({ hub, corsOrigins: [], log });
+  const route = eventsRoute({ hub, corsOrigins: [], log, access: new StreamAccess(loadConfig({}).sse.access, log) });
   const server: Server = createServer((req, res) => {
     if (!route(req, res)) res.writeHead(404).end();
   });

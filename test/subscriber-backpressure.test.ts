@@ -53,7 +53,7 @@ describe('subscriber under a stalled bus', () => {
     // Held while paused: the limit plus the frames already in the socket's
     // current read (ws pauses after the chunk it is parsing), not the burst.
     await new Promise((r) => setTimeout(r, 2_000)); // longer than the liveness interval: a paused socket is not "silent"
-    const held = (h.service.status() as any).publish.backlog as number;
+    const held = h.service.status().publish.backlog;
     expect(held).toBeLessThanOrEqual(250);
     expect(bus.pending).toBe(held);
     expect(h.service.client.status().reconnects).toBe(0);
@@ -64,7 +64,7 @@ describe('subscriber under a stalled bus', () => {
       timeoutMs: 30_000,
       what: () => `all 2000 pool totals (have ${arrived.length})`,
     });
-    const status = h.service.status() as any;
+    const status = h.service.status();
     expect(status.paused).toBe(false);
     expect(status.totals.received).toBe(status.totals.published);
     expect(status.totals.deadLettered).toBe(0);
@@ -111,7 +111,7 @@ describe('paused across a reconnect', () => {
     });
     h.sim.faults.burst(3_000);
     await new Promise((r) => setTimeout(r, 1_000));
-    const backlog = (h.service.status() as any).publish.backlog as number;
+    const backlog = h.service.status().publish.backlog;
     expect(h.service.client.status().paused).toBe(true);
     expect(backlog).toBeLessThanOrEqual(300); // the limit plus a socket read or two, not the 3,000 burst
     bus.release();
@@ -126,7 +126,7 @@ describe('frames already sent when the subscriber stops', () => {
     h.sim.faults.burst(3_000);
     await h.service.stopAndFlush();
     const delivered = h.sim.stats().delivered.onPoolTotalChanged ?? 0;
-    const t = (h.service.status() as any).totals;
+    const t = h.service.status().totals;
     expect(delivered).toBe(3_000);
     expect(t.received).toBe(delivered);
     expect(t.published).toBe(delivered);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '../src/bus/memory-bus.js';
-import type { DayCard } from '../src/tote/gateway.js';
+import type { DayCard } from '../src/day-card/day-card.js';
 import { waitFor } from './helpers/ports.js';
 import { startHarness, TEST_KEY, type Harness } from './helpers/subscriber-harness.js';
 
@@ -31,12 +31,12 @@ describe('day card relay (names for the dashboard)', () => {
 
     // EventUpdated asks for a fresh card (after the minimum gap), not one per message.
     const before = cards.length;
-    await waitFor(() => (h!.service.status() as any).types.EventUpdated.received > 0, { timeoutMs: 30_000, what: 'an EventUpdated' });
+    await waitFor(() => h!.service.status().types.EventUpdated!.received > 0, { timeoutMs: 30_000, what: 'an EventUpdated' });
     await waitFor(() => cards.length > before, { timeoutMs: 10_000, what: 'a refetch after EventUpdated' });
-    const status = (h.service.status() as any).dayCard;
+    const status = h.service.status().dayCard!;
     expect(status.failures).toBe(0);
     expect(status.published).toBe(cards.length);
-    expect(status.fetches).toBeLessThan((h.service.status() as any).types.EventUpdated.received + 2);
+    expect(status.fetches).toBeLessThan(h.service.status().types.EventUpdated!.received + 2);
     expect(h.logs.join('\n')).not.toContain(TEST_KEY);
   });
 
@@ -44,9 +44,9 @@ describe('day card relay (names for the dashboard)', () => {
     const bus = new MemoryBus();
     h = await startHarness({ publisher: bus, sim: { autoplay: false }, graphqlUrl: 'http://127.0.0.1:9/partner/gateway/graphql', env: { TOTE_DAY_CARD_MIN_GAP_MS: '200' } });
     h.service.client.start();
-    await waitFor(() => (h!.service.status() as any).dayCard?.failures >= 1, { timeoutMs: 15_000, what: 'a refused fetch' });
-    const status = h.service.status() as any;
-    expect(status.dayCard.lastError).toBeTruthy();
+    await waitFor(() => (h!.service.status().dayCard?.failures ?? 0) >= 1, { timeoutMs: 15_000, what: 'a refused fetch' });
+    const status = h.service.status();
+    expect(status.dayCard!.lastError).toBeTruthy();
     expect(JSON.stringify(status)).not.toContain(TEST_KEY);
     expect(h.service.client.status().state).toBe('running');
   });
@@ -57,7 +57,7 @@ describe('day card refetch on unknown ids', () => {
     const bus = new MemoryBus();
     h = await startHarness({ publisher: bus, sim: { autoplay: false }, graphqlUrl: 'sim', env: { TOTE_DAY_CARD_MIN_GAP_MS: '100' } });
     h.service.client.start();
-    await waitFor(() => h!.sim.stats().operations === 15 && (h!.service.status() as any).dayCard.published === 1, { what: 'the first card' });
+    await waitFor(() => h!.sim.stats().operations === 15 && h!.service.status().dayCard!.published === 1, { what: 'the first card' });
     const unknown = {
       productId: 'not-on-the-card',
       isFinalized: false,
@@ -66,10 +66,10 @@ describe('day card refetch on unknown ids', () => {
       funds: [],
     };
     h.sim.emit('onPoolTotalChanged', unknown);
-    await waitFor(() => (h!.service.status() as any).dayCard.fetches === 2, { what: 'a refetch for the unknown product' });
+    await waitFor(() => h!.service.status().dayCard!.fetches === 2, { what: 'a refetch for the unknown product' });
     for (let i = 0; i < 5; i++) h.sim.emit('onPoolTotalChanged', unknown);
-    await waitFor(() => (h!.service.status() as any).types.PoolTotalChanged.received === 6, { what: 'the repeats to arrive' });
+    await waitFor(() => h!.service.status().types.PoolTotalChanged!.received === 6, { what: 'the repeats to arrive' });
     await new Promise((r) => setTimeout(r, 400)); // several minimum gaps: a repeat would have asked by now
-    expect((h.service.status() as any).dayCard.fetches).toBe(2);
+    expect(h.service.status().dayCard!.fetches).toBe(2);
   });
 });

@@ -139,9 +139,12 @@ describe('Cloud Storage lease against a stand-in', () => {
     cleanups.push(() => gcs.close());
   };
 
-  it('compare-and-swap: of two instances racing for a free lease exactly one wins, and a stale generation cannot renew or delete', async () => {
+  it.each(['gs', 'file'])('compare-and-swap (%s): of two instances racing for a free lease exactly one wins, and a stale generation cannot renew or delete', async (kind) => {
     await start();
-    const stores: LeaseStore[] = [0, 1].map(() => new CloudStorageLeaseStore(new CloudStorageObjects({ bucket: 'lease-bucket', endpoint: gcs.endpoint }), 'subscriber/lease'));
+    const path = join(dir, 'cas', 'subscriber.lease');
+    const stores: LeaseStore[] = [0, 1].map(() =>
+      kind === 'gs' ? new CloudStorageLeaseStore(new CloudStorageObjects({ bucket: 'lease-bucket', endpoint: gcs.endpoint }), 'subscriber/lease') : new FileLeaseStore(path),
+    );
     const rec = (holder: string): LeaseRecord => ({ holder, token: holder, acquiredAt: 'x', renewedAt: 'x', expiresAt: new Date(Date.now() + 10_000).toISOString() });
     const results = await Promise.all(stores.map((s, i) => s.write(rec(`i${i}`), '0')));
     expect(results.filter((g) => g !== null)).toHaveLength(1);

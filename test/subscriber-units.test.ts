@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildSchema } from 'graphql';
-import { inWindow } from '../src/subscriber/window.js';
+import { inWindow } from '../src/window/daily-window.js';
 import { FlowControl } from '../src/bus/flow-control.js';
 import { uuidv7, uuidv7Time } from '../src/envelope/uuidv7.js';
 import { extractKeys, makeDeadLetter, DEAD_LETTER_RAW_LIMIT } from '../src/envelope/envelope.js';

@@ -34,7 +34,7 @@ describe('the daily window (06:00–23:00 Europe/London)', () => {
 
     clock = new Date('2026-07-01T22:00:30Z'); // 23:00:30 BST
     await waitFor(() => h!.service.client.status().state === 'stopped' && h!.sim.connections() === 0, { what: 'stopped at 23:00' });
-    const t = (h.service.status() as any).totals;
+    const t = h.service.status().totals;
     expect(t.received).toBeGreaterThan(0);
     expect(t.inFlight).toBe(0);
     expect(t.received).toBe(t.published);

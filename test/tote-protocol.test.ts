@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { legacyDialect, transportDialect, ProtocolError } from '../src/tote/protocol.js';
-import { classifyClose } from '../src/tote/close-reasons.js';
-import { backoffDelay } from '../src/tote/backoff.js';
+import { classifyClose, retryClass } from '../src/tote/close-reasons.js';
+import { backoffDelay } from '../src/retry/backoff.js';
 
 function reasonOf(fn: () => unknown): string {
   try {
@@ -83,6 +83,14 @@ describe('reconnect policy', () => {
     expect(classifyClose(4403)).toBe('auth');
     expect(classifyClose(1006, 401)).toBe('auth');
     for (const code of [1000, 1001, 1006, 1009, 1011, 4400, 4500]) expect(classifyClose(code)).toBe('retry');
+  });
+
+  it('waits the slow retry only for a refused key or a missing configuration, never for a fault on our side', () => {
+    expect(retryClass({ kind: 'connection-error', payload: { message: 'x', extensions: { code: 'AUTH_NOT_AUTHENTICATED' } } })).toBe('auth');
+    expect(retryClass({ kind: 'connection-error', payload: { message: 'Too many connections' } })).toBe('retry');
+    expect(retryClass({ kind: 'unconfigured' })).toBe('auth');
+    expect(retryClass({ kind: 'fault' })).toBe('retry');
+    expect(retryClass({ kind: 'closed', code: 1006, httpStatus: 503 })).toBe('retry');
   });
 
   it('backs off exponentially with full jitter, capped at the maximum', () => {

@@ -4,6 +4,7 @@ import { ToteStack } from '../tote-stack.js';
 import { Apis } from './apis.js';
 import { History } from './history.js';
 import { Identities } from './identities.js';
+import { Lease } from './lease.js';
 import { LogMetrics } from './log-metrics.js';
 import { Messaging } from './messaging.js';
 import { Registry } from './registry.js';
@@ -12,7 +13,7 @@ import { Secrets } from './secrets.js';
 /**
  * Everything that must exist before the image is built and the services
  * run: APIs, the image repository, topics, history tables, secrets, accounts
- * with their data grants, and the log-based metrics.
+ * with their data grants, the subscriber's lease bucket, and the log-based metrics.
  */
 export class FoundationStack extends ToteStack {
   readonly registry: Registry;
@@ -27,7 +28,7 @@ export class FoundationStack extends ToteStack {
     this.registry = new Registry(this, 'registry', config, apis);
     this.messaging = new Messaging(this, 'messaging', config, apis);
     this.history = new History(this, 'history', config, apis);
-    this.secrets = new Secrets(this, 'secrets', config.region, config.deletionProtection, apis);
+    this.secrets = new Secrets(this, 'secrets', config, apis);
     this.identities = new Identities(
       this,
       'identities',
@@ -35,6 +36,7 @@ export class FoundationStack extends ToteStack {
       { messaging: this.messaging, history: this.history, secrets: this.secrets },
       apis,
     );
+    new Lease(this, 'lease', config, this.identities.subscriber, apis);
     new LogMetrics(this, 'log-metrics', apis);
   }
 }

@@ -10,7 +10,7 @@ import { ServiceAccount } from '@cdktf/provider-google/lib/service-account/index
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member/index.js';
 import type { InfraConfig } from '../config.js';
 import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from '../../src/history/schema.js';
-import { NAMES, SECRETS, type SecretVariable } from '../names.js';
+import { NAMES, SECRETS, roleId, type SecretVariable } from '../names.js';
 import type { History } from './history.js';
 import type { Messaging } from './messaging.js';
 import type { Secrets } from './secrets.js';
@@ -73,7 +73,7 @@ export class Identities extends Construct {
     // bigquery.tables.updateData and bigquery.tables.get on the table and bigquery.datasets.get on the
     // dataset; roles/bigquery.dataEditor would also let it delete or re-schema the tables.
     const inserterRole = new ProjectIamCustomRole(this, 'history-inserter-role', {
-      roleId: NAMES.roles.historyInserter,
+      roleId: roleId('historyInserter', config.roleGeneration),
       title: 'Tote history inserter',
       description: 'Streaming inserts into one BigQuery table; granted on the history tables only',
       permissions: ['bigquery.tables.get', 'bigquery.tables.updateData'],
@@ -111,7 +111,7 @@ export class Identities extends Construct {
     // conditions on resource names: this custom role is the narrowest project-level grant, and it
     // also reaches the two parked subscriptions (the residual risk is in the README, Security).
     const sseRole = new ProjectIamCustomRole(this, 'sse-subscriptions-role', {
-      roleId: NAMES.roles.sseSubscriptions,
+      roleId: roleId('sseSubscriptions', config.roleGeneration),
       title: 'Tote SSE per-instance subscriptions',
       description: 'Create, consume, seek and delete the per-instance Pub/Sub subscriptions of the SSE service',
       permissions: [
@@ -123,6 +123,14 @@ export class Identities extends Construct {
       dependsOn,
     });
     new ProjectIamMember(this, 'sse-manages-subscriptions', { project: config.projectId, role: sseRole.name, member: sse });
+    // Token mode: the key readers' tokens are checked with, and no other secret.
+    if (secrets.sseJwtSecret) {
+      new SecretManagerSecretIamMember(this, 'sse-reads-jwt-secret', {
+        secretId: secrets.sseJwtSecret.id,
+        role: 'roles/secretmanager.secretAccessor',
+        member: sse,
+      });
+    }
     // Undecodable messages the consumer meets are dead-lettered like the subscriber's.
     new PubsubTopicIamMember(this, 'sse-publishes-dead-letters', {
       topic: messaging.deadLetterTopic.name,
@@ -132,7 +140,7 @@ export class Identities extends Construct {
 
     // Scaler: the Admin API checks actAs on the runtime account of a service it updates.
     this.scalerRole = new ProjectIamCustomRole(this, 'subscriber-scaler-role', {
-      roleId: NAMES.roles.subscriberScaler,
+      roleId: roleId('subscriberScaler', config.roleGeneration),
       title: 'Tote subscriber scaler',
       description: 'Read and update one Cloud Run service (its manual instance count); granted on that service only',
       permissions: ['run.services.get', 'run.services.update'],

@@ -1,4 +1,6 @@
+import type { Construct } from 'constructs';
 import type { CloudRunV2ServiceTemplateContainers } from '@cdktf/provider-google/lib/cloud-run-v2-service/index.js';
+import { DataGoogleCloudRunV2Service } from '@cdktf/provider-google/lib/data-google-cloud-run-v2-service/index.js';
 import type { InfraConfig } from '../config.js';
 
 /** Cloud Run sends traffic and probes here and sets PORT to it. */
@@ -12,6 +14,21 @@ export interface ContainerSpec {
   cpu: string;
   memory: string;
   env: Record<string, string>;
+  /** Variables Cloud Run fills from Secret Manager when an instance starts: name -> secret id (latest version). */
+  secretEnv?: Record<string, string>;
+}
+
+/**
+ * The image a service runs: DEPLOY_IMAGE when given, otherwise the one the
+ * service runs now, read from Cloud Run when Terraform plans (there is no
+ * `:latest` to fall back on: nothing pushes it). A plan without DEPLOY_IMAGE
+ * therefore changes no image, and fails with "not found" only before the
+ * first deploy, which scripts/deploy.sh always gives an image.
+ */
+export function imageOf(scope: Construct, serviceName: string, config: InfraConfig): string {
+  if (config.image) return config.image;
+  const deployed = new DataGoogleCloudRunV2Service(scope, 'deployed', { name: serviceName, location: config.region });
+  return deployed.template.get(0).containers.get(0).image;
 }
 
 /**
@@ -35,7 +52,13 @@ export function toteContainer(spec: ContainerSpec): CloudRunV2ServiceTemplateCon
       // Faster cold starts for the price of a few boosted seconds.
       startupCpuBoost: true,
     },
-    env: Object.entries(spec.env).map(([name, value]) => ({ name, value })),
+    env: [
+      ...Object.entries(spec.env).map(([name, value]) => ({ name, value })),
+      ...Object.entries(spec.secretEnv ?? {}).map(([name, secret]) => ({
+        name,
+        valueSource: { secretKeyRef: { secret, version: 'latest' } },
+      })),
+    ],
     // Up to a minute to boot (module loading on a cold instance), checked every 5 s.
     startupProbe: { ...health, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 12 },
     // Three missed checks in a row (90 s) and Cloud Run replaces the instance.

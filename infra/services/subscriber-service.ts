@@ -2,8 +2,8 @@ import { Construct } from 'constructs';
 import { CloudRunV2Service } from '@cdktf/provider-google/lib/cloud-run-v2-service/index.js';
 import { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member/index.js';
 import type { InfraConfig } from '../config.js';
-import { NAMES, secretRef, serviceAccountEmail } from '../names.js';
-import { sharedEnv, toteContainer } from './container.js';
+import { LEASE_OBJECT, NAMES, customRoleName, leaseBucket, secretRef, serviceAccountEmail } from '../names.js';
+import { imageOf, sharedEnv, toteContainer } from './container.js';
 
 /**
  * The subscriber: exactly one instance inside the window, none outside it.
@@ -46,7 +46,7 @@ export class SubscriberService extends Construct {
         containers: [
           toteContainer({
             name: 'subscriber',
-            image: config.image,
+            image: imageOf(this, NAMES.subscriberService, config),
             entry: 'dist/src/subscriber/main.js',
             cpu: s.cpu,
             memory: s.memory,
@@ -63,6 +63,9 @@ export class SubscriberService extends Construct {
               TOTE_GRAPHQL_URL: secretRef(projectId, 'TOTE_GRAPHQL_URL'),
               TOTE_API_KEY: secretRef(projectId, 'TOTE_API_KEY'),
               SUBSCRIBER_AUTO_START: 'true',
+              // One Tote connection across instances: a revision rolling out inside the window waits
+              // for the old instance to release this lease (or for it to expire) before it connects.
+              SUBSCRIBER_LEASE: `gs://${leaseBucket(projectId)}/${LEASE_OBJECT}`,
               LOG_LEVEL: s.logLevel,
             },
           }),
@@ -81,7 +84,7 @@ export class SubscriberService extends Construct {
     new CloudRunV2ServiceIamMember(this, 'scaler-scales', {
       name: this.service.name,
       location: this.service.location,
-      role: `projects/${projectId}/roles/${NAMES.roles.subscriberScaler}`,
+      role: customRoleName(projectId, 'subscriberScaler', config.roleGeneration),
       member: `serviceAccount:${serviceAccountEmail(NAMES.accounts.scaler, projectId)}`,
     });
   }

@@ -1,4 +1,4 @@
-import type { DeadLetter, Envelope } from '../envelope/envelope.js';
+import { deliveryOf, type DeadLetter, type Envelope } from '../envelope/envelope.js';
 
 /**
  * Pub/Sub attributes of an envelope: enough to filter a subscription or route
@@ -11,6 +11,8 @@ export function envelopeAttributes(e: Envelope): Record<string, string> {
     rootField: e.rootField,
     receivedAt: e.receivedAt,
     source: e.source,
+    // live or reconciled: a subscription can filter on it (attributes.delivery = "reconciled").
+    delivery: deliveryOf(e),
   };
   for (const [k, v] of Object.entries(e.keys)) if (v !== undefined) attrs[k] = v;
   if (e.test) attrs.test = 'true';

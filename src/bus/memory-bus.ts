@@ -1,6 +1,6 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
 import { log } from '../log/logger.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 import type { DayCardListener, DayCardPublisher, DayCardSource, EnvelopeListener, EnvelopePublisher, EnvelopeSource } from './types.js';
 
 /**
@@ -15,7 +15,7 @@ export class MemoryBus implements EnvelopePublisher, EnvelopeSource, DayCardPubl
   private readonly listeners = new Set<EnvelopeListener>();
   private readonly cardListeners = new Set<DayCardListener>();
   /** Only the latest card is kept, for listeners that join later. */
-  private latestCard: DayCard | null = null;
+  private latestCard: { card: DayCard; fetchedAt: number } | null = null;
   private readonly deadLetterRing: DeadLetter[] = [];
   private published = 0;
   private deadLettered = 0;
@@ -43,10 +43,12 @@ export class MemoryBus implements EnvelopePublisher, EnvelopeSource, DayCardPubl
   }
 
   async publishDayCard(card: DayCard): Promise<void> {
-    this.latestCard = card;
+    // Stamped as the Pub/Sub publisher stamps its fetchedAt attribute; never behind the previous card.
+    const fetchedAt = Math.max(Date.now(), (this.latestCard?.fetchedAt ?? 0) + 1);
+    this.latestCard = { card, fetchedAt };
     for (const listener of this.cardListeners) {
       try {
-        listener(card);
+        listener(card, fetchedAt);
       } catch (err) {
         log.error('memory bus day-card listener failed', { err });
       }
@@ -55,7 +57,7 @@ export class MemoryBus implements EnvelopePublisher, EnvelopeSource, DayCardPubl
 
   subscribeDayCards(listener: DayCardListener): () => void {
     this.cardListeners.add(listener);
-    if (this.latestCard) listener(this.latestCard);
+    if (this.latestCard) listener(this.latestCard.card, this.latestCard.fetchedAt);
     return () => this.cardListeners.delete(listener);
   }
 

@@ -1,19 +1,18 @@
-import { PubSub, type Topic } from '@google-cloud/pubsub';
+import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, entryForMessageType } from '../catalog/catalog.js';
 import type { BusConfig } from '../config/bus.js';
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 import { redact, type Logger } from '../log/logger.js';
-import type { Outbox } from '../outbox/outbox.js';
+import type { Outbox } from '../outbox/types.js';
 import { deadLetterAttributes, envelopeAttributes } from './attributes.js';
 import { FlowControl } from './flow-control.js';
 import { LatencyWindow } from './latency.js';
+import { createPubSub, grpcCode, GrpcStatus } from './pubsub-client.js';
 import { RetryLanes, type FailureKind, type OutgoingMessage } from './retry-lanes.js';
-import { PublishError, type DayCardPublisher, type DeliveryStatus, type EnvelopePublisher, type PublishOutcome } from './types.js';
+import { PublishError, type DayCardPublisher, type BusHealth, type DeliveryStatus, type EnvelopePublisher, type PublishOutcome } from './types.js';
 
-/** gRPC status codes the publisher acts on. */
-const ALREADY_EXISTS = 6;
-const NOT_FOUND = 5;
+/** gRPC status codes that mean the request itself is wrong (besides those in GrpcStatus). */
 const INVALID_ARGUMENT = 3;
 const OUT_OF_RANGE = 11;
 const UNIMPLEMENTED = 12;
@@ -26,7 +25,7 @@ const UNIMPLEMENTED = 12;
  * dead-lettered.
  */
 export function classifyPublishError(err: unknown): FailureKind {
-  const code = (err as { code?: unknown }).code;
+  const code = grpcCode(err);
   return code === INVALID_ARGUMENT || code === OUT_OF_RANGE || code === UNIMPLEMENTED ? 'permanent' : 'retry';
 }
 
@@ -58,16 +57,16 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
   private outboxPending = 0;
   private readonly replaying = new Set<Promise<unknown>>();
   private closing = false;
+  /** For /ready: a publish failure newer than the last success means the bus is not taking messages. */
+  private lastOkAt = 0;
+  private lastFailure: { at: number; message: string } | null = null;
 
   constructor(
     private readonly cfg: BusConfig,
     private readonly log: Logger,
     opts: PubSubPublisherOptions = {},
   ) {
-    this.pubsub = new PubSub({
-      projectId: cfg.projectId,
-      ...(cfg.emulatorHost ? { apiEndpoint: cfg.emulatorHost, emulatorMode: true } : {}),
-    });
+    this.pubsub = createPubSub(cfg);
     this.flow = new FlowControl(cfg.maxOutstandingMessages, cfg.maxOutstandingBytes);
     this.outbox = opts.outbox ?? null;
     this.lanes = new RetryLanes({
@@ -76,6 +75,7 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
       beforeRetry: (lane, err) => this.beforeRetry(lane.topic, lane.orderingKey, err),
       onRetrying: (m, err, attempt, delayMs) => {
         this.lastError = redact((err as Error)?.message ?? String(err));
+        this.lastFailure = { at: Date.now(), message: this.lastError };
         if (attempt === 1 || attempt % 10 === 0) {
           this.log.warn('publish failed; retrying', { topic: m.topic, orderingKey: m.orderingKey, attempt, delayMs, error: this.lastError });
         }
@@ -117,7 +117,7 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
       await this.pubsub.createTopic(name);
       this.log.info('created pubsub topic', { topic: name });
     } catch (err) {
-      if ((err as { code?: number }).code !== ALREADY_EXISTS) throw err;
+      if (grpcCode(err) !== GrpcStatus.ALREADY_EXISTS) throw err;
     }
   }
 
@@ -200,13 +200,14 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
       ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}),
     });
     this.latency.record(performance.now() - started);
+    this.lastOkAt = Date.now();
     if (this.missingTopics.delete(m.topic)) this.log.notice('pubsub topic is back', { topic: m.topic });
   }
 
   private async beforeRetry(topic: string, orderingKey: string | undefined, err: unknown): Promise<void> {
     // A failed ordered publish pauses its key in the client until resumed.
     if (orderingKey) this.topic(topic).resumePublishing(orderingKey);
-    if ((err as { code?: unknown })?.code !== NOT_FOUND) return;
+    if (grpcCode(err) !== GrpcStatus.NOT_FOUND) return;
     this.missingTopics.add(topic);
     if (this.cfg.createTopics) {
       // The emulator forgets its topics on restart; here the service made them, so it makes them again.
@@ -260,6 +261,16 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
 
   publishLatency() {
     return this.latency.summary();
+  }
+
+  publishLatencyHistogram() {
+    return this.latency.histogram();
+  }
+
+  health(): BusHealth {
+    const f = this.lastFailure;
+    if (f && f.at >= this.lastOkAt) return { ok: false, detail: `last publish failed ${new Date(f.at).toISOString()}: ${f.message}` };
+    return { ok: true, detail: null };
   }
 
   backlog(): number {

@@ -1,4 +1,4 @@
-import { backoffDelay } from '../tote/backoff.js';
+import { backoffDelay } from '../retry/backoff.js';
 
 /** One message on its way to a topic, in the form that can also be written to an outbox. */
 export interface OutgoingMessage {

@@ -1,5 +1,5 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 
 /**
  * Where the subscriber hands envelopes. Pub/Sub in the cloud, the in-process
@@ -28,6 +28,10 @@ export interface EnvelopePublisher {
   backlog(): number;
   /** Optional capability: recent publish latency percentiles. */
   publishLatency?(): { p50Ms: number | null; p99Ms: number | null; samples: number };
+  /** Optional capability: every publish latency (and its histogram), for /metrics. */
+  publishLatencyHistogram?(): LatencyHistogram;
+  /** Optional capability: whether the bus is taking messages now (for /ready). */
+  health?(): BusHealth;
   /** Optional capability: what is being retried, missing topics, the outbox (for /status). */
   deliveryStatus?(): DeliveryStatus;
 }
@@ -41,6 +45,19 @@ export interface DeliveryStatus {
   missingTopics: string[];
   lastError: string | null;
   outbox: { target: string; written: number; replayed: number; pendingReplay: number } | null;
+}
+
+export interface BusHealth {
+  readonly ok: boolean;
+  readonly detail: string | null;
+}
+
+/** Cumulative counts per upper bound (seconds), Prometheus-style. */
+export interface LatencyHistogram {
+  readonly bounds: readonly number[];
+  readonly counts: readonly number[];
+  readonly sum: number;
+  readonly count: number;
 }
 
 export type EnvelopeListener = (envelope: Envelope) => void;
@@ -70,7 +87,12 @@ export interface DayCardPublisher {
   publishDayCard(card: DayCard): Promise<void>;
 }
 
-export type DayCardListener = (card: DayCard) => void;
+/**
+ * `fetchedAt` (epoch ms) is when the subscriber published the card, by its
+ * clock: the same for every SSE instance that receives it, so it orders cards
+ * across instances and restarts where a per-process counter could not.
+ */
+export type DayCardListener = (card: DayCard, fetchedAt: number) => void;
 
 /**
  * Optional capability of a source: day cards as the subscriber publishes them.

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { DailyWindow } from '../window/daily-window.js';
 import type { EnvReader } from './env.js';
+import { readSseAccessConfig, type SseAccessConfig } from './sse-access.js';
 
 /** Options of the Pub/Sub consumer inside the SSE service (one subscription per topic per instance). */
 export interface ConsumerConfig {
@@ -23,18 +25,16 @@ export interface ConsumerConfig {
   reopenDelayMs: number;
   /** How far back a new subscription is sought (never before today's feed window start); 0 = no seek. */
   seekBackMs: number;
+  /** A recreated subscription is sought to its newest delivered message's publish time less this. */
+  reopenSeekMarginMs: number;
   /** Allowance for clock skew between the subscriber (which stamps ids) and this instance, for "complete since". */
   clockSkewMs: number;
   /** Dead-letter publishes in flight at most; past it a refused message is logged and counted only. */
   maxDeadLettersInFlight: number;
 }
 
-/** Hours (HH:MM, in timeZone) when the feed should be flowing; start = end means all day. */
-export interface FeedWindow {
-  start: string;
-  end: string;
-  timeZone: string;
-}
+/** Hours (HH:MM, in timeZone) when the feed should be flowing: the subscriber's daily window. */
+export type FeedWindow = DailyWindow;
 
 export interface SseConfig {
   port: number;
@@ -66,6 +66,8 @@ export interface SseConfig {
   staleAfterMs: number;
   feedWindow: FeedWindow;
   statsLogMs: number;
+  /** Who may read /events, /snapshot and /names. */
+  access: SseAccessConfig;
   consumer: ConsumerConfig;
 }
 
@@ -126,6 +128,7 @@ export function readSseConfig(r: EnvReader): SseConfig {
     feedWindow: { start: windowStart, end: windowEnd, timeZone },
     // One line a minute feeds the log-based metrics without flooding the log.
     statsLogMs: r.int('SSE_STATS_LOG_MS', 60_000, 1_000),
+    access: readSseAccessConfig(r),
     consumer: {
       subscriptionPrefix: r.str('SSE_SUBSCRIPTION_PREFIX', 'sse'),
       // Messages are acked as soon as they are on the in-process bus, so a short lease is plenty.
@@ -148,6 +151,10 @@ export function readSseConfig(r: EnvReader): SseConfig {
       reopenDelayMs: r.int('SSE_CONSUMER_REOPEN_DELAY_MS', 5_000, 10),
       // Covers a whole feed window (06:00-23:00 is 17 h); replays only what the topics' retention still holds.
       seekBackMs: r.int('SSE_SEEK_BACK_MS', 18 * 3_600_000, 0),
+      // Covers messages of other ordering keys published just before the newest one seen but not yet
+      // delivered (flow control holds up to 500 per subscription, acked within the 20 s lease); the few
+      // replayed twice are dropped by envelope id.
+      reopenSeekMarginMs: r.int('SSE_REOPEN_SEEK_MARGIN_MS', 120_000, 0),
       // NTP keeps Cloud Run clocks within milliseconds; a second more is cheap (a rare needless resync).
       clockSkewMs: r.int('SSE_CLOCK_SKEW_MS', 1_000, 0),
       // A dead-letter topic that hangs must not pile up publishes; 100 is far above a healthy rate.

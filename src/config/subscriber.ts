@@ -6,6 +6,12 @@ export interface SubscriberConfig {
   port: number;
   /** Port of the standalone service: Cloud Run's PORT, else SUBSCRIBER_PORT. */
   servicePort: number;
+  /** Which variable set servicePort, named in the error when the port is taken. */
+  servicePortVariable: 'PORT' | 'SUBSCRIBER_PORT';
+  /** Bind address of the standalone service. */
+  host: string;
+  /** When set, POST /start, /stop and /test-pubsub need `Authorization: Bearer <token>`. */
+  controlToken: string | undefined;
   /** Connect to Tote at boot when inside the window (Cloud Run restarts mid-day resume by themselves). */
   autoStart: boolean;
   /** Daily window the subscriber holds the Tote connection, e.g. 06:00-23:00, in `timeZone`; equal start and end means all day. */
@@ -41,6 +47,11 @@ export function readSubscriberConfig(r: EnvReader): SubscriberConfig {
     // Cloud Run sets PORT for the subscriber's own container; locally 8081 beside the SSE service on 8080.
     port: r.int('SUBSCRIBER_PORT', 8081, 0, 65535),
     servicePort: r.int('PORT', r.int('SUBSCRIBER_PORT', 8081, 0, 65535), 0, 65535),
+    servicePortVariable: r.has('PORT') ? 'PORT' : 'SUBSCRIBER_PORT',
+    // Cloud Run (K_SERVICE set) routes to 0.0.0.0; anywhere else the control API stays on loopback unless asked.
+    host: r.str('SUBSCRIBER_HOST', r.has('K_SERVICE') ? '0.0.0.0' : '127.0.0.1'),
+    // Off by default: in the cloud Cloud Run IAM guards the service; set it where the port is reachable by others.
+    controlToken: r.secret('SUBSCRIBER_CONTROL_TOKEN'),
     autoStart: r.bool('SUBSCRIBER_AUTO_START', true),
     windowStart,
     windowEnd,

@@ -1,4 +1,5 @@
 import type { EnvReader } from './env.js';
+import { readReconcileConfig, type ReconcileConfig } from './reconcile.js';
 
 export type ProtocolChoice = 'auto' | 'graphql-ws' | 'graphql-transport-ws';
 
@@ -26,6 +27,7 @@ export interface ToteConfig {
   dayCardRefreshMs: number;
   /** At most one day-card fetch this often, however many EventUpdated arrive. */
   dayCardMinGapMs: number;
+  reconcile: ReconcileConfig;
 }
 
 export function readToteConfig(r: EnvReader): ToteConfig {
@@ -65,6 +67,7 @@ export function readToteConfig(r: EnvReader): ToteConfig {
     dayCardRefreshMs: r.int('TOTE_DAY_CARD_REFRESH_MS', 120_000, 1_000),
     // A burst of EventUpdated must not hammer the query API.
     dayCardMinGapMs: r.int('TOTE_DAY_CARD_MIN_GAP_MS', 10_000, 0),
+    reconcile: readReconcileConfig(r),
   };
   if (cfg.reconnectMaxMs < cfg.reconnectMinMs) r.fail('TOTE_RECONNECT_MAX_MS must be >= TOTE_RECONNECT_MIN_MS');
   if (cfg.operationRetryMaxMs < cfg.operationRetryMinMs) {

@@ -1,7 +1,7 @@
 import type { CatalogEntry } from '../catalog/catalog.js';
 import type { DeadLetterReason, Envelope } from '../envelope/envelope.js';
 import { uuidv7Time } from '../envelope/uuidv7.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 
 export type Decoded =
   | { readonly ok: true; readonly envelope: Envelope }
@@ -51,6 +51,7 @@ export function decodeMessage(data: Buffer, attributes: Readonly<Record<string, 
       connectionId: typeof e.connectionId === 'string' ? e.connectionId : '',
       instanceId: typeof e.instanceId === 'string' ? e.instanceId : '',
       ...(e.test === true || attributes.test === 'true' ? { test: true } : {}),
+      ...(e.delivery === 'reconciled' || attributes.delivery === 'reconciled' ? { delivery: 'reconciled' as const } : {}),
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { FeedWindow } from '../config/sse.js';
-import { localMinutes } from '../subscriber/window.js';
+import { localMinutes } from '../window/daily-window.js';
 
 const MINUTE = 60_000;
 

@@ -5,6 +5,13 @@ import { uuidv7 } from './uuidv7.js';
 export type WireProtocol = 'graphql-ws' | 'graphql-transport-ws';
 
 /**
+ * How a message reached us: over the live socket, or recovered from Tote's
+ * query gateway by the reconciliation after a reconnect. Named `delivery`
+ * because `source` already says which upstream system sent it.
+ */
+export type Delivery = 'live' | 'reconciled';
+
+/**
  * One Tote message as it travels through the pipeline. `payload` is the
  * object exactly as Tote sent it under `data.<rootField>`; everything else is
  * ours.
@@ -28,6 +35,8 @@ export interface Envelope {
   readonly instanceId: string;
   /** Marks envelopes made by POST /test-pubsub so consumers can ignore them. */
   readonly test?: boolean;
+  /** Absent means 'live'. */
+  readonly delivery?: Delivery;
 }
 
 export const DEAD_LETTER_REASONS = [
@@ -96,6 +105,7 @@ export function makeEnvelope(
   origin: Origin,
   receivedAt: Date = new Date(),
   test = false,
+  delivery: Delivery = 'live',
 ): Envelope {
   return {
     id: uuidv7(receivedAt.getTime()),
@@ -109,7 +119,12 @@ export function makeEnvelope(
     connectionId: origin.connectionId,
     instanceId: origin.instanceId,
     ...(test ? { test: true } : {}),
+    ...(delivery === 'reconciled' ? { delivery } : {}),
   };
+}
+
+export function deliveryOf(e: Pick<Envelope, 'delivery'>): Delivery {
+  return e.delivery ?? 'live';
 }
 
 export function makeDeadLetter(

@@ -1,4 +1,5 @@
-import { backoffDelay } from '../tote/backoff.js';
+import { raceDeadline, settlesBy } from '../deadline/deadline.js';
+import { backoffDelay } from '../retry/backoff.js';
 import type { RowInserter } from './inserter.js';
 import type { HistoryRow, HistoryTable } from './rows.js';
 import type { HistorySpill } from './spill/spill.js';
@@ -148,7 +149,7 @@ export class BatchLane {
     this.nudge();
     this.wakeBackoff?.();
     const spillMs = Math.floor(timeoutMs / 3);
-    const timedOut = await raceTimer(this.idle().then(() => false), timeoutMs - spillMs, true);
+    const timedOut = !(await settlesBy(this.idle(), Date.now() + timeoutMs - spillMs));
     if (timedOut) await this.abandon(Math.max(1, spillMs));
     this.closed = true;
     this.nudge();
@@ -397,7 +398,7 @@ export class BatchLane {
       let spilled = false;
       if (this.spill) {
         try {
-          spilled = await raceTimer(this.spill.spill(rows, reason).then(() => true), spillMs, false);
+          spilled = await raceDeadline(this.spill.spill(rows, reason).then(() => true), Date.now() + spillMs, false);
           if (!spilled) this.noteSpillFailure(new Error(`no answer within ${spillMs} ms`));
         } catch (err) {
           this.noteSpillFailure(err);
@@ -410,10 +411,4 @@ export class BatchLane {
     this.idleWaiters = [];
     for (const w of ws) w();
   }
-}
-
-/** The promise's value, or `onTimeout` after `ms`. */
-function raceTimer<T>(p: Promise<T>, ms: number, onTimeout: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((resolve) => (timer = setTimeout(() => resolve(onTimeout), ms)))]).finally(() => clearTimeout(timer));
 }

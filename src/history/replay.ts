@@ -1,4 +1,4 @@
-import { backoffDelay } from '../tote/backoff.js';
+import { backoffDelay } from '../retry/backoff.js';
 import type { RowInserter } from './inserter.js';
 import { rejectedRowDeadLetter, type HistoryRow } from './rows.js';
 import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from './schema.js';

@@ -41,6 +41,8 @@ export function messageRow(e: Envelope): HistoryRow {
   json.protocol = e.protocol;
   json.connection_id = e.connectionId;
   json.instance_id = e.instanceId;
+  // NULL for live rows, so a table not yet given the column refuses only reconciled rows.
+  json.delivery = e.delivery === 'reconciled' ? 'reconciled' : null;
   return sized(MESSAGES_TABLE, e.id, json);
 }
 

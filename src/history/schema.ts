@@ -29,6 +29,12 @@ export const MESSAGE_COLUMNS: readonly Column[] = [
   { name: 'protocol', type: 'STRING', mode: 'NULLABLE', description: 'graphql-ws or graphql-transport-ws' },
   { name: 'connection_id', type: 'STRING', mode: 'NULLABLE', description: 'Upstream socket the message arrived on' },
   { name: 'instance_id', type: 'STRING', mode: 'NULLABLE', description: 'Subscriber instance' },
+  {
+    name: 'delivery',
+    type: 'STRING',
+    mode: 'NULLABLE',
+    description: 'reconciled when recovered from the query gateway after a reconnect; NULL for live messages',
+  },
 ];
 
 export const DEAD_LETTER_COLUMNS: readonly Column[] = [

@@ -1,7 +1,7 @@
 import type { OutgoingMessage } from '../bus/retry-lanes.js';
 import type { CloudStorageObjects } from '../cloud-storage/objects.js';
 import { batchName, decodeBatch, encodeBatch } from './batch.js';
-import type { Outbox, OutboxBatch } from './outbox.js';
+import type { Outbox, OutboxBatch } from './types.js';
 
 /**
  * The cloud outbox: one object per shutdown under a prefix beside the lease.

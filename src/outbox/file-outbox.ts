@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import type { OutgoingMessage } from '../bus/retry-lanes.js';
 import { batchName, decodeBatch, encodeBatch } from './batch.js';
-import type { Outbox, OutboxBatch } from './outbox.js';
+import type { Outbox, OutboxBatch } from './types.js';
 
 /** The local outbox: one file per shutdown in a folder, renamed into place when complete. */
 export class FileOutbox implements Outbox {

@@ -8,6 +8,9 @@ import type { GraphQLScalarType, GraphQLSchema, ValueNode } from 'graphql';
 import { graphql } from './graphql-runtime.js';
 import type { DayPlan, ProductPlan, RacePlan } from './day-plan.js';
 import { GATEWAY_SDL } from './gateway-sdl.js';
+import type { GatewayState } from './gateway-state.js';
+import type { Payload } from './payloads.js';
+import { defineScalar } from './subscription-schema.js';
 import { DAY_MS, daysBetween, isIsoDate, londonDate, addDays } from './london-time.js';
 import { entryStatusAt, eventStatusAt, sellingStatusAt } from './race-status.js';
 
@@ -30,6 +33,22 @@ export interface CardSource {
   simNow(): number;
   /** Simulated epoch ms -> the real epoch ms at which it will happen. */
   project(simMs: number): number;
+  /** What has been announced; statuses it holds win over the plan's. */
+  state?: GatewayState;
+}
+
+const EVENT_STATUSES = new Set(['UNKNOWN', 'SCHEDULED', 'STARTED', 'FINISHED', 'CANCELLED', 'DELAYED']);
+const ENTRY_STATUSES = new Set(['UNKNOWN', 'PROVISIONAL', 'CONFIRMED', 'WITHDRAWN']);
+const FINAL_OR_PROVISIONAL = (s: string | undefined) => (s === 'FINAL' ? 'FINAL' : 'PROVISIONAL');
+/** ISO 4217 numbers; Tote's Currency.number is non-null. */
+const CURRENCY_NUMBERS: Record<string, number> = { GBP: 826, EUR: 978, HKD: 344 };
+
+/** A subscription Money as the gateway's Money (whose currency carries its ISO number). */
+function gatewayMoney(m: Payload | undefined): Payload | null {
+  if (!m) return null;
+  const c = (m.currency ?? {}) as Payload;
+  const code = typeof c.code === 'string' ? c.code : 'GBP';
+  return { ...m, currency: { code, name: c.name ?? null, symbol: c.symbol ?? null, number: CURRENCY_NUMBERS[code] ?? 0 } };
 }
 
 export function encodeCursor(index: number): string {
@@ -89,7 +108,13 @@ interface EventArgs extends PageArgs {
 
 export function buildGatewaySchema(source: CardSource): GraphQLSchema {
   const schema = buildSchema(GATEWAY_SDL);
+  defineScalar(schema, 'Decimal', (v) => {
+    const n = typeof v === 'string' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isFinite(n)) throw new GraphQLError(`Decimal cannot represent ${String(v)}`);
+    return n;
+  });
   parseScalar(schema.getType('Date') as GraphQLScalarType, parseDate);
+  const state = source.state;
   parseScalar(schema.getType('DateTime') as GraphQLScalarType, parseDateTime);
   // Start times as served: projected, in whole milliseconds as their ISO text carries them.
   const servedAt = (simMs: number) => new Date(source.project(simMs)).getTime();
@@ -99,14 +124,67 @@ export function buildGatewaySchema(source: CardSource): GraphQLSchema {
     const r = race.runners[i]!;
     // __typename picks the interface's implementation (graphql-js's default type resolver reads it).
     const details = { __typename: 'HorseDetails', id: r.id, clothNumber: r.clothNumber };
-    return { id: r.id, name: r.name, entryStatus: entryStatusAt(race, i, now), details };
+    const announced = state?.entryStatus.get(`${race.id}/${r.id}`);
+    const entryStatus = announced && ENTRY_STATUSES.has(announced) ? announced : entryStatusAt(race, i, now);
+    return { id: r.id, name: r.name, entryStatus, details };
+  };
+  const eventResult = (race: RacePlan) => {
+    const r = state?.result.get(race.id);
+    if (!r) return null;
+    const status = FINAL_OR_PROVISIONAL(r.status);
+    return {
+      status,
+      results: (args: PageArgs) =>
+        page(r.competitorResults, args, (c) => ({ id: c.competitorId, name: c.name ?? null, finishingPosition: c.finishingPosition, status: FINAL_OR_PROVISIONAL(c.status ?? status) })),
+    };
+  };
+  const eventStatus = (race: RacePlan, now: number) => {
+    const announced = state?.eventStatus.get(race.id);
+    return announced && EVENT_STATUSES.has(announced) ? announced : eventStatusAt(race, now);
+  };
+  const sellingStatus = (p: ProductPlan, now: number) => {
+    const announced = state?.productStatus.get(p.id);
+    // Tote's selling status has no SETTLED: a settled product is closed to bets.
+    if (announced === 'OPEN') return 'OPEN';
+    if (announced === 'CLOSED' || announced === 'SETTLED') return 'CLOSED';
+    return sellingStatusAt(p, now);
+  };
+  const pool = (p: ProductPlan) => {
+    const a = state?.pool.get(p.id);
+    if (!a) return null;
+    return {
+      total: { grossAmount: gatewayMoney(a.gross), netAmount: gatewayMoney(a.net) },
+      takeout: a.takeoutPercentage === undefined ? null : { percentage: a.takeoutPercentage },
+    };
+  };
+  const productResult = (p: ProductPlan) => {
+    const d = state?.dividends.get(p.id);
+    if (!d) return null;
+    return {
+      status: FINAL_OR_PROVISIONAL(d.status),
+      dividends: (args: PageArgs) =>
+        page(d.dividends, args, (line) => ({
+          dividend: {
+            name: line.dividend.name ?? null,
+            type: line.dividend.type === 'FIXED' ? 'FIXED' : 'POOL',
+            status: FINAL_OR_PROVISIONAL(line.dividend.status ?? d.status),
+            amount: gatewayMoney(line.dividend.amounts?.[0]),
+          },
+          dividendLegs: (legArgs: PageArgs) =>
+            page(line.legs, legArgs, (leg) => ({
+              id: leg.legId,
+              dividendSelections: (selArgs: PageArgs) => page(leg.selections, selArgs, (sel) => ({ id: sel.id, finishingPosition: sel.finishingPosition })),
+            })),
+        })),
+    };
   };
   const event = (race: RacePlan, now: number) => ({
     id: race.id,
     name: race.name,
     scheduledStartDateTime: { iso8601: iso(race.scheduledAt) },
-    status: eventStatusAt(race, now),
+    status: eventStatus(race, now),
     venue: race.venue,
+    result: () => eventResult(race),
     // Functions are resolved only when selected (graphql-js calls them as resolvers).
     eventCompetitors: () => ({ nodes: race.runners.map((_, i) => competitor(race, i, now)) }),
   });
@@ -116,7 +194,9 @@ export function buildGatewaySchema(source: CardSource): GraphQLSchema {
       id: p.id,
       name: p.name,
       betType: { code: p.betType },
-      selling: { status: sellingStatusAt(p, now) },
+      selling: { status: sellingStatus(p, now) },
+      pool: () => pool(p),
+      result: () => productResult(p),
       country: plan.races[p.legs[0]!.raceOrder]!.venue.country,
       legs: () => ({
         nodes: p.legs.map((leg) => {

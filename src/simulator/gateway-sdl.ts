@@ -22,9 +22,21 @@
  *   Product and ProductType (interfaces), both implemented by BettingProduct.
  *     Since Tote's 10 Feb 2025 change, product fields are read through
  *     `type { ... on BettingProduct { ... } }`.
- *   BettingProduct { betType: BetTypeWithRulesGraphQl { code } selling { status } legs: LegsConnection country }
+ *   BettingProduct { betType: BetTypeWithRulesGraphQl { code } selling { status } legs: LegsConnection country
+ *     pool: BettingProductPool { total { grossAmount netAmount } takeout { percentage } }
+ *     result: BettingProductResult { status dividends(first, after) -> DividendsConnection } }
+ *   DividendLine { dividend: Dividend { name type status amount: Money } dividendLegs(first, after) }
+ *   DividendLeg { id dividendSelections(first, after) }, DividendLegSelection { id finishingPosition }
+ *   Event.result: EventResult { status results(first, after) -> ResultsConnection of EventCompetitorResult }
+ *   Money { currency: Currency decimalAmount stringAmount minorUnitsTotalAmount }
  *   BettingProductLeg { id event selections: SelectionsConnection }
  *   BettingProductLegSelection { id name competitor: Competitor }
+ *
+ * The reconciliation after a reconnect reads selling status, pool totals,
+ * results and dividends, event status and result, and entry status; the
+ * simulator answers them from what it has announced on its subscriptions
+ * (src/simulator/gateway-state.ts), falling back to its plan for an entity it
+ * has announced nothing about.
  *
  * Left out (present on Tote, not needed for names): Mutation and everything
  * about bets, tickets and customers; the connections' `edges` (and the edge
@@ -32,9 +44,11 @@
  * `last`/`before` paging and the other filters of events (id, venue, country)
  * and products (id, betType(s), countryCode(s), venue(s), sellingStatus,
  * currencyCode); Query.competitor, eventCompetitor, lines, leg, selection;
- * Event.result and the deprecated Event.competitors; the EventCompetitor
+ * the deprecated Event.competitors; the EventCompetitor
  * interface and its HorseRacingEventCompetitor / GreyhoundEventCompetitor;
- * BettingProduct.lines, lineHistory, pool, result, supportedCurrencies;
+ * BettingProduct.lines, lineHistory, supportedCurrencies; the pool's
+ * guarantee, carryIn and funds and the takeout's amount; the `last`/`before`
+ * paging of results, dividends and their legs and selections;
  * BetTypeWithRulesGraphQl.rules; BettingProductLeg.resulting and the
  * deprecated eventId; BettingProductLegSelection.status, totalUnits,
  * bettingSelectionId and the deprecated eventCompetitorId / eventCompetitor.
@@ -58,6 +72,28 @@ scalar DateTime
 enum EventStatus { UNKNOWN SCHEDULED STARTED FINISHED CANCELLED DELAYED }
 enum EntryStatus { UNKNOWN PROVISIONAL CONFIRMED WITHDRAWN }
 enum BettingProductSellingStatus { UNKNOWN OPEN CLOSED }
+enum ResultStatus { PENDING PROVISIONAL FINAL }
+enum BettingProductResultStatus { PROVISIONAL FINAL }
+enum DividendStatus { PROVISIONAL FINAL }
+enum DividendType { FIXED POOL }
+enum CurrencyCode { GBP EUR HKD }
+
+"The built-in Decimal scalar type."
+scalar Decimal
+
+type Currency {
+  code: CurrencyCode!
+  name: String
+  number: Int!
+  symbol: String
+}
+
+type Money {
+  currency: Currency
+  decimalAmount: Decimal!
+  stringAmount: String
+  minorUnitsTotalAmount: Int!
+}
 enum BetTypeCode {
   WIN PLACE SHOW EXACTA QUINELLA TRIFECTA DOUBLE TREBLE QUADPOT PLACEPOT PLACEPOT7 SUPERFECTA SWINGER JACKPOT SCOOP6
   TRIO SURVIVOR IRISHJACKPOT V64 V65 V75 G75 V86 V4 V5 FIRST4 DOUBLETRIO TRIPLETRIO SIXUP QUARTET
@@ -123,6 +159,27 @@ type Event {
   status: EventStatus!
   venue: Venue
   eventCompetitors: EventCompetitorsConnection
+  "Null until a result has been declared."
+  result: EventResult
+}
+
+type EventCompetitorResult {
+  id: ID
+  name: String
+  finishingPosition: String
+  status: ResultStatus!
+}
+
+"A connection to a list of items."
+type ResultsConnection {
+  pageInfo: PageInfo!
+  "A flattened list of the nodes."
+  nodes: [EventCompetitorResult]
+}
+
+type EventResult {
+  status: ResultStatus!
+  results(first: Int, after: String): ResultsConnection
 }
 
 "A connection to a list of items."
@@ -176,10 +233,73 @@ type LegsConnection {
   nodes: [BettingProductLeg]
 }
 
+type BettingProductPoolTotal {
+  grossAmount: Money
+  netAmount: Money
+}
+
+type BettingProductPoolTakeout {
+  percentage: Decimal!
+}
+
+"Null until the first pool total has been announced."
+type BettingProductPool {
+  total: BettingProductPoolTotal
+  takeout: BettingProductPoolTakeout
+}
+
+type Dividend {
+  name: String
+  type: DividendType!
+  status: DividendStatus!
+  amount: Money
+}
+
+type DividendLegSelection {
+  id: String
+  finishingPosition: String
+}
+
+"A connection to a list of items."
+type DividendSelectionsConnection {
+  pageInfo: PageInfo!
+  nodes: [DividendLegSelection]
+}
+
+type DividendLeg {
+  id: String
+  dividendSelections(first: Int, after: String): DividendSelectionsConnection
+}
+
+"A connection to a list of items."
+type DividendLegsConnection {
+  pageInfo: PageInfo!
+  nodes: [DividendLeg]
+}
+
+type DividendLine {
+  dividend: Dividend
+  dividendLegs(first: Int, after: String): DividendLegsConnection
+}
+
+"A connection to a list of items."
+type DividendsConnection {
+  pageInfo: PageInfo!
+  nodes: [DividendLine]
+}
+
+"Null until dividends have been declared."
+type BettingProductResult {
+  status: BettingProductResultStatus!
+  dividends(first: Int, after: String): DividendsConnection
+}
+
 type BettingProduct implements ProductType & Product {
   betType: BetTypeWithRulesGraphQl
   selling: BettingProductSelling
   legs: LegsConnection
+  pool: BettingProductPool
+  result: BettingProductResult
   country: Country
   id: ID
   name: String

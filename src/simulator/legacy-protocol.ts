@@ -19,6 +19,7 @@ import type { DocumentNode, ExecutionResult, GraphQLError as GraphQLErrorType, G
 import { graphql } from './graphql-runtime.js';
 import { initAuthorization, type KeyCheck } from './auth.js';
 import type { SimSocket } from './sim-socket.js';
+import type { ProtocolFaults } from './protocol-faults.js';
 import type { OperationContext } from './subscription-schema.js';
 
 const { GraphQLError, execute, getOperationAST, parse, subscribe, validate } = graphql;
@@ -38,6 +39,7 @@ export interface ProtocolDeps {
   readonly keys: KeyCheck;
   readonly kaIntervalMs: number;
   readonly initTimeoutMs: number;
+  readonly faults: ProtocolFaults;
 }
 
 type Live = AsyncIterator<ExecutionResult> | 'starting';
@@ -112,6 +114,10 @@ export class LegacyConnection {
   private onInit(payload: unknown): void {
     if (this.initialised) return this.close(LEGACY_CLOSE.protocolError, 'Too many initialisation requests.');
     clearTimeout(this.initTimer);
+    if (this.deps.faults.initError) {
+      this.send({ type: 'connection_error', payload: this.deps.faults.initError });
+      return this.close(LEGACY_CLOSE.normal, 'Connection refused');
+    }
     if (!this.deps.keys.accepts(this.request.headers.authorization, initAuthorization(payload))) {
       this.send({ type: 'connection_error', payload: { message: 'The API key is missing or not valid.', extensions: { code: 'AUTH_NOT_AUTHENTICATED' } } });
       return this.close(LEGACY_CLOSE.normal, 'Unauthorized');
@@ -133,6 +139,10 @@ export class LegacyConnection {
 
   private operationError(id: string, err: GraphQLErrorType): void {
     this.live.delete(id);
+    if (this.deps.faults.refusalsAsData) {
+      this.send({ id, type: 'data', payload: { errors: [err.toJSON()] } });
+      return this.send({ id, type: 'complete' });
+    }
     this.send({ id, type: 'error', payload: err.toJSON() });
   }
 

@@ -39,6 +39,20 @@ function settleProduct(s: Script, rng: Rng, product: ProductPlan, races: readonl
   s.add(product.resultAt + rng.range(70, 130) * SEC, 'onProductStatusChanged', () => ({ productId: product.id, status: 'SETTLED' }));
 }
 
+/** EventResultChanged for a race's planned finishing order. */
+export function raceResult(race: RacePlan, status: string): Payload {
+  return {
+    eventId: race.id,
+    status,
+    competitorResults: race.fate.order.map((r, i) => ({
+      competitorId: race.runners[r]!.id,
+      name: race.runners[r]!.name,
+      finishingPosition: String(i + 1),
+      status,
+    })),
+  };
+}
+
 export function raceLifecycle(plan: DayPlan, race: RacePlan, placepot: ProductPlan | undefined, timeText: TimeText): Generator<TimedMessage> {
   const rng = Rng.for(plan.seed, plan.dayIndex, 'lifecycle', race.id);
   const s = new Script();
@@ -90,16 +104,7 @@ export function raceLifecycle(plan: DayPlan, race: RacePlan, placepot: ProductPl
   }
   s.add(f.offAt, 'onEventStatusChanged', () => ({ eventId, status: 'STARTED' }));
   s.add(f.finishAt, 'onEventStatusChanged', () => ({ eventId, status: 'FINISHED' }));
-  const result = (status: string) => () => ({
-    eventId,
-    status,
-    competitorResults: f.order.map((r, i) => ({
-      competitorId: race.runners[r]!.id,
-      name: race.runners[r]!.name,
-      finishingPosition: String(i + 1),
-      status,
-    })),
-  });
+  const result = (status: string) => () => raceResult(race, status);
   s.add(f.provisionalAt, 'onEventResultChanged', result('PROVISIONAL'));
   s.add(f.finalAt, 'onEventResultChanged', result('FINAL'));
   for (const product of race.products) settleProduct(s, rng, product, plan.races, f.provisionalAt);

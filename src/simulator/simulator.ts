@@ -24,11 +24,13 @@ import type { DayPlan } from './day-plan.js';
 import { DayPlayer } from './day-player.js';
 import { FieldHub } from './field-hub.js';
 import { buildGatewaySchema } from './gateway-schema.js';
+import { GatewayState } from './gateway-state.js';
 import { GATEWAY_PATH, SUBSCRIPTIONS_PATH, handleHttp } from './http-endpoints.js';
 import { LastSent } from './last-sent.js';
 import { LegacyConnection, type ProtocolDeps } from './legacy-protocol.js';
 import { isIsoDate, londonDate, londonTime, parseHHMM } from './london-time.js';
 import { poolTotal } from './payloads.js';
+import { faultRule, noProtocolFaults } from './protocol-faults.js';
 import { SimClock } from './sim-clock.js';
 import { SimSocket, type SocketCounters, type WireProtocol } from './sim-socket.js';
 import { buildSubscriptionSchema } from './subscription-schema.js';
@@ -101,6 +103,26 @@ export interface SimulatorFaults {
   burst(n: number): number;
   /** Completes every operation on `rootField` from the server side; returns how many. */
   complete(rootField: string): number;
+  /**
+   * Tote's state moves on while no socket is open: ends every socket (as
+   * disconnectAll), refuses new ones (HTTP 503 on the upgrade) until they
+   * are all gone, then announces `changes` to nobody (the query gateway
+   * serves them) and accepts sockets again. With `holdMs` the gap stays
+   * open that long after the changes, while a playing day goes on announcing
+   * to nobody. Resolves with the deliveries made, which is 0 unless a socket
+   * outlived the wait. src/simulator/gap-changes.ts builds a realistic set of changes.
+   */
+  changeWhileDisconnected(changes: readonly { rootField: string; payload: Record<string, unknown> }[], opts?: { holdMs?: number }): Promise<number>;
+  /** Sends `bytes` as one text frame to every open socket, valid UTF-8 or not. */
+  sendBytes(bytes: Buffer): void;
+  /** Refuses documents deeper than `depth` (the root field is 1), as HotChocolate's depth limit does; null clears. */
+  limitDepth(depth: number | null): void;
+  /** Refuses documents selecting `field` (a field the schema advertises but validation refuses); null clears all. */
+  refuseField(field: string | null): void;
+  /** Legacy protocol: refusals arrive as `data` with errors and no data, then `complete` (HotChocolate's form). */
+  refusalsAsData(on: boolean): void;
+  /** Legacy protocol: connection_init is answered with a connection_error carrying `payload`; null clears. */
+  initError(payload: Record<string, unknown> | null): void;
 }
 
 export interface Simulator {
@@ -169,6 +191,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const hub = new FieldHub();
   const failing = new Map<string, string>();
   const lastSent = new LastSent();
+  const announced = new GatewayState();
+  let refusing = false;
   const sent: Record<string, number> = {};
   const delivered: Record<string, number> = {};
   for (const e of CATALOG) sent[e.rootField] = delivered[e.rootField] = 0;
@@ -178,6 +202,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const publish = (rootField: string, payload: Record<string, unknown>): number => {
     sent[rootField]! += 1;
     lastSent.record(rootField, payload);
+    announced.record(rootField, payload);
     const n = hub.publish(rootField, payload);
     delivered[rootField]! += n;
     return n;
@@ -193,10 +218,27 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     startAt: (plan) => (startMinutes === undefined ? undefined : londonTime(plan.date, startMinutes)),
   });
 
-  const rules: readonly ValidationRule[] = o.introspection ? specifiedRules : [...specifiedRules, NoSchemaIntrospectionCustomRule];
+  const protocolFaults = noProtocolFaults();
+  const rules: readonly ValidationRule[] = [
+    ...specifiedRules,
+    ...(o.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
+    faultRule(protocolFaults),
+  ];
   const subscriptions = buildSubscriptionSchema(hub, failing);
-  const gateway = buildGatewaySchema({ planFor: (d) => player.planFor(d), simNow: () => clock.now(), project: (ms) => clock.project(ms) });
-  const deps: ProtocolDeps = { schema: subscriptions, rules, keys, kaIntervalMs: o.kaIntervalMs, initTimeoutMs: o.initTimeoutMs };
+  const gateway = buildGatewaySchema({
+    planFor: (d) => player.planFor(d),
+    simNow: () => clock.now(),
+    project: (ms) => clock.project(ms),
+    state: announced,
+  });
+  const deps: ProtocolDeps = {
+    schema: subscriptions,
+    rules,
+    keys,
+    kaIntervalMs: o.kaIntervalMs,
+    initTimeoutMs: o.initTimeoutMs,
+    faults: protocolFaults,
+  };
   const transport = new TransportServer(deps);
 
   const wssFor = (protocol: WireProtocol) =>
@@ -220,6 +262,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     socket.on('error', () => socket.destroy());
     const path = new URL(req.url ?? '/', 'http://simulator').pathname;
     if (path !== SUBSCRIPTIONS_PATH) return rejectUpgrade(socket, 404, 'Not Found');
+    if (refusing) return rejectUpgrade(socket, 503, 'Service Unavailable');
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
       .map((s) => s.trim())
@@ -300,6 +343,38 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       complete(rootField) {
         knownField(rootField);
         return hub.complete(rootField);
+      },
+      async changeWhileDisconnected(changes, opts = {}) {
+        for (const c of changes) knownField(c.rootField);
+        refusing = true;
+        try {
+          for (const s of [...sockets]) s.ws.terminate();
+          // A terminated socket leaves the set on its close event; operations go with it.
+          const deadline = Date.now() + 5_000;
+          while ((sockets.size > 0 || hub.operations() > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+          let deliveries = 0;
+          for (const c of changes) deliveries += publish(c.rootField, c.payload);
+          if (opts.holdMs) await new Promise((r) => setTimeout(r, opts.holdMs));
+          return deliveries;
+        } finally {
+          refusing = false;
+        }
+      },
+      sendBytes(bytes) {
+        for (const s of sockets) if (s.open) s.ws.send(bytes, { binary: false });
+      },
+      limitDepth(depth) {
+        protocolFaults.maxDepth = depth;
+      },
+      refuseField(field) {
+        if (field === null) protocolFaults.refusedFields.clear();
+        else protocolFaults.refusedFields.add(field);
+      },
+      refusalsAsData(on) {
+        protocolFaults.refusalsAsData = on;
+      },
+      initError(payload) {
+        protocolFaults.initError = payload;
       },
     },
     play: () => player.play(),

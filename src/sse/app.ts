@@ -1,10 +1,13 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { fileURLToPath } from 'node:url';
+import { refusalHeaders, type Grant, type StreamAccess } from './access.js';
 import { corsHeaders } from './cors.js';
 import { NO_STORE_HEADERS } from './headers.js';
 import type { Hub } from './hub.js';
 import type { SseMetrics } from './metrics.js';
 import { NO_NAMES, type NameDirectory } from './names.js';
+import { snapshotOfTypes } from './snapshot.js';
+import type { SseStatus } from './status.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 
@@ -15,24 +18,28 @@ export interface AppDeps {
   readonly extraRegistries: () => readonly Registry[];
   readonly names: NameDirectory | undefined;
   readonly corsOrigins: readonly string[];
+  readonly access: StreamAccess;
   readonly dashboardConfig: () => unknown;
-  readonly status: () => Record<string, unknown>;
+  readonly status: () => SseStatus;
   readonly health: () => { ok: boolean; detail: Record<string, unknown> };
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+
+/** Snapshots serialized for readers limited to some types, one per distinct set; past this the oldest goes. */
+const MAX_RESTRICTED_SNAPSHOTS = 16;
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const cors = corsHeaders(deps.corsOrigins, req.get('origin'));
+    const cors = corsHeaders(deps.corsOrigins, req.get('origin'), deps.access.usesCookies);
     res.locals.cors = cors;
     for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
     if (req.method === 'OPTIONS' && Object.keys(cors).length) {
       res.setHeader('Access-Control-Allow-Methods', 'GET, OPTIONS');
-      res.setHeader('Access-Control-Allow-Headers', 'Last-Event-ID, Cache-Control');
+      res.setHeader('Access-Control-Allow-Headers', 'Last-Event-ID, Cache-Control, Authorization');
       res.setHeader('Access-Control-Max-Age', '600');
       res.status(204).end();
       return;
@@ -44,24 +51,32 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Every page opening or resyncing asks for it, often many at once after a deploy: serialized once
   // per change (keyed by the newest id held, which moves with every event applied).
-  let snapshotBody: { key: string | null; json: Buffer } | undefined;
-  app.get('/snapshot', (_req: Request, res: Response) => {
+  // Readers limited to some message types get a snapshot of those only, cached the same way per set of types.
+  const snapshotBodies = new Map<string, { key: string | null; json: Buffer }>();
+  app.get('/snapshot', tokenRequired(deps.access), (_req: Request, res: Response) => {
     const hub = deps.hub;
     const key = hub.history.newestId();
-    if (!snapshotBody || snapshotBody.key !== key) {
+    const types = (res.locals.grant as Grant & { ok: true }).types;
+    const setKey = types ? [...types].sort().join(',') : '*';
+    let cached = snapshotBodies.get(setKey);
+    if (!cached || cached.key !== key) {
+      const whole = hub.snapshot.toJSON();
       const body = {
         generatedAt: new Date().toISOString(),
         // Open /events?lastEventId=<this> to stream on from exactly this state.
         lastEventId: key,
-        ...hub.snapshot.toJSON(),
+        ...(types ? snapshotOfTypes(whole, types) : whole),
         limits: hub.snapshot.limits,
       };
-      snapshotBody = { key, json: Buffer.from(JSON.stringify(body)) };
+      cached = { key, json: Buffer.from(JSON.stringify(body)) };
+      snapshotBodies.delete(setKey);
+      snapshotBodies.set(setKey, cached);
+      if (snapshotBodies.size > MAX_RESTRICTED_SNAPSHOTS + 1) snapshotBodies.delete(snapshotBodies.keys().next().value!);
     }
-    res.set(NO_STORE_HEADERS).type('application/json').send(snapshotBody.json);
+    res.set(NO_STORE_HEADERS).type('application/json').send(cached.json);
   });
 
-  app.get('/names', async (req: Request, res: Response) => {
+  app.get('/names', tokenRequired(deps.access), async (req: Request, res: Response) => {
     res.set(NO_STORE_HEADERS);
     if (!deps.names) {
       res.json(NO_NAMES);
@@ -115,4 +130,21 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   return app;
+}
+
+/**
+ * Lets the request through when its token is good (the grant goes in
+ * res.locals.grant), or answers 401/403 with the reason and an RFC 6750
+ * challenge. With access public every request is granted everything.
+ */
+function tokenRequired(access: StreamAccess) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const grant = await access.check(req, req.query as Record<string, unknown>);
+    if (!grant.ok) {
+      res.status(grant.status).set(refusalHeaders(grant)).json({ error: grant.error });
+      return;
+    }
+    res.locals.grant = grant;
+    next();
+  };
 }

@@ -7,7 +7,7 @@
  * rest of the card is left out, its ids show as short ids on the page, and
  * `cut` says so.
  */
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 
 export const MAX_CARD_EVENTS = 5_000;
 export const MAX_CARD_PRODUCTS = 20_000;

@@ -1,15 +1,37 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
 import type { Logger } from '../log/logger.js';
+import { refusalHeaders, type StreamAccess } from './access.js';
 import { corsHeaders } from './cors.js';
-import { FilterError, parseFilter } from './filter.js';
+import { FilterError, parseFilter, type StreamFilter } from './filter.js';
 import { SSE_HEADERS } from './headers.js';
 import type { Hub } from './hub.js';
+import type { SseClient } from './client.js';
 
 export interface EventsRouteDeps {
   readonly hub: Hub;
   readonly corsOrigins: readonly string[];
   readonly log: Logger;
+  readonly access: StreamAccess;
+}
+
+/** setTimeout fires at once past this; a later expiry is waited for in steps. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/** Ends the stream when its token expires; EventSource then reconnects and must bring a fresh one. */
+function endAtExpiry(client: SseClient, res: ServerResponse, expiresAt: number): void {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = expiresAt - Date.now();
+    if (left <= 0) {
+      client.end('lifetime');
+      return;
+    }
+    timer = setTimeout(arm, Math.min(left, LONGEST_TIMER_MS));
+    timer.unref();
+  };
+  arm();
+  res.once('close', () => clearTimeout(timer));
 }
 
 /** Ids are UUIDs (36 characters); anything much longer is not ours and is not looked up. */
@@ -50,25 +72,47 @@ export function eventsRoute(deps: EventsRouteDeps): (req: IncomingMessage, res: 
     const path = (q < 0 ? url : url.slice(0, q)).toLowerCase();
     // Express routing is case-insensitive and not strict about a trailing slash; so is this.
     if (path !== '/events' && path !== '/events/') return false;
-    const cors = corsHeaders(deps.corsOrigins, req.headers.origin);
-    try {
-      // The same parser as Express's default ("simple"): repeated parameters become arrays.
-      const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
-      const filter = parseFilter(query);
-      if (req.method === 'HEAD') {
-        // A probe, not a viewer: answer the headers without registering a stream.
-        res.writeHead(200, { ...SSE_HEADERS, ...cors }).end();
-        return true;
-      }
-      deps.hub.open(req, res, filter, lastEventIdOf(req, query), cors);
-    } catch (err) {
+    const cors = corsHeaders(deps.corsOrigins, req.headers.origin, deps.access.usesCookies);
+    const failed = (err: unknown) => {
       if (err instanceof FilterError) {
         sendJson(res, 400, { error: err.message }, cors);
-        return true;
+        return;
       }
       deps.log.error('request failed', { err, path: '/events' });
       if (res.headersSent) res.destroy();
       else sendJson(res, 500, { error: 'internal error' }, cors);
+    };
+    const serve = (filter: StreamFilter, query: ParsedUrlQuery, expiresAt: number | null) => {
+      if (req.method === 'HEAD') {
+        // A probe, not a viewer: answer the headers without registering a stream.
+        res.writeHead(200, { ...SSE_HEADERS, ...cors }).end();
+        return;
+      }
+      const client = deps.hub.open(req, res, filter, lastEventIdOf(req, query), cors);
+      if (client && expiresAt !== null) endAtExpiry(client, res, expiresAt);
+    };
+    try {
+      // The same parser as Express's default ("simple"): repeated parameters become arrays.
+      const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
+      const filter = parseFilter(query);
+      if (!deps.access.enabled) {
+        serve(filter, query, null);
+        return true;
+      }
+      deps.access
+        .check(req, query, filter.types)
+        .then((grant) => {
+          if (!grant.ok) {
+            sendJson(res, grant.status, { error: grant.error }, { ...cors, ...refusalHeaders(grant) });
+            return;
+          }
+          // The browser may have gone while the token was checked (a JWKS fetch takes a while).
+          if (res.destroyed) return;
+          serve(filter.types || !grant.types ? filter : { ...filter, types: grant.types }, query, grant.expiresAt);
+        })
+        .catch(failed);
+    } catch (err) {
+      failed(err);
     }
     return true;
   };

@@ -403,5 +403,6 @@ export function wireEnvelope(e: Envelope): Record<string, unknown> {
     keys: e.keys,
     payload: e.payload,
     ...(e.test ? { test: true } : {}),
+    ...(e.delivery === 'reconciled' ? { delivery: 'reconciled' } : {}),
   };
 }

@@ -1,15 +1,19 @@
+export type { SseStatus } from './status.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hasDayCards, type EnvelopeSource } from '../bus/types.js';
 import { MESSAGE_TYPES } from '../catalog/catalog.js';
 import type { SseConfig } from '../config/sse.js';
-import { isCompletenessSource, isReportingSource } from '../consumer/source-status.js';
+import { isCompletenessSource, isReportingSource, type SourceStatus } from '../bus/source-capabilities.js';
 import { log as rootLog, type Logger } from '../log/logger.js';
+import { listenOrExplain } from '../process/listen.js';
+import { StreamAccess } from './access.js';
 import { createApp } from './app.js';
 import { eventsRoute } from './events-route.js';
 import { History } from './history.js';
 import { Hub } from './hub.js';
 import { SseMetrics } from './metrics.js';
+import type { SseStatus } from './status.js';
 import { NameDirectory } from './names.js';
 import { SnapshotState } from './snapshot.js';
 
@@ -28,7 +32,7 @@ export interface SseService {
   endStreams(): number;
   /** Sockets the HTTP server holds open (streams and keep-alive requests): what a stream ended but not closed would leak. */
   openSockets(): Promise<number>;
-  status(): Record<string, unknown>;
+  status(): SseStatus;
   close(): Promise<void>;
 }
 
@@ -76,9 +80,11 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
   const names = hasDayCards(source) ? new NameDirectory({ source, log }) : undefined;
   names?.onChange((version) => hub.broadcastControl('names', { version }));
 
-  const sourceStatus = () => (isReportingSource(source) ? source.status() : { kind: 'memory', state: 'running' });
+  const access = new StreamAccess(config.access, log);
 
-  const status = (): Record<string, unknown> => {
+  const sourceStatus = (): SourceStatus => (isReportingSource(source) ? source.status() : { kind: 'memory', state: 'running' });
+
+  const status = (): SseStatus => {
     const now = Date.now();
     return {
       service: 'sse',
@@ -105,6 +111,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
       snapshot: { products: snapshot.productCount, events: snapshot.eventCount, evicted: snapshot.evicted },
       source: sourceStatus(),
       names: names?.status() ?? { enabled: false },
+      access: access.status(),
       limits: {
         maxConnections: config.maxConnections,
         clientMaxBufferBytes: config.clientMaxBufferBytes,
@@ -119,9 +126,10 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     hub,
     metrics,
     log,
-    extraRegistries: () => (isReportingSource(source) && source.metricsRegistry ? [source.metricsRegistry] : []),
+    extraRegistries: () => [access.metricsRegistry, ...(isReportingSource(source) && source.metricsRegistry ? [source.metricsRegistry] : [])],
     names,
     corsOrigins: config.corsOrigins,
+    access,
     dashboardConfig: () => ({
       staleAfterMs: config.staleAfterMs,
       heartbeatMs: config.heartbeatMs,
@@ -149,20 +157,21 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     : () => {};
   const unsubscribe = source.subscribe((e) => hub.ingest(e));
 
-  const events = eventsRoute({ hub, corsOrigins: config.corsOrigins, log });
+  const events = eventsRoute({ hub, corsOrigins: config.corsOrigins, log, access });
   const server: Server = createServer((req, res) => {
     if (!events(req, res)) app(req, res);
   });
   // Streams live for up to an hour: no socket or request timeouts on this server.
   server.requestTimeout = 0;
   server.timeout = 0;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  try {
+    await listenOrExplain(server, config.port, config.host, 'PORT');
+  } catch (err) {
+    unsubscribe();
+    stopGaps();
+    hub.stop();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${port}`;
@@ -185,7 +194,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
   }, config.statsLogMs);
   statsTimer.unref();
 
-  log.info('sse service listening', { url, source: sourceStatus().kind, names: Boolean(names) });
+  log.info('sse service listening', { url, source: sourceStatus().kind, names: Boolean(names), access: config.access.mode });
 
   let closing: Promise<void> | undefined;
   return {

@@ -7,7 +7,9 @@
 import { ConfigError, loadConfig } from '../config/index.js';
 import { PubSubConsumer } from '../consumer/index.js';
 import { log, setLogLevel } from '../log/logger.js';
-import { onShutdown } from '../subscriber/shutdown.js';
+import { exitOnStartFailure } from '../process/exit.js';
+import { preflight } from '../process/preflight.js';
+import { onShutdown } from '../process/shutdown.js';
 import { startSseService, type SseService } from './index.js';
 
 async function main(): Promise<void> {
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
       'BUS=pubsub (with GOOGLE_CLOUD_PROJECT, or PUBSUB_EMULATOR_HOST for the emulator) is required for the standalone SSE service; `npm start` runs the whole pipeline on the in-process bus',
     ]);
   }
+  await preflight(config, { bus: true, history: false });
   const consumer = new PubSubConsumer({ config: config.bus, sse: config.sse, log: log.child({ component: 'consumer' }) });
   let service: SseService | undefined;
   // Installed before the subscriptions are created: a SIGTERM during start still deletes what exists.
@@ -38,11 +41,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError) {
-    log.error(err.message);
-    process.exit(2);
-  }
-  log.error('sse service failed to start', { err });
-  process.exit(1);
-});
+main().catch((err) => exitOnStartFailure(err, { what: 'sse service', log }));

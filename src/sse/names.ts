@@ -1,6 +1,6 @@
 import type { DayCardSource } from '../bus/types.js';
 import type { Logger } from '../log/logger.js';
-import type { DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
 import { cardNames, EMPTY_CARD_NAMES, type CardNames } from './day-card.js';
 import { EncodedJson } from './encoded-json.js';
 export interface NamesOptions {
@@ -10,12 +10,39 @@ export interface NamesOptions {
 }
 
 export interface NamesJson extends CardNames {
-  /** Bumped on every change; the page refetches when a `names` event carries a newer one. */
+  /**
+   * Moves forward on every change of the names: the publish time (epoch ms)
+   * of the card that brought the change. Derived from the card as the
+   * subscriber published it, so every SSE instance, and the same instance
+   * after a restart, gives one card the same version, and a newer card a
+   * larger one; the page reloads the names when it sees a larger version
+   * (in a `names` event, or from /names when its stream opens, on whichever
+   * instance). 0 before the first card.
+   */
   version: number;
+  /** When the subscriber published the latest card, changed or not. */
   fetchedAt: string | null;
   /** Why there are no names (e.g. none configured); null once a card arrived. */
   error: string | null;
 }
+
+/** The names part of the SSE service's /status. */
+export type NamesStatus =
+  | { readonly enabled: false }
+  | {
+      readonly enabled: true;
+      /** Where cards come from: the subscriber publishes them on the bus. */
+      readonly origin: 'bus';
+      readonly version: number;
+      readonly fetchedAt: string | null;
+      readonly error: string | null;
+      readonly events: number;
+      readonly products: number;
+      readonly competitors: number;
+      readonly selections: number;
+      /** Cards taken in, changed or not. */
+      readonly cards: number;
+    };
 
 /** A card far bigger than any racing day is cut at these limits rather than held whole. */
 export { MAX_CARD_COMPETITORS, MAX_CARD_EVENTS, MAX_CARD_PRODUCTS, MAX_CARD_SELECTIONS } from './day-card.js';
@@ -44,7 +71,7 @@ export class NameDirectory {
   constructor(private readonly opts: NamesOptions) {}
 
   start(): void {
-    this.unsubscribe = this.opts.source.subscribeDayCards((card) => this.accept(card));
+    this.unsubscribe = this.opts.source.subscribeDayCards((card, fetchedAt) => this.accept(card, fetchedAt));
   }
 
   json(): NamesJson {
@@ -62,7 +89,7 @@ export class NameDirectory {
   }
 
   /** Takes a card in; a card equal to the current one only moves fetchedAt. Never throws. */
-  accept(card: DayCard): void {
+  accept(card: DayCard, fetchedAtMs: number): void {
     if (this.closed) return;
     this.cards++;
     let names: CardNames;
@@ -80,7 +107,7 @@ export class NameDirectory {
     const changed =
       this.current.error !== null ||
       (Object.keys(names) as (keyof CardNames)[]).some((k) => JSON.stringify(names[k]) !== JSON.stringify(this.current[k]));
-    const fetchedAt = new Date().toISOString();
+    const fetchedAt = new Date(fetchedAtMs).toISOString();
     if (!changed) {
       this.current = { ...this.current, fetchedAt };
       return;
@@ -92,16 +119,14 @@ export class NameDirectory {
       competitors: Object.keys(names.competitors).length,
       selections: Object.keys(names.selections).length,
     };
-    this.publish({ version: this.current.version, fetchedAt, error: null, ...names });
-    this.opts.log.info('names loaded', { ...this.sizes, version: this.current.version });
+    // The sources hand cards over oldest first; should a card's clock still run behind, the version moves on regardless.
+    const version = Math.max(Math.floor(fetchedAtMs), this.current.version + 1);
+    this.current = { version, fetchedAt, error: null, ...names };
+    for (const l of this.listeners) l(version);
+    this.opts.log.info('names loaded', { ...this.sizes, version });
   }
 
-  private publish(next: NamesJson): void {
-    this.current = { ...next, version: this.current.version + 1 };
-    for (const l of this.listeners) l(this.current.version);
-  }
-
-  status() {
+  status(): NamesStatus {
     return {
       enabled: true,
       origin: 'bus',

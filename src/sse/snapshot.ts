@@ -5,6 +5,8 @@ export interface Aspect {
   readonly id: string;
   readonly receivedAt: string;
   readonly payload: Record<string, unknown>;
+  /** Recovered by the subscriber's reconciliation after a reconnect: the dashboard marks it. */
+  readonly reconciled?: true;
 }
 
 export interface ProductState {
@@ -84,7 +86,7 @@ export class SnapshotState {
   apply(e: Envelope, now = Date.now()): void {
     if (e.test) return;
     this.sweep(now);
-    const aspect: Aspect = { id: e.id, receivedAt: e.receivedAt, payload: e.payload };
+    const aspect: Aspect = { id: e.id, receivedAt: e.receivedAt, payload: e.payload, ...(e.delivery === 'reconciled' ? { reconciled: true as const } : {}) };
     const productId = e.keys.productId;
     const eventId = e.keys.eventId;
     if (productId !== undefined) {
@@ -191,4 +193,44 @@ function setChild(map: Map<string, Aspect>, key: string, aspect: Aspect, max: nu
     if (first.done) break;
     map.delete(first.value);
   }
+}
+
+/** The message type behind each part of the snapshot. */
+const PRODUCT_PART_TYPE: Readonly<Record<ProductAspect | 'selections', string>> = {
+  status: 'ProductStatusChanged',
+  pool: 'PoolTotalChanged',
+  dividends: 'PoolDividendChanged',
+  lines: 'LinesChanged',
+  selections: 'SelectionStatusChanged',
+};
+const EVENT_PART_TYPE: Readonly<Record<EventAspect | 'competitors', string>> = {
+  status: 'EventStatusChanged',
+  result: 'EventResultChanged',
+  updated: 'EventUpdated',
+  competitors: 'CompetitorStatusChanged',
+};
+
+/**
+ * The snapshot as a reader allowed only `types` sees it: every part that came
+ * from another message type left out (selections and runners as empty maps),
+ * and entities with nothing left dropped.
+ */
+export function snapshotOfTypes(s: SnapshotJson, types: ReadonlySet<string>): SnapshotJson {
+  const products: SnapshotJson['products'] = {};
+  for (const [id, p] of Object.entries(s.products)) {
+    const kept: SnapshotJson['products'][string] = { selections: types.has(PRODUCT_PART_TYPE.selections) ? p.selections : {} };
+    for (const aspect of ['status', 'pool', 'dividends', 'lines'] as const) {
+      if (p[aspect] && types.has(PRODUCT_PART_TYPE[aspect])) kept[aspect] = p[aspect];
+    }
+    if (Object.keys(kept).length > 1 || Object.keys(kept.selections).length) products[id] = kept;
+  }
+  const events: SnapshotJson['events'] = {};
+  for (const [id, e] of Object.entries(s.events)) {
+    const kept: SnapshotJson['events'][string] = { competitors: types.has(EVENT_PART_TYPE.competitors) ? e.competitors : {} };
+    for (const aspect of ['status', 'result', 'updated'] as const) {
+      if (e[aspect] && types.has(EVENT_PART_TYPE[aspect])) kept[aspect] = e[aspect];
+    }
+    if (Object.keys(kept).length > 1 || Object.keys(kept.competitors).length) events[id] = kept;
+  }
+  return { products, events };
 }

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { DayCardPublisher } from '../bus/types.js';
 import { RecentIds } from '../bus/recent-ids.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { redact, type Logger } from '../log/logger.js';
-import { fetchDayCard, type DayCard } from '../tote/gateway.js';
+import type { DayCard } from '../day-card/day-card.js';
+import { fetchDayCard } from '../tote/gateway.js';
 import type { SecretResolver } from '../tote/secrets.js';
 
 export interface DayCardRelayOptions {
@@ -104,6 +106,8 @@ export class DayCardRelay {
     });
   }
 
+  private lastDigest: string | null = null;
+
   private async fetchAndPublish(): Promise<void> {
     this.s.fetches++;
     try {
@@ -122,7 +126,11 @@ export class DayCardRelay {
       });
       await this.o.publisher.publishDayCard(card);
       this.s.published++;
-      this.o.log.info('day card published', { events: card.events.length, products: card.products.length, truncated: card.truncated });
+      // The card is republished every refresh; only a changed one is news to an operator.
+      const digest = createHash('sha256').update(JSON.stringify(card)).digest('hex');
+      const level = digest === this.lastDigest ? 'debug' : 'info';
+      this.lastDigest = digest;
+      this.o.log[level]('day card published', { events: card.events.length, products: card.products.length, truncated: card.truncated, changed: level === 'info' });
     } catch (err) {
       this.s.failures++;
       this.s.lastError = redact((err as Error).message);

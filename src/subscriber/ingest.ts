@@ -1,5 +1,6 @@
 import { CATALOG, entryForMessageType, type CatalogEntry } from '../catalog/catalog.js';
 import type { EnvelopePublisher } from '../bus/types.js';
+import { settlesBy } from '../deadline/deadline.js';
 import {
   extractKeys,
   makeDeadLetter,
@@ -11,11 +12,14 @@ import {
 } from '../envelope/envelope.js';
 import { checkPayloadShape, DEFAULT_PAYLOAD_LIMITS, type PayloadLimits } from '../envelope/payload-shape.js';
 import type { HistorySink } from '../history/types.js';
-import type { Logger } from '../log/logger.js';
+import { containsSecret, redact, redactValue, type Logger } from '../log/logger.js';
 import type { FrameMeta } from '../tote/client.js';
 
 export interface TypeCounters {
+  /** Live messages and reconciled corrections alike. */
   received: number;
+  /** Of `received`, corrections made by the reconciliation after a reconnect. */
+  reconciled: number;
   published: number;
   /** Not confirmed by the bus at shutdown and kept in the outbox, to be published at the next start. */
   outboxed: number;
@@ -37,6 +41,13 @@ export interface IngestOptions {
    * instead of our memory; reading resumes at half the limit.
    */
   maxInFlight?: number;
+  /**
+   * The same limit in bytes of frame text, so a run of large frames pauses
+   * the socket before their parsed payloads fill the heap (a count alone
+   * lets 10,000 half-megabyte frames in).
+   * @default 64 MiB
+   */
+  maxInFlightBytes?: number;
   onPressure?: (paused: boolean) => void;
   /** Sees every envelope as it is made (e.g. to refetch the day card on EventUpdated). */
   onEnvelope?: (envelope: Envelope) => void;
@@ -56,6 +67,8 @@ export class Ingest {
   private readonly counters = new Map<string, TypeCounters>();
   private readonly deadLetterReasons = new Map<string, number>();
   private readonly maxInFlight: number;
+  private readonly maxInFlightBytes: number;
+  private bytesPending = 0;
   private publishPending = 0;
   private historyPending = 0;
   private paused = false;
@@ -66,6 +79,7 @@ export class Ingest {
     // Enough to ride out a few seconds of Pub/Sub latency at peak rates while
     // keeping memory to a few tens of MB at ~2 KB per envelope.
     this.maxInFlight = opts.maxInFlight ?? 10_000;
+    this.maxInFlightBytes = opts.maxInFlightBytes ?? 64 * 1024 * 1024;
     for (const e of CATALOG) this.counters.set(e.messageType, blank());
   }
 
@@ -91,19 +105,22 @@ export class Ingest {
         this.handleBadFrame(shape.reason, shape.detail, raw, meta, entry);
         return;
       }
+      // A key Tote echoes back must reach neither the topics, history nor the public stream.
+      if (containsSecret(raw)) payload = redactValue(payload);
       const keys = extractKeys(entry, payload);
       if (!keys.ok) {
         this.handleBadFrame('missing-keys', `missing ${keys.missing.join(', ')}`, raw, meta, entry);
         return;
       }
       const envelope = makeEnvelope(entry, payload, keys.keys, this.origin(meta), meta.receivedAt);
+      const bytes = raw.length;
       const c = this.counter(entry.messageType);
       c.received++;
       c.inFlight++;
       c.lastMessageAt = envelope.receivedAt;
       // dispatch() turns every failure into a settled promise, so from here
       // the envelope is accounted for whatever happens next.
-      this.dispatch(envelope, c);
+      this.dispatch(envelope, c, bytes);
       handedOn = true;
       this.opts.onEnvelope?.(envelope);
     } catch (err) {
@@ -124,6 +141,34 @@ export class Ingest {
     } catch (again) {
       this.opts.log.error('dead letter could not be made', { error: errorText(again) });
     }
+  }
+
+  /**
+   * A correction from the reconciliation: an envelope marked reconciled, on
+   * the same path as a live one (catalog keys, ordering key, bus, history,
+   * observers). A payload without its keys is dead-lettered like a frame.
+   */
+  handleReconciled(entry: CatalogEntry, payload: Record<string, unknown>, connectionId: string): void {
+    const origin: Origin = { source: this.opts.source, protocol: null, connectionId, instanceId: this.opts.instanceId };
+    const keys = extractKeys(entry, payload);
+    const c = this.counter(entry.messageType);
+    if (!keys.ok) {
+      c.received++;
+      this.deadLetter(makeDeadLetter('missing-keys', `reconciled: missing ${keys.missing.join(', ')}`, JSON.stringify(payload), origin, entry), c);
+      return;
+    }
+    const envelope = makeEnvelope(entry, payload, keys.keys, origin, new Date(), false, 'reconciled');
+    c.received++;
+    c.reconciled++;
+    c.inFlight++;
+    c.lastMessageAt = envelope.receivedAt;
+    this.dispatch(envelope, c);
+    this.opts.onEnvelope?.(envelope);
+  }
+
+  /** Whether the bus and history have room for more: below half the in-flight limit, not paused. */
+  hasRoom(): boolean {
+    return !this.paused && Math.max(this.publishPending, this.historyPending) < this.maxInFlight / 2;
   }
 
   /** A test envelope for every topic (POST /test-pubsub): published, not kept in history. */
@@ -149,7 +194,7 @@ export class Ingest {
 
   /** A frame that cannot become an envelope: counted, logged, dead-lettered with its reason. */
   handleBadFrame(reason: DeadLetterReason, detail: string, raw: string, meta: FrameMeta, entry?: CatalogEntry): void {
-    const dl = makeDeadLetter(reason, detail, raw, this.origin(meta), entry, meta.receivedAt);
+    const dl = makeDeadLetter(reason, redact(detail), redact(raw), this.origin(meta), entry, meta.receivedAt);
     const c = this.counter(entry?.messageType ?? UNKNOWN);
     c.received++;
     this.deadLetter(dl, c);
@@ -159,9 +204,11 @@ export class Ingest {
     return { source: this.opts.source, protocol: meta.protocol, connectionId: meta.connectionId, instanceId: this.opts.instanceId };
   }
 
-  private dispatch(envelope: Envelope, c: TypeCounters): void {
+  /** `bytes`: the frame's text length, held against maxInFlightBytes (a reconciled correction has no frame). */
+  private dispatch(envelope: Envelope, c: TypeCounters, bytes = 0): void {
     this.publishPending++;
     this.historyPending++;
+    this.bytesPending += bytes;
     this.checkPressure();
     const published = settle(() => this.opts.publisher.publish(envelope)).then(
       (outcome) => {
@@ -183,6 +230,8 @@ export class Ingest {
       this.opts.log.error('history write failed', { envelopeId: envelope.id, error: err.message });
     });
     this.track(kept, () => this.historyPending--);
+    // The frame's size is held until both the bus and history are done with the envelope.
+    this.track(Promise.allSettled([published, kept]), () => (this.bytesPending -= bytes));
   }
 
   private originOf(e: Envelope): Origin {
@@ -227,11 +276,13 @@ export class Ingest {
 
   private checkPressure(): void {
     const pending = Math.max(this.publishPending, this.historyPending);
-    if (!this.paused && pending >= this.maxInFlight) {
+    const over = pending >= this.maxInFlight || this.bytesPending >= this.maxInFlightBytes;
+    const under = pending <= this.maxInFlight / 2 && this.bytesPending <= this.maxInFlightBytes / 2;
+    if (!this.paused && over) {
       this.paused = true;
-      this.opts.log.warn('downstream is slow; pausing the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending });
+      this.opts.log.warn('downstream is slow; pausing the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending, bytesPending: this.bytesPending });
       this.opts.onPressure?.(true);
-    } else if (this.paused && pending <= this.maxInFlight / 2) {
+    } else if (this.paused && under) {
       this.paused = false;
       this.opts.log.info('downstream caught up; resuming the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending });
       this.opts.onPressure?.(false);
@@ -246,17 +297,8 @@ export class Ingest {
   async drain(timeoutMs = Infinity): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (this.settling.size) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        Promise.allSettled([...this.settling]).then(() => false),
-        new Promise<boolean>((r) => {
-          if (Number.isFinite(left)) timer = setTimeout(() => r(true), left);
-        }),
-      ]);
-      if (timer) clearTimeout(timer);
-      if (timedOut) return false;
+      if (deadline - Date.now() <= 0) return false;
+      if (!(await settlesBy(Promise.allSettled([...this.settling]), deadline))) return false;
     }
     return true;
   }
@@ -278,6 +320,7 @@ export class Ingest {
       deadLetterReasons: Object.fromEntries(this.deadLetterReasons),
       deadLettersNotPublished: this.lostAfterDeadLetterFailure,
       publishBacklog: this.publishPending,
+      bytesInFlight: this.bytesPending,
       historyPending: this.historyPending,
       paused: this.paused,
     };
@@ -307,5 +350,5 @@ function envelopeText(e: Envelope): string {
 }
 
 function blank(): TypeCounters {
-  return { received: 0, published: 0, outboxed: 0, deadLettered: 0, inFlight: 0, lastMessageAt: null };
+  return { received: 0, reconciled: 0, published: 0, outboxed: 0, deadLettered: 0, inFlight: 0, lastMessageAt: null };
 }

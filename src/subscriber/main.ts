@@ -9,18 +9,21 @@ import { loadConfig, ConfigError } from '../config/index.js';
 import { createHistorySink } from '../history/index.js';
 import { createOutbox } from '../outbox/outbox.js';
 import { log, setLogLevel } from '../log/logger.js';
+import { exitOnStartFailure } from '../process/exit.js';
+import { preflight } from '../process/preflight.js';
 import { startSubscriberService } from './service.js';
-import { onShutdown } from './shutdown.js';
+import { onShutdown } from '../process/shutdown.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   setLogLevel(config.log.level);
+  if (!config.tote.subscriptionsUrl) throw new ConfigError(['TOTE_SUBSCRIPTIONS_URL is required for the standalone subscriber (npm start runs the simulator)']);
+  await preflight(config, { bus: true, history: true });
   const publisher =
     config.bus.kind === 'pubsub'
       ? new PubSubPublisher(config.bus, log, { outbox: createOutbox(config.bus.outbox, config.subscriber.instanceId, config.subscriber.storageEndpoint) })
       : new MemoryBus(config.bus.memoryDeadLettersKept);
   if (config.bus.kind === 'memory') log.warn('BUS=memory: envelopes stay in this process (set BUS=pubsub in the cloud)');
-  if (!config.tote.subscriptionsUrl) throw new ConfigError(['TOTE_SUBSCRIPTIONS_URL is required for the standalone subscriber (npm start runs the simulator)']);
   const history = createHistorySink(config.history);
   const service = await startSubscriberService({
     tote: config.tote,
@@ -29,6 +32,9 @@ async function main(): Promise<void> {
     history,
     log,
     port: config.subscriber.servicePort,
+    host: config.subscriber.host,
+    portVariable: config.subscriber.servicePortVariable,
+    ...(config.subscriber.controlToken ? { controlToken: config.subscriber.controlToken } : {}),
     source: 'tote',
     historyCloseMs: config.history.kind === 'none' ? 0 : config.history.closeTimeoutMs,
   });
@@ -36,7 +42,4 @@ async function main(): Promise<void> {
   onShutdown(config.subscriber.shutdownGraceMs, log, () => service.close());
 }
 
-main().catch((err) => {
-  log.error('subscriber failed to start', { error: err instanceof Error ? err.message : String(err) });
-  process.exit(1);
-});
+main().catch((err) => exitOnStartFailure(err, { what: 'subscriber', log }));

@@ -1,19 +1,24 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type Request, type Response, type NextFunction } from 'express';
 import { canPublishDayCards, type EnvelopePublisher } from '../bus/types.js';
 import type { SubscriberConfig } from '../config/subscriber.js';
 import type { ToteConfig } from '../config/tote.js';
 import type { Envelope } from '../envelope/envelope.js';
 import type { HistorySink } from '../history/types.js';
-import { redact, type Logger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
 import { ToteClient } from '../tote/client.js';
 import { resolveSecret, type SecretResolver } from '../tote/secrets.js';
 import { DayCardRelay } from './day-card-relay.js';
 import { Ingest } from './ingest.js';
 import { LeasedConnection } from './leased-connection.js';
+import { createControlApp } from './control-api.js';
+import { listenOrExplain } from '../process/listen.js';
 import { createSubscriberMetrics } from './metrics.js';
-import { inWindow, type DailyWindow } from './window.js';
+import { readiness } from './readiness.js';
+import type { PublishLatency, SubscriberStatus } from './status.js';
+import { inWindow, type DailyWindow } from '../window/daily-window.js';
+import { settlesBy } from '../deadline/deadline.js';
+import { Reconciler } from './reconcile/reconciler.js';
 
 export interface SubscriberServiceOptions {
   tote: ToteConfig;
@@ -24,6 +29,10 @@ export interface SubscriberServiceOptions {
   /** Port to listen on (0 = any free port). */
   port: number;
   host?: string;
+  /** The variable that set the port, named when it is taken (PORT or SUBSCRIBER_PORT). */
+  portVariable?: string;
+  /** When set, POST /start, /stop and /test-pubsub need `Authorization: Bearer <token>`. */
+  controlToken?: string;
   /** Overrides for the Tote endpoints (the local simulator). */
   url?: string;
   graphqlUrl?: string;
@@ -54,7 +63,7 @@ export interface SubscriberService {
   readonly ingest: Ingest;
   /** Connect to Tote, through the lease when one is configured. */
   start(): void;
-  status(): Record<string, unknown>;
+  status(): SubscriberStatus;
   /**
    * Stop the Tote socket and flush the bus and history (what POST /stop and
    * SIGTERM do). Resolves false if something was still pending after the
@@ -91,6 +100,26 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
           log: log.child({ component: 'day-card' }),
         })
       : null;
+  // Tote's socket has no replay: after every connect the gateway is asked what the feed missed.
+  const dayIn = new Intl.DateTimeFormat('en-CA', { timeZone: o.subscriber.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  const reconciler =
+    graphqlUrl && queryKey && o.tote.reconcile.enabled
+      ? new Reconciler({
+          config: o.tote.reconcile,
+          graphqlUrl,
+          apiKey: queryKey,
+          resolveSecret: o.resolveSecret ?? resolveSecret,
+          emit: (entry, payload, connectionId) => ingest.handleReconciled(entry, payload, connectionId),
+          hasRoom: () => ingest.hasRoom(),
+          active: () => client.status().state !== 'stopped',
+          today: () => dayIn.format(now()),
+          log: log.child({ component: 'reconcile' }),
+        })
+      : null;
+  const observe = (e: Envelope) => {
+    relay?.observe(e);
+    reconciler?.observe(e);
+  };
   const ingest = new Ingest({
     publisher: o.publisher,
     history: o.history,
@@ -99,7 +128,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     source: o.source ?? 'tote',
     ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
     onPressure: (paused) => (paused ? client.pause() : client.resume()),
-    ...(relay ? { onEnvelope: (e: Envelope) => relay.observe(e) } : {}),
+    onEnvelope: observe,
   });
   client = new ToteClient({
     config: o.tote,
@@ -110,8 +139,12 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     handlers: {
       onMessage: (entry, payload, raw, meta) => ingest.handleMessage(entry, payload, raw, meta),
       onBadFrame: (reason, detail, raw, meta, entry) => ingest.handleBadFrame(reason, detail, raw, meta, entry),
+      onConnected: ({ connectionId, reconnect }) => reconciler?.request(reconnect ? 'reconnect' : 'connect', connectionId),
     },
   });
+
+  // Read once (it may be an sm:// reference) and registered for redaction like the API key.
+  const controlToken = o.controlToken ? await (o.resolveSecret ?? resolveSecret)(o.controlToken) : undefined;
 
   const connection = new LeasedConnection(client, o.subscriber, log);
 
@@ -122,13 +155,15 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   const startedAt = new Date();
   let stopping: Promise<boolean> | null = null;
 
-  const publishLatency = () => o.publisher.publishLatency?.() ?? { p50Ms: null, p99Ms: null, samples: 0 };
+  const publishLatency = (): PublishLatency => o.publisher.publishLatency?.() ?? { p50Ms: null, p99Ms: null, samples: 0 };
 
-  const status = () => {
+  const status = (): SubscriberStatus => {
     const c = client.status();
     const s = ingest.stats();
     const h = o.history.status();
     const lat = publishLatency();
+    const win = { ...window, inWindow: inWindow(now(), window) };
+    const bus = o.publisher.health?.() ?? null;
     return {
       service: 'subscriber',
       instanceId: o.subscriber.instanceId,
@@ -142,34 +177,24 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       lastError: c.lastError,
       lastErrorAt: c.lastErrorAt,
       paused: c.paused,
-      window: { ...window, inWindow: inWindow(now(), window) },
+      framesReceived: c.framesReceived,
+      keepAlives: c.keepAlives,
+      window: win,
+      readiness: readiness({ client: c, inWindow: win.inWindow, bus }),
       operations: c.operations,
       totals: s.totals,
       types: s.types,
       deadLetterReasons: s.deadLetterReasons,
       deadLettersNotPublished: s.deadLettersNotPublished,
-      publish: { bus: o.publisher.name, backlog: s.publishBacklog, busBacklog: o.publisher.backlog(), latency: lat, delivery: o.publisher.deliveryStatus?.() ?? null },
+      publish: { bus: o.publisher.name, backlog: s.publishBacklog, busBacklog: o.publisher.backlog(), health: bus, latency: lat, delivery: o.publisher.deliveryStatus?.() ?? null },
       history: h,
       dayCard: relay?.status() ?? null,
+      reconciliation: reconciler?.status() ?? { enabled: false },
       lease: connection.status(),
     };
   };
 
-  const registry = createSubscriberMetrics(() => {
-    const c = client.status();
-    const s = ingest.stats();
-    const lat = publishLatency();
-    return {
-      state: c.state,
-      reconnects: c.reconnects,
-      types: s.types,
-      deadLetterReasons: s.deadLetterReasons,
-      publishBacklog: s.publishBacklog,
-      historyBacklog: o.history.status().backlog,
-      publishP50Ms: lat.p50Ms,
-      publishP99Ms: lat.p99Ms,
-    };
-  });
+  const metrics = createSubscriberMetrics(status, () => o.publisher.publishLatencyHistogram?.() ?? null);
 
   const stopAndFlush = async () => {
     stopping ??= (async () => {
@@ -179,6 +204,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       await connection.disconnect();
       const drained = await ingest.drain(deadline - Date.now());
       const flushed = drained && (await settlesBy(Promise.all([o.publisher.flush(), o.history.flush()]), deadline));
+      // After the flush, so the next holder's messages for a product cannot overtake this one's backlog.
       await connection.release();
       if (!flushed) {
         log.error('stopped with work still pending', { ...ingest.stats().totals, publishBacklog: ingest.stats().publishBacklog, historyBacklog: o.history.status().backlog });
@@ -190,50 +216,35 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     return stopping;
   };
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/health', (_req, res) => {
-    res.json({ ok: true });
-  });
-  app.get('/status', (_req, res) => {
-    res.json(status());
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
-  });
-  app.post('/start', (_req, res) => {
-    const before = client.status().state;
-    connection.start();
-    log.info('start requested', { before });
-    res.status(before === 'stopped' ? 202 : 200).json({ state: client.status().state, alreadyStarted: before !== 'stopped' });
-  });
-  app.post('/stop', async (_req, res, next) => {
-    try {
-      log.info('stop requested');
-      const flushed = await stopAndFlush();
-      res.status(flushed ? 200 : 503).json({ state: client.status().state, flushed, totals: ingest.stats().totals });
-    } catch (err) {
-      next(err);
-    }
-  });
-  app.post('/test-pubsub', async (_req, res, next) => {
-    try {
-      const results = await ingest.publishTest(`test-${Date.now()}`);
-      const ok = Object.values(results).every((r) => r.ok);
-      res.status(ok ? 200 : 502).json({ ok, topics: results });
-    } catch (err) {
-      next(err);
-    }
-  });
-  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
-    log.error('control request failed', { error: err.message });
-    res.status(500).json({ error: redact(err.message) });
+  const app = createControlApp({
+    log,
+    controlToken,
+    actions: {
+      status,
+      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
+      start: () => {
+        const before = client.status().state;
+        connection.start();
+        return { before, after: client.status().state };
+      },
+      stop: async () => {
+        const flushed = await stopAndFlush();
+        return { flushed, state: client.status().state, totals: ingest.stats().totals };
+      },
+      testPublish: async () => {
+        const topics = await ingest.publishTest(`test-${Date.now()}`);
+        return { ok: Object.values(topics).every((r) => r.ok), topics };
+      },
+    },
   });
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(o.port, o.host ?? '0.0.0.0', () => resolve(s));
-    s.once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await listenOrExplain(createServer(app), o.port, o.host ?? '0.0.0.0', o.portVariable ?? 'SUBSCRIBER_PORT');
+  } catch (err) {
+    await Promise.allSettled([relay?.stop(), o.history.close(), o.publisher.close()]);
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
 
   // Cloud Run can restart the instance at any time: inside the window, resume by ourselves.
@@ -258,7 +269,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     const s = ingest.stats();
     for (const [type, c] of Object.entries(s.types)) {
       const prev = lastCounts.get(type) ?? { received: 0, published: 0, deadLettered: 0 };
-      log.info('subscriber type stats', {
+      log.figures('subscriber type stats', {
         type,
         received: c.received - prev.received,
         published: c.published - prev.published,
@@ -301,6 +312,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       const deadline = Date.now() + o.subscriber.shutdownGraceMs;
       const busDeadline = deadline - (o.historyCloseMs ?? 0) - 500;
       await relay?.stop();
+      await reconciler?.stop();
       await connection.disconnect();
       const drained = await ingest.drain(Math.max(0, busDeadline - Date.now()));
       const flushed = drained && (await settlesBy(o.publisher.flush(), busDeadline));
@@ -312,15 +324,4 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       await settlesBy(o.publisher.close(), deadline);
     },
   };
-}
-
-/** True if `p` settles before `deadline` (epoch ms), false otherwise. */
-async function settlesBy(p: Promise<unknown>, deadline: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()))));
-  try {
-    return await Promise.race([p.then(() => true, () => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -19,50 +19,13 @@
  * `Authorization: Api-Key <key>` header; errors never contain it.
  *
  * The exact queries sent are DAY_CARD_PRODUCTS_QUERY and DAY_CARD_EVENTS_QUERY.
+ *
+ * It also reads the day's state for the reconciliation after a reconnect
+ * (fetchDayState: STATE_PRODUCTS_QUERY and STATE_EVENTS_QUERY), paged the same
+ * way, with at least `minRequestGapMs` between requests.
  */
 
-export interface DayCardCompetitor {
-  /** The competitorId of CompetitorStatusChanged and EventResultChanged. */
-  id: string;
-  name: string;
-  /** Cloth number (horses) or trap number (greyhounds); null when the gateway gives neither. */
-  number: number | null;
-}
-
-export interface DayCardEvent {
-  id: string;
-  name: string;
-  venue: string;
-  /** ISO 8601. */
-  scheduledStart: string;
-  status: string;
-  /** Every declared runner, non-runners included, in the gateway's order. */
-  competitors: DayCardCompetitor[];
-}
-
-/** A product leg's selection and the runner it backs (selection ids differ per product). */
-export interface DayCardSelection {
-  /** The selectionId of SelectionStatusChanged and of the selections in dividends. */
-  id: string;
-  competitorId: string;
-}
-
-export interface DayCardProduct {
-  id: string;
-  name: string;
-  betType: string;
-  eventIds: string[];
-  status: string;
-  /** All legs' selections whose runner the gateway names. */
-  selections: DayCardSelection[];
-}
-
-export interface DayCard {
-  events: DayCardEvent[];
-  products: DayCardProduct[];
-  /** True when a list had more pages than maxPages allows, or an event or product more runners or selections than kept. */
-  truncated: boolean;
-}
+import type { DayCard, DayCardCompetitor, DayCardSelection } from '../day-card/day-card.js';
 
 export interface FetchDayCardOptions {
   /** Per request. @default 10000 */
@@ -77,6 +40,8 @@ export interface FetchDayCardOptions {
   maxSelectionsPerProduct?: number;
   /** Cancels the whole fetch. */
   signal?: AbortSignal;
+  /** Least time between two requests of one fetch, so a fetch never bursts at the gateway. @default 0 */
+  minRequestGapMs?: number;
 }
 
 export type GatewayErrorKind = 'auth' | 'http' | 'graphql' | 'timeout' | 'aborted' | 'network' | 'bad-response';
@@ -126,7 +91,7 @@ export const DAY_CARD_EVENTS_QUERY = `query DayCardEvents($since: DateTime, $unt
   }
 }`;
 
-const DEFAULTS = { timeoutMs: 10_000, pageSize: 250, maxPages: 20, maxCompetitorsPerEvent: 64, maxSelectionsPerProduct: 512 };
+const DEFAULTS = { timeoutMs: 10_000, pageSize: 250, maxPages: 20, maxCompetitorsPerEvent: 64, maxSelectionsPerProduct: 512, minRequestGapMs: 0 };
 /**
  * The events window reaches this far past the products' first and last start:
  * Tote does not say whether `until` is inclusive, and a start time can move
@@ -135,7 +100,7 @@ const DEFAULTS = { timeoutMs: 10_000, pageSize: 250, maxPages: 20, maxCompetitor
  */
 const WINDOW_MARGIN_MS = 10_000;
 
-type Options = Required<Omit<FetchDayCardOptions, 'signal'>> & { signal?: AbortSignal };
+type Options = Required<Omit<FetchDayCardOptions, 'signal'>> & { signal?: AbortSignal; requests?: { count: number; lastAt: number } };
 
 /** Tote's connections: a nullable list of nullable nodes and a page info. */
 interface Page<N> {
@@ -204,6 +169,13 @@ async function post(url: string, apiKey: string, query: string, variables: Recor
   const endpoint = endpointOf(url);
   const fail = (message: string, kind: GatewayErrorKind, status?: number) =>
     new GatewayError(scrub(`gateway ${endpoint}: ${message}`, apiKey), kind, endpoint, status);
+  if (o.requests) {
+    const wait = o.requests.lastAt + o.minRequestGapMs - Date.now();
+    if (o.requests.count > 0 && wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (o.signal?.aborted) throw fail('aborted', 'aborted');
+    o.requests.count++;
+    o.requests.lastAt = Date.now();
+  }
   const timeout = AbortSignal.timeout(o.timeoutMs);
   const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
   let res: Response;
@@ -311,15 +283,21 @@ function eventsWindow(products: ProductNode[]): { since: string; until: string }
  * omitted for the gateway's today. Events come from one events query over the
  * products' start times; those no product runs on are left out.
  */
-export async function fetchDayCard(url: string, apiKey: string, date?: string, opts: FetchDayCardOptions = {}): Promise<DayCard> {
-  const o: Options = {
+function optionsOf(opts: FetchDayCardOptions): Options {
+  return {
     timeoutMs: opts.timeoutMs ?? DEFAULTS.timeoutMs,
     pageSize: opts.pageSize ?? DEFAULTS.pageSize,
     maxPages: opts.maxPages ?? DEFAULTS.maxPages,
     maxCompetitorsPerEvent: opts.maxCompetitorsPerEvent ?? DEFAULTS.maxCompetitorsPerEvent,
     maxSelectionsPerProduct: opts.maxSelectionsPerProduct ?? DEFAULTS.maxSelectionsPerProduct,
+    minRequestGapMs: opts.minRequestGapMs ?? DEFAULTS.minRequestGapMs,
     ...(opts.signal ? { signal: opts.signal } : {}),
+    requests: { count: 0, lastAt: 0 },
   };
+}
+
+export async function fetchDayCard(url: string, apiKey: string, date?: string, opts: FetchDayCardOptions = {}): Promise<DayCard> {
+  const o = optionsOf(opts);
   const products = await pages<ProductNode>(url, apiKey, DAY_CARD_PRODUCTS_QUERY, 'products', { date: date ?? null }, o);
   const window = eventsWindow(products.nodes);
   const events = window ? await pages<EventNode>(url, apiKey, DAY_CARD_EVENTS_QUERY, 'events', window, o) : { nodes: [], truncated: false };
@@ -361,5 +339,123 @@ export async function fetchDayCard(url: string, apiKey: string, date?: string, o
         : [],
     ),
     truncated: events.truncated || products.truncated || cut,
+  };
+}
+
+// --- the day's state, for the reconciliation after a reconnect ---------------
+
+/**
+ * Results, dividends and their legs and selections are connections of their
+ * own; one page of each is asked for, this large, and a fuller one is
+ * reported as truncated rather than followed (no race has 64 placed runners,
+ * no product 64 dividend lines).
+ */
+export const STATE_NESTED_PAGE = 64;
+
+/**
+ * Selling status, pool total and declared dividends of the day's products
+ * (`date` null for the gateway's today); legs give the events' start times
+ * for the events query, as for the day card.
+ */
+export const STATE_PRODUCTS_QUERY = `query DayStateProducts($date: Date, $first: Int, $after: String, $nested: Int) {
+  products(date: $date, first: $first, after: $after) {
+    nodes {
+      id
+      type {
+        ... on BettingProduct {
+          selling { status }
+          pool { total { grossAmount { decimalAmount currency { code } } netAmount { decimalAmount currency { code } } } }
+          result {
+            status
+            dividends(first: $nested) {
+              nodes {
+                dividend { name type status amount { decimalAmount currency { code } } }
+                dividendLegs(first: $nested) {
+                  nodes { id dividendSelections(first: $nested) { nodes { id finishingPosition } pageInfo { hasNextPage } } }
+                  pageInfo { hasNextPage }
+                }
+              }
+              pageInfo { hasNextPage }
+            }
+          }
+          legs { nodes { event { id scheduledStartDateTime { iso8601 } } } }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+/** Status, result and runners' entry statuses of the events starting within since..until. */
+export const STATE_EVENTS_QUERY = `query DayStateEvents($since: DateTime, $until: DateTime, $first: Int, $after: String, $nested: Int) {
+  events(since: $since, until: $until, first: $first, after: $after) {
+    nodes {
+      id status
+      result { status results(first: $nested) { nodes { id finishingPosition status } pageInfo { hasNextPage } } }
+      eventCompetitors { nodes { id entryStatus } }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+interface MoneyNode {
+  decimalAmount: number | string | null;
+  currency: { code: string | null } | null;
+}
+
+interface NestedPage<N> {
+  nodes: (N | null)[] | null;
+  pageInfo?: { hasNextPage: boolean } | null;
+}
+
+export interface DividendLineNode {
+  dividend: { name: string | null; type: string | null; status: string | null; amount: MoneyNode | null } | null;
+  dividendLegs: NestedPage<{ id: string | null; dividendSelections: NestedPage<{ id: string | null; finishingPosition: string | null }> | null }> | null;
+}
+
+/** A product as STATE_PRODUCTS_QUERY answers it; every field may be null, as in Tote's schema. */
+export interface ProductStateNode {
+  id: string | null;
+  type: {
+    selling?: { status: string | null } | null;
+    pool?: { total: { grossAmount: MoneyNode | null; netAmount: MoneyNode | null } | null } | null;
+    result?: { status: string | null; dividends: NestedPage<DividendLineNode> | null } | null;
+    legs?: { nodes: (LegNode | null)[] | null } | null;
+  } | null;
+}
+
+/** An event as STATE_EVENTS_QUERY answers it. */
+export interface EventStateNode {
+  id: string | null;
+  status: string | null;
+  result: { status: string | null; results: NestedPage<{ id: string | null; finishingPosition: string | null; status: string | null }> | null } | null;
+  eventCompetitors: { nodes: ({ id: string | null; entryStatus: string | null } | null)[] | null } | null;
+}
+
+export interface DayState {
+  products: ProductStateNode[];
+  /** Only events that a product runs on. */
+  events: EventStateNode[];
+  /** A list had more pages than maxPages allows. */
+  truncated: boolean;
+  /** HTTP requests made. */
+  requests: number;
+}
+
+export type FetchDayStateOptions = Omit<FetchDayCardOptions, 'maxCompetitorsPerEvent' | 'maxSelectionsPerProduct'>;
+
+/** Today's products, then the events they run on: what the reconciliation compares with what the feed said. */
+export async function fetchDayState(url: string, apiKey: string, date?: string, opts: FetchDayStateOptions = {}): Promise<DayState> {
+  const o = optionsOf(opts);
+  const nested = STATE_NESTED_PAGE;
+  const products = await pages<ProductStateNode>(url, apiKey, STATE_PRODUCTS_QUERY, 'products', { date: date ?? null, nested }, o);
+  const window = eventsWindow(products.nodes as ProductNode[]);
+  const events = window ? await pages<EventStateNode>(url, apiKey, STATE_EVENTS_QUERY, 'events', { ...window, nested }, o) : { nodes: [], truncated: false };
+  const raced = new Set(products.nodes.flatMap((p) => (p.type?.legs?.nodes ?? []).flatMap((l) => (l && isId(l.event?.id) ? [l.event.id] : []))));
+  return {
+    products: products.nodes.filter((p) => isId(p.id)),
+    events: events.nodes.filter((e) => isId(e.id) && raced.has(e.id)),
+    truncated: products.truncated || events.truncated,
+    requests: o.requests!.count,
   };
 }

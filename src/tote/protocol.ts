@@ -7,17 +7,16 @@
  * - `graphql-transport-ws`: the modern protocol, whose wire format comes from
  *   the graphql-ws package.
  */
-import {
-  GRAPHQL_TRANSPORT_WS_PROTOCOL,
-  DEPRECATED_GRAPHQL_WS_PROTOCOL,
-  MessageType,
-  parseMessage,
-  stringifyMessage,
-} from 'graphql-ws';
+import { GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, stringifyMessage, validateMessage } from 'graphql-ws';
 import type { WireProtocol } from '../envelope/envelope.js';
+import { redact } from '../log/logger.js';
 
-export const LEGACY_PROTOCOL = DEPRECATED_GRAPHQL_WS_PROTOCOL; // 'graphql-ws'
-export const TRANSPORT_PROTOCOL = GRAPHQL_TRANSPORT_WS_PROTOCOL; // 'graphql-transport-ws'
+/**
+ * The legacy subprotocol's name is ours to define: graphql-ws exports it only
+ * as a deprecated constant that a future major may drop.
+ */
+export const LEGACY_PROTOCOL = 'graphql-ws' satisfies WireProtocol;
+export const TRANSPORT_PROTOCOL = GRAPHQL_TRANSPORT_WS_PROTOCOL satisfies WireProtocol; // 'graphql-transport-ws'
 
 /** Legacy message types (apollographql/subscriptions-transport-ws PROTOCOL.md). */
 export enum LegacyMessageType {
@@ -68,10 +67,20 @@ export interface Dialect {
   /** Client-initiated keep-alive probe, where the protocol has one. */
   ping(): string | null;
   pong(): string;
+  /** Reads a frame already parsed as a JSON object (the connection parses each frame once). */
+  read(msg: Record<string, unknown>): Inbound;
+  /** JSON.parse then read. */
   parse(text: string): Inbound;
 }
 
-function parseJsonObject(text: string): Record<string, unknown> {
+/** A frame field for an error message, safe whatever the frame holds (an object whose toString is not callable, say). */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return v.slice(0, 64);
+  if (v === null || typeof v !== 'object') return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
+export function parseJsonObject(text: string): Record<string, unknown> {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -88,7 +97,7 @@ function requireId(msg: Record<string, unknown>): string {
   const id = msg.id;
   if (typeof id === 'string' && id.length > 0) return id;
   if (typeof id === 'number') return String(id);
-  throw new ProtocolError(`"${String(msg.type)}" frame has no id`, 'invalid-frame');
+  throw new ProtocolError(`"${describeValue(msg.type)}" frame has no id`, 'invalid-frame');
 }
 
 function asErrors(payload: unknown): readonly unknown[] {
@@ -116,7 +125,9 @@ export const legacyDialect: Dialect = {
   ping: () => null,
   pong: () => JSON.stringify({ type: LegacyMessageType.KeepAlive }),
   parse(text) {
-    const msg = parseJsonObject(text);
+    return legacyDialect.read(parseJsonObject(text));
+  },
+  read(msg) {
     switch (msg.type) {
       case LegacyMessageType.ConnectionAck:
         return { kind: 'ack' };
@@ -133,7 +144,7 @@ export const legacyDialect: Dialect = {
       case undefined:
         throw new ProtocolError('frame has no type', 'invalid-frame');
       default:
-        throw new ProtocolError(`unexpected frame type "${String(msg.type).slice(0, 64)}"`, 'invalid-frame');
+        throw new ProtocolError(`unexpected frame type "${describeValue(msg.type)}"`, 'invalid-frame');
     }
   },
 };
@@ -147,13 +158,14 @@ export const transportDialect: Dialect = {
   ping: () => stringifyMessage({ type: MessageType.Ping }),
   pong: () => stringifyMessage({ type: MessageType.Pong }),
   parse(text) {
-    // JSON errors first, so they get their own dead-letter reason.
-    parseJsonObject(text);
-    let msg: ReturnType<typeof parseMessage>;
+    return transportDialect.read(parseJsonObject(text));
+  },
+  read(obj) {
+    let msg: ReturnType<typeof validateMessage>;
     try {
-      msg = parseMessage(text);
+      msg = validateMessage(obj);
     } catch (err) {
-      throw new ProtocolError((err as Error).message, 'invalid-frame');
+      throw new ProtocolError(err instanceof Error ? err.message.slice(0, 300) : 'frame is not a valid message', 'invalid-frame');
     }
     switch (msg.type) {
       case MessageType.ConnectionAck:
@@ -178,4 +190,18 @@ export function dialectFor(protocol: string): Dialect | undefined {
   if (protocol === LEGACY_PROTOCOL) return legacyDialect;
   if (protocol === TRANSPORT_PROTOCOL) return transportDialect;
   return undefined;
+}
+
+/** Short, key-free text for an error payload from Tote, whatever it holds. */
+export function summariseErrors(v: unknown): string {
+  const first = Array.isArray(v) ? v[0] : v;
+  if (first && typeof first === 'object' && typeof (first as { message?: unknown }).message === 'string') {
+    return redact((first as { message: string }).message).slice(0, 500);
+  }
+  if (typeof first === 'string') return redact(first).slice(0, 500);
+  try {
+    return redact(JSON.stringify(v) ?? String(v)).slice(0, 500);
+  } catch {
+    return 'unreadable error payload';
+  }
 }

@@ -2,6 +2,7 @@ import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import type { HistorySink } from '../../src/history/types.js';
+import { openStream, type SseEvent, type SseStream } from '../helpers/sse-stream.js';
 
 /** One bus for several instances, as one Pub/Sub project is: an instance's close leaves it open for the others. */
 export class SharedBus extends MemoryBus {
@@ -69,4 +70,42 @@ export function rssSampler(): { stop(): number } {
       return Math.round(Math.max(peak, process.memoryUsage().rss) / 1024 / 1024);
     },
   };
+}
+
+/**
+ * An SSE reader that reconnects with Last-Event-ID when its stream ends, as
+ * EventSource does (a slow reader is disconnected by the server's per-client
+ * bound and expected to resume from the history).
+ */
+export class ResumingReader {
+  private readonly streams: SseStream[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private opening = false;
+  reconnects = 0;
+  constructor(private readonly url: string) {}
+  async start(): Promise<void> {
+    this.streams.push(await openStream(this.url));
+    this.timer = setInterval(() => void this.check(), 100);
+  }
+  private async check(): Promise<void> {
+    const last = this.streams[this.streams.length - 1]!;
+    if (!last.ended || this.opening) return;
+    this.opening = true;
+    try {
+      const id = [...this.streams].reverse().find((s) => s.lastEventId)?.lastEventId;
+      this.streams.push(await openStream(this.url, id ? { 'last-event-id': id } : {}));
+      this.reconnects++;
+    } catch {
+      /* the next tick tries again, as EventSource retries */
+    } finally {
+      this.opening = false;
+    }
+  }
+  events(type: string): SseEvent[] {
+    return this.streams.flatMap((s) => s.events.filter((e) => e.event === type));
+  }
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.streams) s.req.destroy();
+  }
 }

@@ -8,14 +8,16 @@ import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC } from '../../src/catalog/ca
 import { loadConfig } from '../../src/config/index.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { createHistorySink } from '../../src/history/index.js';
+import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE } from '../../src/history/schema.js';
+import { FakeBigQuery } from '../bigquery-server/fake-bigquery.js';
+import { localAuthClient } from '../bigquery-server/local-auth.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { startSseService } from '../../src/sse/index.js';
 import { waitFor } from '../helpers/ports.js';
-import { openStream } from '../helpers/sse-stream.js';
 import { startHarness, TEST_KEY, type Harness } from '../helpers/subscriber-harness.js';
 import { badInputMix } from './bad-input.js';
-import { duplicatesOf, identity, rssSampler, SharedBus, sharedHistory, TopicReader } from './parts.js';
+import { duplicatesOf, identity, ResumingReader, rssSampler, SharedBus, sharedHistory, TopicReader } from './parts.js';
 import { crossInstance, sseChurn, sseRestart } from './sse-scenarios.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
@@ -175,7 +177,8 @@ const twoInstances: Scenario = {
     const duck = createHistorySink(loadConfig({ HISTORY: 'duckdb', DUCKDB_PATH: join(tmp.dir, 'tote.duckdb'), HISTORY_SPILL_FILE: join(tmp.dir, 'spill.jsonl') }).history);
     await duck.connect();
     const sse = await startSseService({ config: loadConfig({}).sse, source: bus, log: createLogger({ component: 'chaos-sse' }), host: '127.0.0.1' });
-    const stream = await openStream(`${sse.url}/events`);
+    const reader = new ResumingReader(`${sse.url}/events`);
+    await reader.start();
     const env = {
       SUBSCRIBER_LEASE: `file:${join(tmp.dir, 'subscriber.lease')}`,
       SUBSCRIBER_LEASE_TTL_MS: '3000',
@@ -190,15 +193,24 @@ const twoInstances: Scenario = {
       await waitFor(() => a.service.client.status().state === 'running' && sim.stats().operations === 15, { what: 'a connected' });
       b.service.start();
       await waitFor(() => (b.service.status() as any).lease.state === 'standby', { what: 'b standing by' });
-      let sent = sim.faults.burst(per);
-      await waitFor(() => poolTotals(seen).length >= per, { timeoutMs: 60_000, what: 'the first burst' });
+      // 1,000 msg/s, in 100 ms ticks: a busy afternoon several times over.
+      const paced = async () => {
+        let n = 0;
+        while (n < per) {
+          n += sim.faults.burst(Math.min(100, per - n));
+          await pause(100);
+        }
+        return n;
+      };
+      let sent = await paced();
+      await waitFor(() => poolTotals(seen).length >= per, { timeoutMs: 60_000, what: 'the first half' });
       await a.service.stopAndFlush();
       await waitFor(() => b.service.client.status().state === 'running' && sim.stats().operations === 15 && sim.connections() === 1, { what: 'b took over' });
-      sent += sim.faults.burst(per);
-      await waitFor(() => poolTotals(seen).length >= 2 * per, { timeoutMs: 60_000, what: 'the second burst' });
+      sent += await paced();
+      await waitFor(() => poolTotals(seen).length >= 2 * per, { timeoutMs: 60_000, what: 'the second half' });
       await b.service.stopAndFlush();
-      await waitFor(() => stream.events.filter((e) => e.event === 'PoolTotalChanged').length >= 2 * per, { timeoutMs: 60_000, what: 'the SSE stream' }).catch(() => undefined);
-      const sseIds = stream.events.filter((e) => e.event === 'PoolTotalChanged').map((e) => JSON.stringify(JSON.parse(e.data).payload));
+      await waitFor(() => reader.events('PoolTotalChanged').length >= 2 * per, { timeoutMs: 60_000, what: 'the SSE stream' }).catch(() => undefined);
+      const sseIds = reader.events('PoolTotalChanged').map((e) => JSON.stringify(JSON.parse(e.data).payload));
       const published = totalsOf(a).published + totalsOf(b).published;
       const hs = duck.status();
       const envelopes = poolTotals(seen);
@@ -212,16 +224,73 @@ const twoInstances: Scenario = {
         lost: sent - new Set(envelopes.map(identity)).size + Math.max(0, sent - new Set(sseIds).size),
         duplicated: duplicatesOf(envelopes.map(identity)) + duplicatesOf(sseIds) + Math.max(0, hs.stored - sent),
         peakRssMb: rss.stop(),
-        note: `one socket at a time; SSE carried ${sseIds.length}`,
+        note: `one socket at a time; SSE carried ${sseIds.length} (${reader.reconnects} resumes by Last-Event-ID)`,
       };
     } finally {
       rss.stop();
-      stream.req.destroy();
+      reader.close();
       await a.close();
       await b.close();
       await sse.close();
       await duck.close();
       await sim.close();
+      tmp.remove();
+    }
+  },
+};
+
+const bigqueryFailing: Scenario = {
+  name: 'BigQuery stand-in failing (503)',
+  short: true,
+  async run(o) {
+    const failTicks = o.full ? 600 : 30; // 100 ms ticks: a minute, or 3 s
+    const tmp = tempDir('bq');
+    const fake = await FakeBigQuery.start({ project: 'chaos', dataset: 'tote', schemas: { [MESSAGES_TABLE]: MESSAGE_COLUMNS, [DEAD_LETTERS_TABLE]: DEAD_LETTER_COLUMNS } });
+    const env = {
+      HISTORY: 'bigquery',
+      BQ_PROJECT: 'chaos',
+      BQ_DATASET: 'tote',
+      BQ_API_ENDPOINT: fake.url,
+      HISTORY_SPILL: 'file',
+      HISTORY_SPILL_FILE: join(tmp.dir, 'spill.jsonl'),
+      HISTORY_RETRY_MAX_MS: '2000',
+    };
+    const cfg = loadConfig({ ...env, TOTE_SUBSCRIPTIONS_URL: 'ws://unused', TOTE_API_KEY: TEST_KEY });
+    const history = createHistorySink(cfg.history, { bigqueryClientOptions: { authClient: localAuthClient() } });
+    const h = await startHarness({ env, history });
+    const rss = rssSampler();
+    try {
+      await connected(h);
+      let failing = false;
+      fake.setFaults(() => (failing ? { kind: 'status', status: 503, reason: 'backendError' } : null));
+      let sent = 0;
+      for (let i = 0; i < failTicks + 20; i++) {
+        failing = i >= 10 && i < 10 + failTicks;
+        sent += h.sim.faults.burst(20);
+        await pause(100);
+      }
+      failing = false;
+      await waitFor(() => new Set(fake.rows(MESSAGES_TABLE).map((r) => r.insertId)).size >= sent, { timeoutMs: 180_000, what: 'every row stored' }).catch(() => undefined);
+      await h.service.stopAndFlush();
+      const t = totalsOf(h);
+      const rows = fake.rows(MESSAGES_TABLE);
+      const stored = rows.map((r) => String(r.json.payload));
+      return {
+        scenario: this.name,
+        sent,
+        received: t.received,
+        published: t.published,
+        stored: rows.length,
+        deadLettered: t.deadLettered,
+        lost: sent - new Set(stored).size,
+        duplicated: duplicatesOf(stored),
+        peakRssMb: rss.stop(),
+        note: `${failTicks / 10} s of 503s at 200 msg/s; ${fake.duplicatesDropped} retried rows dropped by insertId; spilled ${(h.service.status() as any).history.spilled}`,
+      };
+    } finally {
+      rss.stop();
+      await h.close();
+      await fake.stop();
       tmp.remove();
     }
   },
@@ -288,8 +357,8 @@ export const SCENARIOS: Scenario[] = [
   twoInstances,
   disconnectStorm,
   kaSilence,
+  bigqueryFailing,
   pending('changes during a disconnect', 'slot for the reconnect reconciliation'),
-  pending('BigQuery stand-in failing for a minute', 'not built yet'),
   pending('SIGTERM mid-burst, DuckDB / BigQuery', 'not built yet'),
   sseChurn,
   sseRestart,

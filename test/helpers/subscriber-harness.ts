@@ -37,7 +37,7 @@ export async function startHarness(
     /** The query gateway for the day-card relay: 'sim' for the simulator's, or a URL. */
     graphqlUrl?: string;
     /** Service options a test drives: the stats period, the clock, the window check, secret resolution. */
-    service?: Partial<Pick<SubscriberServiceOptions, 'statsIntervalMs' | 'now' | 'windowCheckMs' | 'resolveSecret'>>;
+    service?: Partial<Pick<SubscriberServiceOptions, 'statsIntervalMs' | 'now' | 'windowCheckMs' | 'resolveSecret' | 'controlToken'>>;
   } = {},
 ): Promise<Harness> {
   const logs: string[] = [];

@@ -1,9 +1,7 @@
-import { PubSub, type Topic } from '@google-cloud/pubsub';
+import type { PubSub, Topic } from '@google-cloud/pubsub';
+import { createPubSub, grpcCode, GrpcStatus } from '../../bus/pubsub-client.js';
 import type { HistoryRow } from '../rows.js';
 import { toSpillRecord, type HistorySpill } from './spill.js';
-
-/** gRPC ALREADY_EXISTS: another instance (or an earlier run) created it first. */
-const ALREADY_EXISTS = 6;
 
 export interface PubsubSpillOptions {
   projectId: string;
@@ -16,7 +14,7 @@ export interface PubsubSpillOptions {
 
 /** A Pub/Sub client for the spill topic, on the emulator when a host is given. */
 export function spillPubSub(o: Pick<PubsubSpillOptions, 'projectId' | 'emulatorHost'>): PubSub {
-  return new PubSub({ projectId: o.projectId, ...(o.emulatorHost ? { apiEndpoint: o.emulatorHost, emulatorMode: true } : {}) });
+  return createPubSub(o);
 }
 
 /**
@@ -64,12 +62,12 @@ export async function ensureTopicAndSubscription(pubsub: PubSub, topic: string, 
   try {
     await pubsub.createTopic(topic);
   } catch (err) {
-    if ((err as { code?: number }).code !== ALREADY_EXISTS) throw err;
+    if (grpcCode(err) !== GrpcStatus.ALREADY_EXISTS) throw err;
   }
   try {
     // A long ack deadline: the replay acks only after BigQuery has the rows.
     await pubsub.topic(topic).createSubscription(subscription, { ackDeadlineSeconds: 120 });
   } catch (err) {
-    if ((err as { code?: number }).code !== ALREADY_EXISTS) throw err;
+    if (grpcCode(err) !== GrpcStatus.ALREADY_EXISTS) throw err;
   }
 }

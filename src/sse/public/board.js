@@ -70,8 +70,13 @@ function dividendOf(state, productId) {
   return amt ? { ...amt, status, count: d.dividends.length } : null;
 }
 
+/** A value recovered after a reconnect (the feed missed it) is marked, so a reader knows it was corrected. */
+const corrected = (aspect) =>
+  aspect?.reconciled ? '<small class="corrected" title="Corrected after a reconnect, from Tote\'s query API">↻</small>' : '';
+
 function productRow(state, p, now) {
   const c = poolCells(state, p);
+  const aspects = state.products.get(p.id) ?? {};
   const status = state.productStatus(p.id);
   const fresh = now - (state.poolChangedAt.get(p.id) ?? 0) < FRESH_MS;
   const label = p.betType ? esc(titleCase(p.betType)) : `<code>${esc(shortId(p.id))}</code>`;
@@ -84,10 +89,10 @@ function productRow(state, p, now) {
     : '';
   return `<tr class="product${fresh ? ' fresh' : ''}" data-product="${esc(p.id)}" title="${title}">
     <td class="ptype">${label}</td>
-    <td><span class="pill p-${esc(status)}">${esc(statusLabel(status))}</span></td>
-    <td class="num gross" title="${c.gross ? `Gross ${money(c.gross.amount, c.gross.code)}` : 'No pool total yet'}">${c.gross ? money(c.gross.amount, c.gross.code, true) : '<span class="muted">–</span>'}${c.final ? '<small class="final" title="Final pool total (betting closed)">✓</small>' : ''}</td>
+    <td><span class="pill p-${esc(status)}">${esc(statusLabel(status))}</span>${corrected(aspects.status)}</td>
+    <td class="num gross" title="${c.gross ? `Gross ${money(c.gross.amount, c.gross.code)}` : 'No pool total yet'}">${c.gross ? money(c.gross.amount, c.gross.code, true) : '<span class="muted">–</span>'}${c.final ? '<small class="final" title="Final pool total (betting closed)">✓</small>' : ''}${corrected(aspects.pool)}</td>
     <td class="num net" title="${c.net ? `Net ${money(c.net.amount, c.net.code)}` : ''}">${c.net ? money(c.net.amount, c.net.code, true) : ''}</td>
-    <td class="num div"${c.div ? ` title="${esc(winnersText(state, p.id))}"` : ''}>${divText}</td>
+    <td class="num div"${c.div ? ` title="${esc(winnersText(state, p.id))}"` : ''}>${divText}${corrected(aspects.dividends)}</td>
   </tr>`;
 }
 
@@ -102,7 +107,7 @@ function dividendLine(state, products) {
     const value = c.div
       ? `<b class="${c.div.status === 'FINAL' ? '' : 'prov'}">${money(c.div.amount, c.div.code, c.div.amount >= 1000)}${c.div.status === 'FINAL' ? '' : '<small>P</small>'}</b>`
       : `<span class="muted">${c.gross ? money(c.gross.amount, c.gross.code, true) : '–'}</span>`;
-    return `<span class="dchip" data-product="${esc(p.id)}" title="${esc(tip)}">${esc(type)} ${value}</span>`;
+    return `<span class="dchip" data-product="${esc(p.id)}" title="${esc(tip)}">${esc(type)} ${value}${corrected(state.products.get(p.id)?.dividends)}</span>`;
   });
   return `<div class="divline">${chips.join('')}</div>`;
 }
@@ -131,7 +136,7 @@ function resultLine(state, raceId) {
   let html = '';
   if (placed.length) {
     const st = rows.find((r) => r.status)?.status ?? res.status ?? '';
-    html += `<div class="result"><span class="rlabel">${st === 'FINAL' ? 'Result' : 'Provisional'}</span>${placed
+    html += `<div class="result"><span class="rlabel">${st === 'FINAL' ? 'Result' : 'Provisional'}${corrected(ev.result)}</span>${placed
       .map((r) => `<span class="pos"><b>${ordinal(r.finishingPosition)}</b> ${runnerName(state, r.competitorId)}</span>`)
       .join('')}</div>`;
   }

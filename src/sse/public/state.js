@@ -157,7 +157,7 @@ export class DayState {
     this.received++;
     this.lastMessageAt = Date.now();
     if (env.test) return true;
-    const aspect = { id: env.id, receivedAt: env.receivedAt, payload: env.payload };
+    const aspect = { id: env.id, receivedAt: env.receivedAt, payload: env.payload, ...(env.delivery === 'reconciled' ? { reconciled: true } : {}) };
     const { productId, eventId, selectionId, competitorId } = env.keys ?? {};
     if (productId) {
       const which = PRODUCT_ASPECT[env.type];

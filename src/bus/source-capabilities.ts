@@ -1,12 +1,12 @@
 import type { Registry } from 'prom-client';
-import type { EnvelopeSource } from '../bus/types.js';
+import type { EnvelopeSource } from './types.js';
 
 export type SourceState = 'starting' | 'running' | 'degraded' | 'closing' | 'closed';
 
+/** What every reporting source tells /status; each kind of source adds its own fields. */
 export interface SourceStatus {
   readonly kind: string;
   readonly state: SourceState;
-  readonly [field: string]: unknown;
 }
 
 /**
