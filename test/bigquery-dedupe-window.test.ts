@@ -90,7 +90,7 @@ describe('insertId dedupe window', () => {
       const cast = (t: string) => (t === 'TIMESTAMP' ? '?::TIMESTAMPTZ' : t === 'JSON' ? '?::JSON' : '?');
       const insert = `INSERT INTO raw (${MESSAGE_COLUMNS.map((c) => c.name).join(', ')}) VALUES (${MESSAGE_COLUMNS.map((c) => cast(c.type)).join(', ')})`;
       for (const r of raw) await db.connection.run(insert, MESSAGE_COLUMNS.map((c) => (r.json[c.name] ?? null) as string | null));
-      const vMessages = historyViews()[0]!;
+      const vMessages = historyViews().find((v) => v.name === 'v_messages')!;
       expect(vMessages.name).toBe('v_messages');
       const [v] = await db.query(
         `SELECT COUNT(*) AS n, COUNT(DISTINCT envelope_id) AS ids FROM (${vMessages.duckdb.replace(/\btote_messages\b/, 'raw')}) AS v`,

@@ -124,6 +124,30 @@ describe('BigQuery history writer', () => {
     expect((s.status() as BatchingHistoryStatus).stored).toBe(sent.length);
   });
 
+  it('stores rows with lone UTF-16 surrogates in the same requests as the rest: U+FFFD in place, originals in original_text', async () => {
+    // No injected faults here, so no reason for a short request timeout.
+    const cfg = config({ HISTORY_REQUEST_TIMEOUT_MS: '30000' });
+    const s = sink(cfg);
+    await s.connect();
+    const sent = envelopes(2).map((e, i): Envelope => (i % 5 === 0 ? { ...e, payload: { ...e.payload, note: 'x\udfff' } } : e));
+    for (const e of sent) await s.write(e);
+    await s.close();
+    const st = s.status() as BatchingHistoryStatus;
+    expect(st).toMatchObject({ stored: sent.length, deadLettered: 0, spilled: 0, lost: 0 });
+    // No row was refused and sent again on its own.
+    expect(fake.insertRequests(MESSAGES_TABLE).every((r) => r.rows.length > 1)).toBe(true);
+    const stored = new Map(fake.rows(MESSAGES_TABLE).map((r) => [r.insertId, r.json]));
+    for (const [i, e] of sent.entries()) {
+      const json = stored.get(e.id)!;
+      if (i % 5 !== 0) {
+        expect(json.original_text).toBeUndefined();
+        continue;
+      }
+      expect(JSON.parse(json.payload as string).note).toBe('x\ufffd');
+      expect(JSON.parse(JSON.parse(json.original_text as string).payload)).toEqual(e.payload);
+    }
+  });
+
   it('keeps every row through a long stretch of faults: nothing lost, nothing duplicated, invalid rows dead-lettered', async () => {
     const cfg = config();
     const s = sink(cfg);

@@ -85,6 +85,14 @@ describe('DuckDB history store', () => {
     }
   });
 
+  it('spills beside the DuckDB file it was given, so a run on a temporary file never writes into ./data', async () => {
+    const db = join(dir, 'elsewhere', 'tote.duckdb');
+    const cfg = readHistoryConfig(new EnvReader({ DUCKDB_PATH: db }));
+    expect(cfg.spill).toMatchObject({ kind: 'file', filePath: join(dir, 'elsewhere', 'history-spill.jsonl') });
+    // The default file stays where the docs say.
+    expect(readHistoryConfig(new EnvReader({})).spill.filePath).toBe(join('data', 'history-spill.jsonl'));
+  });
+
   it('refuses to start while another process holds the file, naming the file', async () => {
     const cfg = config('held');
     await mkdir(dirname(cfg.duckdbPath), { recursive: true });
@@ -125,6 +133,43 @@ describe('DuckDB history store', () => {
       expect(d!.reason).toBe('history-rejected');
       expect(String(d!.detail)).toMatch(new RegExp(`tote_messages refused row ${bad.id}: .*yesterday-ish`));
       expect(JSON.parse(String(d!.raw)).insertId).toBe(bad.id);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('stores payloads with lone UTF-16 surrogates with their batch: U+FFFD in place, the original kept in original_text, nothing dead-lettered', async () => {
+    const cfg = config('surrogates');
+    const sink = createHistorySink(cfg);
+    await sink.connect();
+    const sent = day.envelopes.map((e, i): Envelope => {
+      if (i % 10 !== 3) return e;
+      // A lone high surrogate in a value and a lone low one in a key; one in an entity key column too.
+      return { ...e, payload: { ...e.payload, note: `cut\ud83d`, ['k\udc00']: 1 }, keys: { ...e.keys, productId: `p\ud800` } };
+    });
+    for (const e of sent) await sink.write(e);
+    await sink.close();
+    const st = sink.status() as BatchingHistoryStatus;
+    expect(st).toMatchObject({ stored: sent.length, deadLettered: 0, lost: 0 });
+    const store = await DuckDbStore.open(cfg.duckdbPath, { readOnly: true });
+    try {
+      const rows = await store.query(
+        `SELECT envelope_id, product_id, JSON_VALUE(payload, '$.note') AS note, CAST(payload AS VARCHAR) AS payload, original_text
+         FROM tote_messages WHERE original_text IS NOT NULL ORDER BY envelope_id`,
+      );
+      const repaired = sent.filter((_, i) => i % 10 === 3);
+      expect(rows.map((r) => r.envelope_id)).toEqual(repaired.map((e) => e.id).sort());
+      for (const r of rows) {
+        const e = repaired.find((x) => x.id === r.envelope_id)!;
+        expect(r.product_id).toBe('p\ufffd');
+        expect(r.note).toBe('cut\ufffd');
+        // The original values come back exactly, lone surrogates and all.
+        const original = JSON.parse(String(r.original_text)) as Record<string, string>;
+        expect(JSON.parse(original.payload!)).toEqual(e.payload);
+        expect(original.product_id).toBe(e.keys.productId);
+      }
+      const [{ clean }] = (await store.query(`SELECT COUNT(*) AS clean FROM tote_messages WHERE original_text IS NULL`)) as [{ clean: number }];
+      expect(clean).toBe(sent.length - repaired.length);
     } finally {
       store.close();
     }

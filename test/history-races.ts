@@ -1,5 +1,6 @@
 import { entryForMessageType, type EntityKey } from '../src/catalog/catalog.js';
 import { extractKeys, makeEnvelope, type Envelope, type Origin } from '../src/envelope/envelope.js';
+import type { DayCard } from '../src/day-card/day-card.js';
 
 /**
  * A racing afternoon as the subscriber would have received it: a few races,
@@ -23,6 +24,8 @@ export interface RaceFacts {
   readonly grossAtMinutesBefore: ReadonlyMap<number, number>;
   readonly bets: readonly { betId: string; acceptedAt: Date; resultedAt: Date; settledAt: Date }[];
   readonly rejectedBetId: string;
+  /** Runners in cloth-number order; in this feed a product's selection ids are the runners' ids. */
+  readonly competitorIds: readonly string[];
 }
 
 export interface RaceDay {
@@ -123,8 +126,32 @@ export function raceDay(firstOff: Date, races = 3, everyMinutes = 30): RaceDay {
       grossAtMinutesBefore: grossAt,
       bets: bets.map((b, k) => ({ betId: b.betId, acceptedAt: acceptedAt[k]!, resultedAt: resultedAt[k]!, settledAt: settledAt[k]! })),
       rejectedBetId: rejected.betId,
+      competitorIds: competitors,
     });
   }
   out.sort((a, b) => a.at.getTime() - b.at.getTime());
   return { envelopes: out.map((o) => o.env), races: facts };
+}
+
+/** The day card Tote's query API would give for the day: venue, race names and times, runners, one WIN product per race. */
+export function raceDayCard(day: RaceDay, raceName: (race: number) => string = (i) => `Race ${i + 1} Handicap`): DayCard {
+  return {
+    truncated: false,
+    events: day.races.map((r, i) => ({
+      id: r.eventId,
+      name: raceName(i),
+      venue: 'Ascot',
+      scheduledStart: r.closedAt.toISOString(),
+      status: 'OPEN',
+      competitors: r.competitorIds.map((id, c) => ({ id, name: `Runner ${i + 1}-${c + 1}`, number: c + 1 })),
+    })),
+    products: day.races.map((r) => ({
+      id: r.productId,
+      name: 'Win',
+      betType: 'WIN',
+      eventIds: [r.eventId],
+      status: 'OPEN',
+      selections: r.competitorIds.map((id) => ({ id, competitorId: id })),
+    })),
+  };
 }

@@ -9,6 +9,7 @@ import {
   DEAD_LETTERS_TABLE,
   MESSAGE_COLUMNS,
   MESSAGES_TABLE,
+  NAMES_TABLE,
   PARTITION_COLUMN,
 } from '../src/history/schema.js';
 import { VIEW_NAMES, bigqueryViews } from '../src/history/sql-files.js';
@@ -144,7 +145,7 @@ describe('infra: BigQuery history', () => {
       expect(made.view.query).toContain(`\`${PROJECT}.${NAMES.dataset}.`);
     }
     const last = prod.foundation.resources.find((r) => r.body.table_id === VIEW_NAMES[VIEW_NAMES.length - 1])!;
-    expect(last.body.depends_on).toHaveLength(2 + VIEW_NAMES.length - 1);
+    expect(last.body.depends_on).toHaveLength(3 + VIEW_NAMES.length - 1);
   });
 
   it('protects prod tables and lets dev partitions expire', () => {
@@ -180,7 +181,7 @@ describe('infra: least privilege', () => {
     expect(subscriber.body.invoker_iam_disabled).toBe(false);
   });
 
-  it('lets the subscriber publish on its topics, insert into its two tables and read its three secrets, nothing more', () => {
+  it('lets the subscriber publish on its topics, insert into its three tables and read its three secrets, nothing more', () => {
     const mine = g.filter((x) => x.member === member(NAMES.accounts.subscriber));
     const publish = mine.filter((x) => x.role === 'roles/pubsub.publisher');
     const topicOf = (ref: string) => prod.foundation.resources.find((r) => ref === `\${google_pubsub_topic.${r.id}.name}`)!.body.name;
@@ -191,11 +192,12 @@ describe('infra: least privilege', () => {
     expect(mine.filter((x) => x.type === 'google_bigquery_table_iam_member').map((x) => [x.role, x.table_id]).sort()).toEqual([
       [inserter, expect.stringContaining(DEAD_LETTERS_TABLE)],
       [inserter, expect.stringContaining(MESSAGES_TABLE)],
+      [inserter, expect.stringContaining(NAMES_TABLE)],
     ]);
     expect(mine.filter((x) => x.type === 'google_bigquery_dataset_iam_member').map((x) => x.role)).toEqual(['roles/bigquery.metadataViewer']);
     expect(mine.filter((x) => x.role === 'roles/secretmanager.secretAccessor')).toHaveLength(3);
     expect(mine.filter((x) => x.type === 'google_storage_bucket_iam_member').map((x) => x.role)).toEqual(['roles/storage.objectUser']);
-    expect(mine).toHaveLength(publish.length + 2 + 1 + 3 + 1);
+    expect(mine).toHaveLength(publish.length + 3 + 1 + 3 + 1);
   });
 
   it('streams history with a role that can insert rows but not delete, alter or read the tables', () => {

@@ -35,6 +35,20 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** `npm run sql` as its own process (the pipeline holding the file is this one). */
+async function sqlProcess(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/sql.ts', '--db', db, ...args], {
+    cwd: join(import.meta.dirname, '..'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (err += b));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, out, err };
+}
+
 describe('npm run sql', () => {
   it('prints a readable table for ad-hoc SQL', async () => {
     const r = await cli('select message_type, count(*) as n from tote_messages group by 1 order by 1');
@@ -80,19 +94,38 @@ describe('npm run sql', () => {
     expect(missing.err).toMatch(/no history at .*absent\.duckdb yet: run `npm start` first/);
   });
 
+  it('says in one line that a --file does not exist, with no stack trace', async () => {
+    const r = await cli('--file', join(dir, 'missing.sql'));
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n')).toEqual([`cannot read ${join(dir, 'missing.sql')}: no such file`]);
+  });
+
+  it('refuses a write plainly and changes nothing', async () => {
+    const r = await cli('delete from tote_messages');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^refused: DELETE changes data, and `npm run sql` only reads history; nothing was changed/);
+    const n = await cli('select count(*) as n from tote_messages');
+    expect(n.out).toMatch(new RegExp(`\\b${day.envelopes.length}\\b`));
+  });
+
+  it('refuses a write while the pipeline holds the file, instead of "succeeding" on the temporary copy', async () => {
+    const sink = writerSink();
+    await sink.connect();
+    try {
+      const { code, out, err } = await sqlProcess('select 1; delete from tote_messages');
+      expect(code).toBe(2);
+      expect(err).toMatch(/refused: DELETE changes data, .* \(the pipeline holds the file, so it would only have changed a temporary copy\); nothing was changed/);
+      expect(out).toBe('');
+    } finally {
+      await sink.close();
+    }
+  });
+
   it('answers from a copy, with a note, while the pipeline holds the file', async () => {
     const sink = writerSink();
     await sink.connect(); // this process now holds the file for writing, as `npm start` does
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/sql.ts', '--db', db, 'final_pool_totals'], {
-        cwd: join(import.meta.dirname, '..'),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (b) => (out += b));
-      child.stderr.on('data', (b) => (err += b));
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const { code, out, err } = await sqlProcess('final_pool_totals');
       expect(err).toMatch(/is held by a running pipeline .* querying a copy taken at/);
       expect(code).toBe(0);
       expect(out).toContain(day.races[1]!.productId);

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvReader } from '../src/config/env.js';
 import { readHistoryConfig } from '../src/config/history.js';
-import { createHistorySink, type HistorySink } from '../src/history/index.js';
+import { createHistorySink, type BatchingHistoryStatus, type HistorySink } from '../src/history/index.js';
 import { DuckDbStore, type Row } from '../src/history/duckdb/duckdb-store.js';
 import { historyQueries, historyViews, loadQuery, qualifyForBigQuery } from '../src/history/sql-files.js';
-import { raceDay, type RaceDay } from './history-races.js';
+import { raceDay, raceDayCard, type RaceDay } from './history-races.js';
 
 /**
  * The views and the analysts' queries, run on real DuckDB over a racing
@@ -19,6 +19,7 @@ const dbPath = join(dir, 'tote.duckdb');
 // 13:00 Europe/London (BST) on a summer day.
 const day: RaceDay = raceDay(new Date('2026-07-01T12:00:00.000Z'), 3, 30);
 let store: DuckDbStore;
+let namesStored = 0;
 
 async function run(name: string): Promise<Row[]> {
   const q = loadQuery(name);
@@ -30,8 +31,14 @@ beforeAll(async () => {
   const config = readHistoryConfig(new EnvReader({ HISTORY: 'duckdb', DUCKDB_PATH: dbPath, HISTORY_SPILL: 'none' }));
   const sink: HistorySink = createHistorySink(config);
   await sink.connect();
+  // The card as the subscriber fetches it before the first race, then again with the first race renamed.
+  await sink.writeDayCard!(raceDayCard(day, (i) => (i === 0 ? 'Race 1 (old name)' : `Race ${i + 1} Handicap`)));
   for (const e of day.envelopes) await sink.write(e);
+  await sink.writeDayCard!(raceDayCard(day));
+  // Unchanged: adds nothing.
+  await sink.writeDayCard!(raceDayCard(day));
   await sink.close();
+  namesStored = (sink.status() as BatchingHistoryStatus).namesStored;
   store = await DuckDbStore.open(dbPath, { readOnly: true });
 });
 
@@ -94,11 +101,45 @@ describe('history views on DuckDB', () => {
           [e.id, e.type, e.rootField, e.receivedAt, e.source, JSON.stringify(e.payload)],
         );
       }
-      const dedupe = historyViews()[0]!.duckdb.replace(/\btote_messages\b/, 'raw');
+      const dedupe = historyViews().find((v) => v.name === 'v_messages')!.duckdb.replace(/\btote_messages\b/, 'raw');
       const [n] = await mem.query(`SELECT COUNT(*) AS n FROM (${dedupe}) AS v`);
       expect(n!.n).toBe(1);
     } finally {
       mem.close();
+    }
+  });
+});
+
+describe('names in history', () => {
+  it('keeps the day card: one row per race, runner, product leg and selection, and a changed name once more', () => {
+    const runners = day.races.reduce((n, r) => n + r.competitorIds.length, 0);
+    // races + runners + products + selections, then the renamed race again; the unchanged third card adds nothing.
+    expect(namesStored).toBe(day.races.length * 2 + runners * 2 + 1);
+  });
+
+  it('puts venue, race time and name, bet type and runner beside the ids in the views, from the latest card', async () => {
+    const r0 = day.races[0]!;
+    const [pool] = await store.query(`SELECT product_id, bet_type, venue, race_time, event_name FROM v_pool_totals WHERE product_id = ? LIMIT 1`, [r0.productId]);
+    // 13:00 BST is 12:00 UTC: the race time is London's.
+    expect(pool).toEqual({ product_id: r0.productId, bet_type: 'WIN', venue: 'Ascot', race_time: '13:00', event_name: 'Race 1 Handicap' });
+    const results = await store.query(
+      `SELECT runner_number, runner_name, finishing_position FROM v_event_results WHERE event_id = ? AND result_status = 'FINAL' ORDER BY finishing_position`,
+      [r0.eventId],
+    );
+    expect(results[0]).toEqual({ runner_number: 1, runner_name: 'Runner 1-1', finishing_position: '1' });
+    const [nr] = await store.query(`SELECT runner_number, runner_name, status FROM v_competitor_status WHERE event_id = ?`, [r0.eventId]);
+    expect(nr).toEqual({ runner_number: 6, runner_name: 'Runner 1-6', status: 'WITHDRAWN' });
+    const [sel] = await store.query(`SELECT runner_name, bet_type, venue FROM v_selection_status WHERE product_id = ?`, [r0.productId]);
+    expect(sel).toEqual({ runner_name: 'Runner 1-6', bet_type: 'WIN', venue: 'Ascot' });
+    const [div] = await store.query(`SELECT bet_type, race_time FROM v_dividends WHERE product_id = ? LIMIT 1`, [r0.productId]);
+    expect(div).toEqual({ bet_type: 'WIN', race_time: '13:00' });
+  });
+
+  it('names the documented queries too: final_pool_totals reads by venue, race time and bet type', async () => {
+    const rows = await run('final_pool_totals');
+    expect(rows.map((r) => `${r.venue} ${r.race_time} ${r.bet_type}`).sort()).toEqual(['Ascot 13:00 WIN', 'Ascot 13:30 WIN', 'Ascot 14:00 WIN']);
+    for (const q of ['pool_growth_to_off', 'close_to_final_dividend', 'last_total_before_close_vs_final']) {
+      expect((await run(q)).every((r) => r.venue === 'Ascot' && r.bet_type === 'WIN')).toBe(true);
     }
   });
 });
@@ -227,6 +268,31 @@ describe('analysis queries on DuckDB', () => {
     }
   });
 
+  it('feed_gaps: today ends at now, not at 23:00 (the rest of the day has not happened yet)', async () => {
+    const mem = await DuckDbStore.open(':memory:');
+    const london = (d: Date) => {
+      const [h, m] = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(d).split(':');
+      return Number(h) * 60 + Number(m);
+    };
+    const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+    try {
+      const at = new Date(Date.now() - 2 * 60_000);
+      await mem.connection.run(
+        `INSERT INTO tote_messages (envelope_id, message_type, root_field, received_at, source, payload) VALUES ('now', 'PoolTotalChanged', 'onPoolTotalChanged', ?::TIMESTAMPTZ, 'test', '{}'::JSON)`,
+        [at.toISOString()],
+      );
+      const before = london(new Date());
+      const rows = await mem.query(loadQuery('feed_gaps')!.duckdb);
+      const after = london(new Date());
+      const ends = rows.map((r) => String(r.silent_until));
+      expect(ends.every((e) => e <= hhmm(Math.max(after, 360)) || e === '23:00' && after >= 1380)).toBe(true);
+      // Inside the window, the last gap runs up to the minute under way (two readings: the minute may turn meanwhile).
+      if (before > 363 && after < 1380 && before === after) expect(ends.at(-1)).toBe(hhmm(after));
+    } finally {
+      mem.close();
+    }
+  });
+
   it('every query file says what it answers and runs', async () => {
     const queries = historyQueries();
     expect(queries.length).toBeGreaterThanOrEqual(8);
@@ -253,7 +319,7 @@ describe('the BigQuery texts', () => {
     expect(q).toContain('FROM `proj.tote.v_messages` AS m');
     expect(q).toContain("JSON_QUERY_ARRAY(m.payload, '$.dividends')) AS d");
     expect(q).not.toMatch(/`proj\.tote\.(m|d|payload)`/);
-    const base = qualifyForBigQuery(historyViews()[0]!.bigquery, 'proj', 'tote');
+    const base = qualifyForBigQuery(historyViews().find((v) => v.name === 'v_messages')!.bigquery, 'proj', 'tote');
     expect(base).toContain('FROM `proj.tote.tote_messages`');
     expect(base).toContain('PARTITION BY received_at, envelope_id');
   });

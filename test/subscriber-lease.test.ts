@@ -78,6 +78,10 @@ describe('two subscriber instances on one feed, file lease', () => {
     expect(leaseOf(a)).toMatchObject({ state: 'held', holder: 'instance-a' });
     expect(b.service.client.status().state).toBe('stopped');
     expect(sim.connections()).toBe(1);
+    // A standby is correctly idle: /ready answers 200 and says why it is not connected.
+    const standby = await fetch(`${b.service.url}/ready`);
+    expect(standby.status).toBe(200);
+    expect(await standby.json()).toMatchObject({ state: 'standby' });
 
     expect(sim.faults.burst(300)).toBe(300);
     await waitFor(() => poolTotals(seen).length === 300, { what: 'the first 300' });

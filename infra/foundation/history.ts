@@ -8,6 +8,8 @@ import {
   DEAD_LETTERS_TABLE,
   MESSAGE_COLUMNS,
   MESSAGES_TABLE,
+  NAME_COLUMNS,
+  NAMES_TABLE,
   PARTITION_COLUMN,
   type Column,
 } from '../../src/history/schema.js';
@@ -22,6 +24,7 @@ export class History extends Construct {
   readonly dataset: BigqueryDataset;
   readonly messages: BigqueryTable;
   readonly deadLetters: BigqueryTable;
+  readonly names: BigqueryTable;
   readonly views: BigqueryTable[] = [];
 
   constructor(scope: Construct, id: string, config: InfraConfig, dependsOn: ITerraformDependable[]) {
@@ -50,6 +53,7 @@ export class History extends Construct {
       });
     this.messages = table(MESSAGES_TABLE, MESSAGE_COLUMNS, 'One row per Tote message (envelope)', [...CLUSTER_COLUMNS]);
     this.deadLetters = table(DEAD_LETTERS_TABLE, DEAD_LETTER_COLUMNS, 'One row per dead letter, with the reason');
+    this.names = table(NAMES_TABLE, NAME_COLUMNS, 'Names of venues, races, runners and products from the day card');
 
     // The analysis views of sql/views, in dependency order: BigQuery checks what a view reads
     // when it is created, so each one waits for the tables and the views before it.
@@ -63,7 +67,7 @@ export class History extends Construct {
           // A view holds no data; recreating it loses nothing.
           deletionProtection: false,
           labels: { component: 'history' },
-          dependsOn: [this.messages, this.deadLetters, ...this.views],
+          dependsOn: [this.messages, this.deadLetters, this.names, ...this.views],
         }),
       );
     }

@@ -9,7 +9,7 @@ import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account/index.js';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member/index.js';
 import type { InfraConfig } from '../config.js';
-import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from '../../src/history/schema.js';
+import { DEAD_LETTERS_TABLE, MESSAGES_TABLE, NAMES_TABLE } from '../../src/history/schema.js';
 import { NAMES, SECRETS, roleId, type SecretVariable } from '../names.js';
 import type { History } from './history.js';
 import type { Messaging } from './messaging.js';
@@ -69,7 +69,7 @@ export class Identities extends Construct {
     for (const [name, topic] of published) {
       new PubsubTopicIamMember(this, `subscriber-publishes-${name}`, { topic: topic.name, role: 'roles/pubsub.publisher', member: subscriber });
     }
-    // Subscriber: streaming inserts into its two tables only. tabledata.insertAll checks
+    // Subscriber: streaming inserts into its three tables only. tabledata.insertAll checks
     // bigquery.tables.updateData and bigquery.tables.get on the table and bigquery.datasets.get on the
     // dataset; roles/bigquery.dataEditor would also let it delete or re-schema the tables.
     const inserterRole = new ProjectIamCustomRole(this, 'history-inserter-role', {
@@ -79,7 +79,7 @@ export class Identities extends Construct {
       permissions: ['bigquery.tables.get', 'bigquery.tables.updateData'],
       dependsOn,
     });
-    for (const [name, table] of [[MESSAGES_TABLE, history.messages], [DEAD_LETTERS_TABLE, history.deadLetters]] as const) {
+    for (const [name, table] of [[MESSAGES_TABLE, history.messages], [DEAD_LETTERS_TABLE, history.deadLetters], [NAMES_TABLE, history.names]] as const) {
       new BigqueryTableIamMember(this, `subscriber-writes-${name}`, {
         datasetId: table.datasetId,
         tableId: table.tableId,

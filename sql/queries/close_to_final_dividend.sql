@@ -15,9 +15,13 @@ finals AS (
 )
 SELECT
   c.product_id,
+  n.venue,
+  n.race_time,
+  n.bet_type,
   c.closed_at,
   f.final_dividend_at,
   ROUND((UNIX_MILLIS(f.final_dividend_at) - UNIX_MILLIS(c.closed_at)) / 60000, 2) AS minutes_to_final_dividend
 FROM closes AS c
 LEFT JOIN finals AS f ON f.product_id = c.product_id
+LEFT JOIN v_product_names AS n ON n.product_id = c.product_id
 ORDER BY minutes_to_final_dividend DESC, c.product_id

@@ -1,7 +1,12 @@
 -- Final pool total per product: the finalized PoolTotalChanged (or, when none
--- was finalized yet, the last one received), with how many updates the pool had.
+-- was finalized yet, the last one received), with how many updates the pool had,
+-- named by venue, race time, race and bet type.
 SELECT
   product_id,
+  venue,
+  race_time,
+  event_name,
+  bet_type,
   gross_amount,
   net_amount,
   currency,

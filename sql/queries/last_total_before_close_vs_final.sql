@@ -21,6 +21,9 @@ final AS (
 )
 SELECT
   f.product_id,
+  n.venue,
+  n.race_time,
+  n.bet_type,
   b.gross_amount AS last_before_close,
   f.gross_amount AS final_total,
   f.is_finalized,
@@ -28,4 +31,5 @@ SELECT
   ROUND(100 * SAFE_DIVIDE(f.gross_amount - b.gross_amount, b.gross_amount), 2) AS late_money_pct
 FROM final AS f
 LEFT JOIN before_close AS b ON b.product_id = f.product_id
+LEFT JOIN v_product_names AS n ON n.product_id = f.product_id
 ORDER BY f.product_id

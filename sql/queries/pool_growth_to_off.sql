@@ -29,9 +29,13 @@ snapshots AS (
 )
 SELECT
   s.product_id,
+  n.venue,
+  n.race_time,
+  n.bet_type,
   s.minutes_before,
   s.gross_amount AS gross_pool,
   ROUND(100 * SAFE_DIVIDE(s.gross_amount, f.final_gross), 1) AS pct_of_final
 FROM snapshots AS s
 JOIN final AS f ON f.product_id = s.product_id
+LEFT JOIN v_product_names AS n ON n.product_id = s.product_id
 ORDER BY s.product_id, s.minutes_before DESC

@@ -6,6 +6,10 @@ SELECT
   m.envelope_id,
   m.received_at,
   m.product_id,
+  p.bet_type,
+  p.venue,
+  p.race_time,
+  p.event_name,
   JSON_VALUE(d, '$.dividend.name') AS dividend_name,
   JSON_VALUE(d, '$.dividend.type') AS dividend_type,
   JSON_VALUE(d, '$.dividend.status') AS dividend_status,
@@ -21,4 +25,5 @@ SELECT
   m.source
 FROM v_messages AS m
 CROSS JOIN UNNEST(JSON_QUERY_ARRAY(m.payload, '$.dividends')) AS u(d)
+LEFT JOIN v_product_names AS p ON p.product_id = m.product_id
 WHERE m.message_type = 'PoolDividendChanged'

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { HISTORY_SPILL_SUBSCRIPTION, HISTORY_SPILL_TOPIC } from '../history/spill/names.js';
 import type { EnvReader } from './env.js';
 
@@ -61,13 +62,15 @@ export function readHistoryConfig(r: EnvReader): HistoryConfig {
   if (kind === 'bigquery' && spillKind === 'pubsub' && !spillProject) {
     r.fail('BQ_PROJECT, GOOGLE_CLOUD_PROJECT or HISTORY_SPILL_PROJECT is required when HISTORY=bigquery spills to Pub/Sub');
   }
-  const batchMaxRows = r.int('HISTORY_BATCH_MAX_ROWS', 500, 1, 10_000);
+  // Google's recommended insertAll batch (hard cap 50,000 rows); DuckDB pays per transaction, not per row, so it takes more.
+  const batchMaxRows = r.int('HISTORY_BATCH_MAX_ROWS', kind === 'duckdb' ? 2_000 : 500, 1, 10_000);
   const bufferMaxRows = r.int('HISTORY_BUFFER_MAX_ROWS', 20_000, 1);
   if (bufferMaxRows < batchMaxRows) r.fail('HISTORY_BUFFER_MAX_ROWS must be at least HISTORY_BATCH_MAX_ROWS');
+  // Beside the checkout, ignored by git; analysts query it with `npm run sql`.
+  const duckdbPath = r.str('DUCKDB_PATH', './data/tote.duckdb');
   return {
     kind,
-    // Beside the checkout, ignored by git; analysts query it with `npm run sql`.
-    duckdbPath: r.str('DUCKDB_PATH', './data/tote.duckdb'),
+    duckdbPath,
     bigquery: {
       // The issue's default: the Google Cloud project the service runs in.
       projectId: r.str('BQ_PROJECT', gcpProject),
@@ -78,7 +81,6 @@ export function readHistoryConfig(r: EnvReader): HistoryConfig {
       requestTimeoutMs: r.int('HISTORY_REQUEST_TIMEOUT_MS', 30_000, 10, 600_000),
     },
     batch: {
-      // Google's recommended insertAll batch (hard cap 50,000 rows).
       maxRows: batchMaxRows,
       // Half the 10 MB request cap: leaves room for JSON encoding overhead.
       maxBytes: r.int('HISTORY_BATCH_MAX_BYTES', 5 * 1024 * 1024, 1024, 9 * 1024 * 1024),
@@ -106,8 +108,9 @@ export function readHistoryConfig(r: EnvReader): HistoryConfig {
       projectId: spillProject,
       emulatorHost,
       createTopics: r.bool('HISTORY_SPILL_CREATE_TOPICS', Boolean(emulatorHost)),
-      // Next to the DuckDB file: survives restarts of a local run.
-      filePath: r.str('HISTORY_SPILL_FILE', './data/history-spill.jsonl'),
+      // In the DuckDB file's folder: survives restarts of a local run, and a run pointed at another file
+      // (a test's temporary folder) does not spill into ./data.
+      filePath: r.str('HISTORY_SPILL_FILE', join(dirname(duckdbPath), 'history-spill.jsonl')),
     },
     // Inside the subscriber's 8 s shutdown grace, leaving time to spill.
     closeTimeoutMs: r.int('HISTORY_CLOSE_TIMEOUT_MS', 5_000, 0, 600_000),

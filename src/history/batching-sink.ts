@@ -1,9 +1,10 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
 import { log } from '../log/logger.js';
 import type { RowInserter } from './inserter.js';
-import { BatchLane, type LaneLimits } from './lane.js';
-import { deadLetterRow, messageRow, rejectedRowDeadLetter, type HistoryRow } from './rows.js';
-import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from './schema.js';
+import { BatchLane, type LaneLimits, type RefusedRows } from './lane.js';
+import type { DayCard } from '../day-card/day-card.js';
+import { dayCardNameRows, deadLetterRow, messageRow, rejectedRowDeadLetter, type HistoryRow, type HistoryTable } from './rows.js';
+import { DEAD_LETTERS_TABLE, MESSAGES_TABLE, NAMES_TABLE } from './schema.js';
 import type { HistorySpill } from './spill/spill.js';
 import type { HistorySink, HistoryStatus } from './types.js';
 
@@ -17,6 +18,8 @@ export interface BatchingHistoryStatus extends HistoryStatus {
   /** write() calls waiting for room in the buffer (backpressure). */
   readonly waitingWriters: number;
   readonly deadLettersStored: number;
+  /** Rows of the names table (day cards): only what changed since the last card is written. */
+  readonly namesStored: number;
   /** Rows neither stored nor spilled at close; each was written to the log. */
   readonly lost: number;
   readonly insertAttempts: number;
@@ -30,10 +33,20 @@ export interface BatchingHistoryStatus extends HistoryStatus {
  * messages lane, dead letters to the dead-letter lane. Message rows the store
  * refuses as invalid become dead letters with the store's reason.
  */
+/**
+ * Names remembered (id -> what was last written for it) so an unchanged day
+ * card writes nothing. Past this many the memory is cleared: the next card
+ * is written whole once (a few thousand rows), and the views still show one
+ * name per id.
+ */
+const NAMES_REMEMBERED = 200_000;
+
 export class BatchingHistorySink implements HistorySink {
   private readonly messages: BatchLane;
   private readonly deadLetters: BatchLane;
-  private counts = { stored: 0, deadLettered: 0, deadLettersStored: 0, spilled: 0, lost: 0 };
+  private readonly names: BatchLane;
+  private readonly lastNames = new Map<string, string>();
+  private counts = { stored: 0, deadLettered: 0, deadLettersStored: 0, namesStored: 0, spilled: 0, lost: 0 };
   private lastWriteAt: string | null = null;
   private connected = false;
   private closed = false;
@@ -44,26 +57,22 @@ export class BatchingHistorySink implements HistorySink {
     private readonly spill: HistorySpill | null,
     private readonly options: BatchingSinkOptions,
   ) {
-    this.messages = new BatchLane(MESSAGES_TABLE, inserter, spill, options, {
-      stored: (rows) => {
-        this.counts.stored += rows.length;
-        this.lastWriteAt = new Date().toISOString();
-      },
-      invalid: (row, reason) => this.rejected(row, reason),
-      spilled: (rows, reason) => this.spilledRows(rows, reason),
-      lost: (rows, reason) => this.lostRows(rows, reason),
-      error: (message) => log.warn('history insert failed', { sink: name, table: MESSAGES_TABLE, error: message }),
-    });
-    this.deadLetters = new BatchLane(DEAD_LETTERS_TABLE, inserter, spill, options, {
-      stored: (rows) => {
-        this.counts.deadLettersStored += rows.length;
-      },
-      // A dead letter the store refuses has nowhere better to go than the spill or the log.
-      invalid: (row, reason) => void this.parkRefusedDeadLetter(row, reason),
-      spilled: (rows, reason) => this.spilledRows(rows, reason),
-      lost: (rows, reason) => this.lostRows(rows, reason),
-      error: (message) => log.warn('history insert failed', { sink: name, table: DEAD_LETTERS_TABLE, error: message }),
-    });
+    const lane = (table: HistoryTable, stored: (rows: readonly HistoryRow[]) => void, refused: RefusedRows) =>
+      new BatchLane(table, inserter, spill, options, {
+        stored,
+        // Only message rows are reported ('report'); the others' lanes spill refused rows themselves.
+        invalid: (row, reason) => (refused === 'report' ? this.rejected(row, reason) : this.lostRows([row], reason)),
+        spilled: (rows, reason) => this.spilledRows(rows, reason),
+        lost: (rows, reason) => this.lostRows(rows, reason),
+        error: (message) => log.warn('history insert failed', { sink: name, table, error: message }),
+      }, refused);
+    this.messages = lane(MESSAGES_TABLE, (rows) => {
+      this.counts.stored += rows.length;
+      this.lastWriteAt = new Date().toISOString();
+    }, 'report');
+    // A dead letter or a name the store refuses has nowhere better to go than the spill (or the log).
+    this.deadLetters = lane(DEAD_LETTERS_TABLE, (rows) => (this.counts.deadLettersStored += rows.length), 'spill');
+    this.names = lane(NAMES_TABLE, (rows) => (this.counts.namesStored += rows.length), 'spill');
   }
 
   async connect(): Promise<void> {
@@ -72,6 +81,7 @@ export class BatchingHistorySink implements HistorySink {
     await this.spill?.connect();
     this.messages.start();
     this.deadLetters.start();
+    this.names.start();
     this.connected = true;
   }
 
@@ -83,44 +93,55 @@ export class BatchingHistorySink implements HistorySink {
     return this.deadLetters.add(deadLetterRow(deadLetter));
   }
 
+  /** The card's names that are new or changed since the last card this sink wrote. */
+  async writeDayCard(card: DayCard): Promise<void> {
+    const rows = dayCardNameRows(card).filter((n) => this.lastNames.get(n.key) !== n.content);
+    if (this.lastNames.size + rows.length > NAMES_REMEMBERED) this.lastNames.clear();
+    for (const n of rows) this.lastNames.set(n.key, n.content);
+    await Promise.all(rows.map((n) => this.names.add(n.row)));
+  }
+
   async flush(): Promise<void> {
     await this.messages.flush();
+    await this.names.flush();
     await this.deadLetters.flush();
   }
 
   /**
-   * Messages first (three quarters of the time): their refused rows still
-   * need the dead-letter lane, which gets the rest. Within closeTimeoutMs
+   * Messages first (70% of the time), then names (10%): their refused rows
+   * still need the dead-letter lane, which gets the rest. Within closeTimeoutMs
    * whatever the stores do.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const deadline = Date.now() + this.options.closeTimeoutMs;
-    await this.messages.close(Math.floor(this.options.closeTimeoutMs * 0.75));
+    await this.messages.close(Math.floor(this.options.closeTimeoutMs * 0.7));
+    await this.names.close(Math.max(1, Math.floor(this.options.closeTimeoutMs * 0.1)));
     await this.deadLetters.close(Math.max(1, deadline - Date.now()));
     await this.spill?.close().catch((err: Error) => log.warn('history spill close failed', { error: err.message }));
     await this.inserter.close();
   }
 
   status(): BatchingHistoryStatus {
-    const m = this.messages.backlog();
-    const d = this.deadLetters.backlog();
-    const lanes = [this.messages, this.deadLetters];
+    const lanes = [this.messages, this.deadLetters, this.names];
+    const backlogs = lanes.map((l) => l.backlog());
+    const total = (k: 'rows' | 'bytes' | 'waitingWriters') => backlogs.reduce((n, b) => n + b[k], 0);
     const last = lanes.filter((l) => l.lastErrorAt !== null).sort((a, b) => b.lastErrorAt! - a.lastErrorAt!)[0];
     const failing = lanes.map((l) => l.failingSince).filter((t): t is number => t !== null);
     return {
       sink: this.name,
-      backlog: m.rows + d.rows,
-      backlogBytes: m.bytes + d.bytes,
-      waitingWriters: m.waitingWriters + d.waitingWriters,
+      backlog: total('rows'),
+      backlogBytes: total('bytes'),
+      waitingWriters: total('waitingWriters'),
       stored: this.counts.stored,
       deadLettered: this.counts.deadLettered,
       deadLettersStored: this.counts.deadLettersStored,
+      namesStored: this.counts.namesStored,
       spilled: this.counts.spilled,
       lost: this.counts.lost,
-      insertAttempts: this.messages.attempts + this.deadLetters.attempts,
-      retries: this.messages.retries + this.deadLetters.retries,
+      insertAttempts: lanes.reduce((n, l) => n + l.attempts, 0),
+      retries: lanes.reduce((n, l) => n + l.retries, 0),
       failingSince: failing.length ? new Date(Math.min(...failing)).toISOString() : null,
       spillTarget: this.spill?.name ?? null,
       lastError: last?.lastError ?? null,
@@ -135,20 +156,6 @@ export class BatchingHistorySink implements HistorySink {
     this.deadLetters.add(rejectedRowDeadLetter(row, reason), true).catch((err) => {
       this.lostRows([row], `refused (${reason}) and the dead-letter lane is closed: ${String(err)}`);
     });
-  }
-
-  private async parkRefusedDeadLetter(row: HistoryRow, reason: string): Promise<void> {
-    const why = `dead-letter table refused the row: ${reason}`;
-    if (this.spill) {
-      try {
-        await this.spill.spill([row], why);
-        this.spilledRows([row], why);
-        return;
-      } catch (err) {
-        log.error('history spill failed', { error: String(err) });
-      }
-    }
-    this.lostRows([row], why);
   }
 
   private spilledRows(rows: readonly HistoryRow[], reason: string): void {

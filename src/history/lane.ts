@@ -29,6 +29,60 @@ export class HistoryClosedError extends Error {
 }
 
 /**
+ * Where a lane is in its life. Transitions, and what each one means:
+ *
+ *   created --start()--> running --close()--> closing --> closed
+ *                                                \--(close timed out)--> abandoned --> closed
+ *
+ * - running: add() takes rows (or waits for room); the pump stores batches.
+ * - closing: add() is refused; writers already waiting join the queue; the
+ *   pump stores what is left without waiting for batches to fill; failing
+ *   batches go to the spill at once instead of after spillAfterMs.
+ * - abandoned: close() ran out of time and handed everything still held to
+ *   the spill; answers still arriving for those rows are ignored.
+ * - closed: the pump has stopped.
+ */
+export type LaneState = 'created' | 'running' | 'closing' | 'abandoned' | 'closed';
+
+const TRANSITIONS: Readonly<Record<LaneState, readonly LaneState[]>> = {
+  created: ['running', 'closing'],
+  running: ['closing'],
+  closing: ['abandoned', 'closed'],
+  abandoned: ['closed'],
+  closed: [],
+};
+
+/** What happens to rows the store refuses as invalid. */
+export type RefusedRows =
+  /** Reported through events.invalid (message rows: the sink turns them into dead letters). */
+  | 'report'
+  /** Spilled by the lane itself, held in its backlog until durable (dead letters and names: nowhere better to go). */
+  | 'spill';
+
+/** A wait that one call to wake() cuts short; at most one wait at a time. */
+class Alarm {
+  private wakeNow: (() => void) | null = null;
+
+  /** `unref`: the wait does not keep the process alive. */
+  sleep(ms: number, unref = false): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.wakeNow === done) this.wakeNow = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      if (unref) timer.unref();
+      this.wakeNow = done;
+    });
+  }
+
+  wake(): void {
+    this.wakeNow?.();
+  }
+}
+
+/**
  * One table's way into a store: a bounded buffer, a batcher and the retry,
  * spill and backpressure rules. One batch is in flight at a time: Tote's
  * feed is far below one insertAll per second of 500 rows, and a single
@@ -62,14 +116,16 @@ export class BatchLane {
   /** write() calls waiting for room, with their rows: at close these rows join the queue (stored, spilled or lost). */
   private waiters: { row: HistoryRow; admitted: boolean; wake: () => void }[] = [];
   private idleWaiters: (() => void)[] = [];
-  private wakePump: (() => void) | null = null;
-  private wakeBackoff: (() => void) | null = null;
+  private current: LaneState = 'created';
+  /** The pump's wait for rows or for a batch to fill: add(), flush() and close() cut it short. */
+  private readonly pumpAlarm = new Alarm();
+  /** A retry backoff: only close() cuts it short (new rows must not speed up retries). */
+  private readonly backoffAlarm = new Alarm();
   private flushes = 0;
-  private closing = false;
-  private closed = false;
-  private abandoned = false;
-  private spilling = false;
+  /** The queue being moved to the spill, when it is (one such move at a time). */
+  private queueSpill: Promise<void> | null = null;
   private pumpDone: Promise<void> | null = null;
+  private closeDone: Promise<void> | null = null;
   private inFlight: readonly HistoryRow[] = [];
   private beingSpilled = new Set<readonly HistoryRow[]>();
   failingSince: number | null = null;
@@ -84,10 +140,36 @@ export class BatchLane {
     private readonly spill: HistorySpill | null,
     private readonly limits: LaneLimits,
     private readonly events: LaneEvents,
+    private readonly refused: RefusedRows = 'report',
   ) {}
 
+  get state(): LaneState {
+    return this.current;
+  }
+
+  private to(next: LaneState): void {
+    if (!TRANSITIONS[this.current].includes(next)) throw new Error(`history lane ${this.table}: no way from ${this.current} to ${next}`);
+    this.current = next;
+  }
+
+  /**
+   * close() gave up, or is done: answers still arriving for rows held then
+   * are ignored (close has spilled or logged those rows). A getter, because
+   * the state changes across awaits.
+   */
+  private get abandoned(): boolean {
+    return this.current === 'abandoned' || this.current === 'closed';
+  }
+
+  /** add() is refused from here on. */
+  private get closing(): boolean {
+    return this.current !== 'created' && this.current !== 'running';
+  }
+
   start(): void {
-    this.pumpDone ??= this.pump();
+    if (this.current !== 'created') return;
+    this.to('running');
+    this.pumpDone = this.pump();
   }
 
   /** Rows accepted and not yet stored, dead-lettered, spilled or lost. */
@@ -104,7 +186,7 @@ export class BatchLane {
   async add(row: HistoryRow, force = false): Promise<void> {
     if (this.closing) throw new HistoryClosedError(this.table);
     while (!force && !this.closing && this.overLimit(row.bytes)) {
-      if (this.failingSince !== null) void this.spillQueued('buffer full while the store is failing');
+      if (this.failingSince !== null) this.spillQueued('buffer full while the store is failing');
       const waiter = { row, admitted: false, wake: () => {} };
       await new Promise<void>((resolve) => {
         waiter.wake = resolve;
@@ -114,7 +196,7 @@ export class BatchLane {
       if (waiter.admitted) return;
     }
     // Woken just before close gave up on the queue: nowhere left but the log.
-    if (this.abandoned || this.closed) return this.events.lost([row], 'arrived while the sink was closing');
+    if (this.abandoned) return this.events.lost([row], 'arrived while the sink was closing');
     this.enqueue(row);
   }
 
@@ -142,16 +224,19 @@ export class BatchLane {
    * rows as lost (each written to the log). A request still in flight is not
    * waited for: its answer is ignored.
    */
-  async close(timeoutMs: number): Promise<void> {
-    if (this.closed) return;
-    this.closing = true;
+  close(timeoutMs: number): Promise<void> {
+    return (this.closeDone ??= this.closeNow(timeoutMs));
+  }
+
+  private async closeNow(timeoutMs: number): Promise<void> {
+    this.to('closing');
     this.admitWaiters();
     this.nudge();
-    this.wakeBackoff?.();
+    this.backoffAlarm.wake();
     const spillMs = Math.floor(timeoutMs / 3);
     const timedOut = !(await settlesBy(this.idle(), Date.now() + timeoutMs - spillMs));
     if (timedOut) await this.abandon(Math.max(1, spillMs));
-    this.closed = true;
+    this.to('closed');
     this.nudge();
     if (!timedOut) await this.pumpDone;
   }
@@ -162,9 +247,7 @@ export class BatchLane {
   }
 
   private nudge(): void {
-    const w = this.wakePump;
-    this.wakePump = null;
-    w?.();
+    this.pumpAlarm.wake();
   }
 
   private releaseWaiters(): void {
@@ -206,34 +289,8 @@ export class BatchLane {
     }
   }
 
-  /**
-   * A wait the next add() or close() cuts short. The idle wait (nothing
-   * queued) does not keep the process alive; a wait with rows due does.
-   */
-  private sleep(ms: number, idle = false): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      if (idle) timer.unref();
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakePump = done;
-    });
-  }
-
-  /** A retry backoff: only close() cuts it short (new rows must not speed up retries). */
   private backoff(attempt: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, backoffDelay(attempt, this.limits.retry.initialMs, this.limits.retry.maxMs));
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        if (self.wakeBackoff === done) self.wakeBackoff = null;
-        resolve();
-      }
-      this.wakeBackoff = done;
-    });
+    return this.backoffAlarm.sleep(backoffDelay(attempt, this.limits.retry.initialMs, this.limits.retry.maxMs));
   }
 
   private batchReady(): boolean {
@@ -244,13 +301,14 @@ export class BatchLane {
   }
 
   private async pump(): Promise<void> {
-    while (!this.closed) {
+    while (this.current !== 'closed') {
       if (!this.queue.length) {
-        await this.sleep(60_000, true);
+        // Nothing due: this wait must not keep the process alive.
+        await this.pumpAlarm.sleep(60_000, true);
         continue;
       }
       if (!this.batchReady()) {
-        await this.sleep(Math.max(1, this.limits.batch.maxDelayMs - (Date.now() - (this.oldestAt ?? Date.now()))));
+        await this.pumpAlarm.sleep(Math.max(1, this.limits.batch.maxDelayMs - (Date.now() - (this.oldestAt ?? Date.now()))));
         continue;
       }
       await this.deliver(this.nextBatch());
@@ -289,6 +347,11 @@ export class BatchLane {
           this.events.stored(out.stored);
         }
         for (const { row, reason } of out.invalid) {
+          if (this.refused === 'spill') {
+            // Through the lane, so flush() and close() wait until it is durable.
+            await this.spillRefused(row, `${this.table} refused the row: ${reason}`);
+            continue;
+          }
           this.release([row]);
           this.events.invalid(row, reason);
         }
@@ -316,7 +379,7 @@ export class BatchLane {
     this.lastError = message;
     this.lastErrorAt = Date.now();
     this.events.error(message);
-    if (this.waiters.length || this.overLimit()) void this.spillQueued('buffer full while the store is failing');
+    if (this.waiters.length || this.overLimit()) this.spillQueued('buffer full while the store is failing');
   }
 
   private shouldSpill(): boolean {
@@ -325,20 +388,27 @@ export class BatchLane {
     return Date.now() - this.failingSince >= this.limits.spillAfterMs;
   }
 
-  /** Moves every queued row to the spill (serialised: one spill of the queue at a time). */
-  private async spillQueued(reason: string): Promise<void> {
-    if (this.spilling || !this.spill || !this.queue.length) return;
-    this.spilling = true;
-    try {
-      const rows = this.queue.splice(0);
-      const bytes = this.queuedBytes;
-      this.queuedBytes = 0;
-      this.oldestAt = null;
-      this.take(rows.length, bytes);
-      await this.spillRows(rows, reason);
-    } finally {
-      this.spilling = false;
+  /** Moves every queued row to the spill (one move of the queue at a time; the rows stay in the backlog until spilled). */
+  private spillQueued(reason: string): void {
+    if (this.queueSpill || !this.spill || !this.queue.length) return;
+    const rows = this.queue.splice(0);
+    const bytes = this.queuedBytes;
+    this.queuedBytes = 0;
+    this.oldestAt = null;
+    this.take(rows.length, bytes);
+    this.queueSpill = this.spillRows(rows, reason).finally(() => {
+      this.queueSpill = null;
+    });
+  }
+
+  /** A refused row with nowhere better to go: the spill, or (no spill) the log. Its room is held until then. */
+  private async spillRefused(row: HistoryRow, reason: string): Promise<void> {
+    if (!this.spill) {
+      this.release([row]);
+      this.events.lost([row], reason);
+      return;
     }
+    await this.spillRows([row], reason);
   }
 
   /** Spills until it works; the rows stay counted in the buffer meanwhile (so writers keep waiting). */
@@ -382,7 +452,7 @@ export class BatchLane {
    * views' dedupe on envelope_id.
    */
   private async abandon(spillMs: number): Promise<void> {
-    this.abandoned = true;
+    this.to('abandoned');
     const queued = this.queue.splice(0);
     this.queuedBytes = 0;
     const inFlight = this.inFlight;

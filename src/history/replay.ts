@@ -1,6 +1,6 @@
 import { backoffDelay } from '../retry/backoff.js';
 import type { RowInserter } from './inserter.js';
-import { rejectedRowDeadLetter, type HistoryRow } from './rows.js';
+import { HISTORY_TABLE_NAMES, rejectedRowDeadLetter, type HistoryRow, type HistoryTable } from './rows.js';
 import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from './schema.js';
 
 /**
@@ -76,7 +76,7 @@ export async function replayHistory(source: ReplaySource, target: RowInserter, o
     }
     const done: HistoryRow[] = [];
     const left: HistoryRow[] = [];
-    for (const table of [MESSAGES_TABLE, DEAD_LETTERS_TABLE] as const) {
+    for (const table of HISTORY_TABLE_NAMES) {
       const rows = batch.rows.filter((r) => r.table === table);
       if (!rows.length) continue;
       const out = await insertWithRetry(target, table, rows, opts);
@@ -91,8 +91,8 @@ export async function replayHistory(source: ReplaySource, target: RowInserter, o
         report.refusedAgain += out.invalid.length;
         continue;
       }
-      if (table === DEAD_LETTERS_TABLE) {
-        // A dead letter the table refuses has nowhere else to go: keep it in the source.
+      if (table !== MESSAGES_TABLE) {
+        // A dead letter (or a name) the table refuses has nowhere else to go: keep it in the source.
         left.push(...out.invalid.map((i) => i.row));
         continue;
       }
@@ -118,7 +118,7 @@ export async function replayHistory(source: ReplaySource, target: RowInserter, o
 
 async function insertWithRetry(
   target: RowInserter,
-  table: typeof MESSAGES_TABLE | typeof DEAD_LETTERS_TABLE,
+  table: HistoryTable,
   rows: readonly HistoryRow[],
   opts: ReplayOptions,
 ): Promise<{ stored: HistoryRow[]; invalid: { row: HistoryRow; reason: string }[]; failed: readonly HistoryRow[]; error: string | null }> {

@@ -1,8 +1,17 @@
 import { ENTITY_KEYS, keyColumn } from '../catalog/catalog.js';
 import { makeDeadLetter, type DeadLetter, type Envelope } from '../envelope/envelope.js';
-import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from './schema.js';
+import { createHash } from 'node:crypto';
+import type { DayCard } from '../day-card/day-card.js';
+import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE, NAME_COLUMNS, NAMES_TABLE, ORIGINAL_TEXT_COLUMN } from './schema.js';
+import { storableText } from './well-formed.js';
 
-export type HistoryTable = typeof MESSAGES_TABLE | typeof DEAD_LETTERS_TABLE;
+export type HistoryTable = typeof MESSAGES_TABLE | typeof DEAD_LETTERS_TABLE | typeof NAMES_TABLE;
+
+export const HISTORY_TABLE_NAMES: readonly HistoryTable[] = [MESSAGES_TABLE, DEAD_LETTERS_TABLE, NAMES_TABLE];
+
+export function isHistoryTable(t: unknown): t is HistoryTable {
+  return HISTORY_TABLE_NAMES.includes(t as HistoryTable);
+}
 
 /**
  * One row on its way to a history table, already in the table's column
@@ -17,12 +26,31 @@ export interface HistoryRow {
   readonly bytes: number;
 }
 
+const JSON_COLUMNS: Record<HistoryTable, ReadonlySet<string>> = {
+  [MESSAGES_TABLE]: new Set(MESSAGE_COLUMNS.filter((c) => c.type === 'JSON').map((c) => c.name)),
+  [DEAD_LETTERS_TABLE]: new Set(DEAD_LETTER_COLUMNS.filter((c) => c.type === 'JSON').map((c) => c.name)),
+  [NAMES_TABLE]: new Set(NAME_COLUMNS.filter((c) => c.type === 'JSON').map((c) => c.name)),
+};
+
 function sized(table: HistoryTable, insertId: string, all: Record<string, string | boolean | null>): HistoryRow {
   // NULL columns are left out: the same in the table, and a row only names
   // the columns it fills, so a column the table lacks refuses only the rows
   // that carry a value for it.
   const json: Record<string, string | boolean | null> = {};
-  for (const [k, v] of Object.entries(all)) if (v !== null && v !== undefined) json[k] = v;
+  let originals: Record<string, string> | null = null;
+  for (const [k, v] of Object.entries(all)) {
+    if (v === null || v === undefined) continue;
+    if (typeof v !== 'string' || k === ORIGINAL_TEXT_COLUMN) {
+      json[k] = v;
+      continue;
+    }
+    // Lone surrogates would make the store refuse (or mangle) the row: store U+FFFD, keep the original beside it.
+    const stored = storableText(v, JSON_COLUMNS[table].has(k));
+    if (stored !== v) (originals ??= {})[k] = v;
+    json[k] = stored;
+  }
+  // JSON.stringify escapes lone surrogates, so this text is well-formed and gives the originals back exactly.
+  if (originals) json[ORIGINAL_TEXT_COLUMN] = JSON.stringify(originals);
   // insertId, braces and keys: the JSON text is what goes over the wire.
   return { table, insertId, json, bytes: Buffer.byteLength(JSON.stringify(json)) + insertId.length + 32 };
 }
@@ -60,6 +88,38 @@ export function deadLetterRow(d: DeadLetter): HistoryRow {
     connection_id: d.connectionId,
     instance_id: d.instanceId,
   });
+}
+
+type NameFields = Record<string, string | boolean | null>;
+
+/**
+ * The day card as rows of the names table, each with the id of the thing it
+ * names (`key`) and what it says about it (`content`, without the time):
+ * the sink writes a row only when its content differs from the last written
+ * for that key.
+ */
+export function dayCardNameRows(card: DayCard, at: Date = new Date()): { key: string; content: string; row: HistoryRow }[] {
+  const receivedAt = at.toISOString();
+  const truncated = card.truncated || null;
+  const out: { key: string; content: string; row: HistoryRow }[] = [];
+  const add = (key: string, fields: NameFields) => {
+    const content = JSON.stringify(fields);
+    const nameId = createHash('sha256').update(`${content}\n${receivedAt}`).digest('hex').slice(0, 32);
+    out.push({ key, content, row: sized(NAMES_TABLE, nameId, { name_id: nameId, received_at: receivedAt, ...fields, card_truncated: truncated }) });
+  };
+  for (const e of card.events) {
+    add(`e:${e.id}`, { kind: 'event', event_id: e.id, venue: e.venue || null, event_name: e.name || null, scheduled_start: e.scheduledStart || null, event_status: e.status || null });
+    for (const c of e.competitors) {
+      add(`r:${e.id}:${c.id}`, { kind: 'runner', event_id: e.id, competitor_id: c.id, runner_name: c.name || null, runner_number: c.number === null ? null : String(c.number) });
+    }
+  }
+  for (const p of card.products) {
+    p.eventIds.forEach((eventId, i) => {
+      add(`p:${p.id}:${i + 1}`, { kind: 'product', product_id: p.id, leg_number: String(i + 1), event_id: eventId, product_name: p.name || null, bet_type: p.betType || null, product_status: p.status || null });
+    });
+    for (const s of p.selections) add(`s:${p.id}:${s.id}`, { kind: 'selection', product_id: p.id, selection_id: s.id, competitor_id: s.competitorId });
+  }
+  return out;
 }
 
 /** Rebuilds a row from its stored or spilled form (replay). */

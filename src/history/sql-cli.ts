@@ -2,6 +2,7 @@ import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
+import { StatementType } from '@duckdb/node-api';
 import { DuckDbOpenError, DuckDbStore } from './duckdb/duckdb-store.js';
 import { historyQueries, historyViews, loadQuery } from './sql-files.js';
 import { textTable } from './text-table.js';
@@ -59,14 +60,14 @@ function parse(argv: readonly string[]): Args | string {
  * so. The copy is as of that moment; rows still in the writer's buffer (at
  * most a second's worth) are not in it.
  */
-async function openForReading(path: string, io: SqlCliIo): Promise<{ store: DuckDbStore; cleanup(): Promise<void> }> {
+async function openForReading(path: string, io: SqlCliIo): Promise<{ store: DuckDbStore; copy: boolean; cleanup(): Promise<void> }> {
   try {
     await stat(path);
   } catch {
     throw new Error(`no history at ${path} yet: run \`npm start\` first (or point --db / DUCKDB_PATH at the file)`);
   }
   try {
-    return { store: await DuckDbStore.open(path, { readOnly: true }), cleanup: async () => {} };
+    return { store: await DuckDbStore.open(path, { readOnly: true }), copy: false, cleanup: async () => {} };
   } catch (err) {
     if (!(err instanceof DuckDbOpenError) || !err.locked) throw err;
   }
@@ -79,11 +80,37 @@ async function openForReading(path: string, io: SqlCliIo): Promise<{ store: Duck
       `querying a copy taken at ${new Date().toISOString()}.`,
   );
   try {
-    return { store: await DuckDbStore.open(copy), cleanup: () => rm(dir, { recursive: true, force: true }) };
+    return { store: await DuckDbStore.open(copy), copy: true, cleanup: () => rm(dir, { recursive: true, force: true }) };
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw new Error(`${path} is in use and a copy of it could not be read (${String(err)}); stop \`npm start\` and try again`);
   }
+}
+
+/** Statements that only read (or set this session's options). */
+const READS = new Set<StatementType>([
+  StatementType.SELECT,
+  StatementType.EXPLAIN,
+  StatementType.PRAGMA,
+  StatementType.CALL,
+  StatementType.SET,
+  StatementType.VARIABLE_SET,
+  StatementType.RELATION,
+]);
+
+/**
+ * The first statement that would change the file, by DuckDB's own parse.
+ * While the pipeline runs the query goes to a copy, where a write would
+ * "succeed" and vanish with the copy; otherwise the file is open read-only.
+ * Either way the answer is the same plain refusal.
+ */
+async function firstWrite(store: DuckDbStore, sql: string): Promise<string | null> {
+  const statements = await store.connection.extractStatements(sql);
+  for (let i = 0; i < statements.count; i++) {
+    const type = (await statements.prepare(i)).statementType;
+    if (!READS.has(type)) return StatementType[type] ?? String(type);
+  }
+  return null;
 }
 
 /** `npm run sql`: returns the exit code. */
@@ -109,8 +136,15 @@ export async function runSqlCli(argv: readonly string[], defaultDb: string, io: 
       return 2;
     }
     sql = q.duckdb;
-  } else if (a.file) sql = await readFile(a.file, 'utf8');
-  else sql = a.sql!;
+  } else if (a.file) {
+    try {
+      sql = await readFile(a.file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      io.err(`cannot read ${a.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : String((err as Error).message)}`);
+      return 2;
+    }
+  } else sql = a.sql!;
   let opened: Awaited<ReturnType<typeof openForReading>>;
   try {
     opened = await openForReading(a.db ?? defaultDb, io);
@@ -119,6 +153,15 @@ export async function runSqlCli(argv: readonly string[], defaultDb: string, io: 
     return 1;
   }
   try {
+    const write = await firstWrite(opened.store, sql);
+    if (write) {
+      io.err(
+        `refused: ${write} changes data, and \`npm run sql\` only reads history` +
+          (opened.copy ? ' (the pipeline holds the file, so it would only have changed a temporary copy)' : '') +
+          '; nothing was changed',
+      );
+      return 2;
+    }
     const { columns, rows } = await opened.store.table(sql);
     io.out(textTable(columns, rows.slice(0, a.maxRows)));
     io.out(rows.length > a.maxRows ? `(${rows.length} rows, first ${a.maxRows} shown; --max-rows to see more)` : `(${rows.length} row${rows.length === 1 ? '' : 's'})`);

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from './schema.js';
+import { HISTORY_TABLE_DEFS } from './schema.js';
 
 /**
  * The analysis SQL lives in the top-level sql/ folder, as plain files an
@@ -32,10 +32,14 @@ export interface SqlFile {
 }
 
 /**
- * Views in dependency order: v_messages first (every other view reads it),
- * v_bet_events before v_bet_lifecycle.
+ * Views in dependency order: the names first (the others join them), then
+ * v_messages (every other view reads it), v_bet_events before v_bet_lifecycle.
  */
 export const VIEW_NAMES = [
+  'v_event_names',
+  'v_runner_names',
+  'v_product_names',
+  'v_selection_names',
   'v_messages',
   'v_pool_totals',
   'v_product_status',
@@ -106,7 +110,7 @@ export function duckdbCompatSql(): string {
  * comments. This is what the CDKTF stack puts in each BigqueryTable view.
  */
 export function qualifyForBigQuery(sql: string, project: string, dataset: string): string {
-  const names = new Set<string>([MESSAGES_TABLE, DEAD_LETTERS_TABLE, ...VIEW_NAMES]);
+  const names = new Set<string>([...HISTORY_TABLE_DEFS.map((t) => t.name), ...VIEW_NAMES]);
   const pattern = /(?<![.`\w])([a-z_][a-z0-9_]*)(?![\w`.(])/g;
   return sql
     .split('\n')

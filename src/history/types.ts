@@ -1,4 +1,5 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
+import type { DayCard } from '../day-card/day-card.js';
 
 export interface HistoryStatus {
   readonly sink: string;
@@ -22,6 +23,8 @@ export interface HistorySink {
   connect(): Promise<void>;
   write(envelope: Envelope): Promise<void>;
   writeDeadLetter(deadLetter: DeadLetter): Promise<void>;
+  /** Keeps the day card's names (venues, races, runners, products) beside the messages; sinks without a store skip it. */
+  writeDayCard?(card: DayCard): Promise<void>;
   flush(): Promise<void>;
   close(): Promise<void>;
   status(): HistoryStatus;

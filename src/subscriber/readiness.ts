@@ -6,9 +6,10 @@ export interface Readiness {
   readonly ready: boolean;
   /**
    * `serving`: connected and subscribed; `idle`: outside the daily window and
-   * correctly not connected; `not-ready`: should be serving and is not.
+   * correctly not connected; `standby`: another instance holds the Tote lease
+   * and this one waits to take over; `not-ready`: should be serving and is not.
    */
-  readonly state: 'serving' | 'idle' | 'not-ready';
+  readonly state: 'serving' | 'idle' | 'standby' | 'not-ready';
   readonly reasons: readonly string[];
 }
 
@@ -19,8 +20,15 @@ export interface Readiness {
  * takes messages; outside it, that the client is stopped (a manual /start
  * outside the window is serving, and judged like inside).
  */
-export function readiness(input: { client: ClientStatus; inWindow: boolean; bus: BusHealth | null }): Readiness {
-  const { client, inWindow, bus } = input;
+export function readiness(input: { client: ClientStatus; inWindow: boolean; bus: BusHealth | null; lease?: { state: string; holder?: string | null } }): Readiness {
+  const { client, inWindow, bus, lease } = input;
+  // During a deploy the new instance waits for the old one's lease: correctly not connected.
+  if (client.state === 'stopped' && lease?.state === 'standby') {
+    return { ready: true, state: 'standby', reasons: [`another instance (${lease.holder ?? 'unknown'}) holds the Tote lease; this one takes over when it is released or expires`] };
+  }
+  if (client.state === 'stopped' && lease?.state === 'fenced') {
+    return { ready: false, state: 'not-ready', reasons: ['the Tote lease could not be renewed in time, so this instance stopped consuming (fenced) until it holds the lease again'] };
+  }
   if (client.state === 'stopped') {
     return inWindow
       ? { ready: false, state: 'not-ready', reasons: ['the Tote client is stopped inside the daily window (POST /start, or wait for the window check)'] }

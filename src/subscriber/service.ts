@@ -90,7 +90,14 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
   const relay =
     graphqlUrl && queryKey && canPublishDayCards(publisher)
       ? new DayCardRelay({
-          publisher,
+          // The card goes to the SSE side and into history (names beside the ids for analysts).
+          publisher: {
+            publishDayCard: async (card) => {
+              const kept = o.history.writeDayCard?.(card).catch((err: Error) => log.warn('day card not kept in history', { error: err.message }));
+              await publisher.publishDayCard(card);
+              await kept;
+            },
+          },
           graphqlUrl,
           apiKey: queryKey,
           resolveSecret: o.resolveSecret ?? resolveSecret,
@@ -164,6 +171,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
     const lat = publishLatency();
     const win = { ...window, inWindow: inWindow(now(), window) };
     const bus = o.publisher.health?.() ?? null;
+    const lease = connection.status();
     return {
       service: 'subscriber',
       instanceId: o.subscriber.instanceId,
@@ -180,7 +188,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       framesReceived: c.framesReceived,
       keepAlives: c.keepAlives,
       window: win,
-      readiness: readiness({ client: c, inWindow: win.inWindow, bus }),
+      readiness: readiness({ client: c, inWindow: win.inWindow, bus, lease }),
       operations: c.operations,
       totals: s.totals,
       types: s.types,
@@ -190,7 +198,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       history: h,
       dayCard: relay?.status() ?? null,
       reconciliation: reconciler?.status() ?? { enabled: false },
-      lease: connection.status(),
+      lease,
     };
   };
 

@@ -305,13 +305,20 @@ function validate(schema: readonly Column[], json: Record<string, unknown>): { r
       if (c.mode === 'REQUIRED') return { reason: 'invalid', message: `Missing required field: ${c.name}.` };
       continue;
     }
+    // BigQuery text is UTF-8, which has no encoding for a lone UTF-16 surrogate: refused like invalid UTF-8.
+    if (typeof v === 'string' && !v.isWellFormed()) return { reason: 'invalid', message: `${c.name} is not valid UTF-8` };
     if (c.type === 'JSON') {
       if (typeof v !== 'string') return { reason: 'invalid', message: `JSON column ${c.name} must be sent as JSON text` };
+      let wellFormed = true;
       try {
-        JSON.parse(v);
+        JSON.parse(v, (key, value: unknown) => {
+          if (!key.isWellFormed() || (typeof value === 'string' && !value.isWellFormed())) wellFormed = false;
+          return value;
+        });
       } catch {
         return { reason: 'invalid', message: `Invalid JSON in ${c.name}` };
       }
+      if (!wellFormed) return { reason: 'invalid', message: `Invalid JSON in ${c.name}: a string is not valid UTF-8` };
     }
     if (c.type === 'TIMESTAMP' && Number.isNaN(Date.parse(String(v)))) {
       return { reason: 'invalid', message: `Could not parse '${String(v)}' as a timestamp.` };

@@ -1,10 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE, type Column, type ColumnType } from '../schema.js';
+import { HISTORY_TABLE_DEFS, type Column, type ColumnType } from '../schema.js';
 import { duckdbCompatSql, historyViews } from '../sql-files.js';
 
-const DUCK_TYPES: Record<ColumnType, string> = {
+export const DUCK_TYPES: Record<ColumnType, string> = {
   STRING: 'VARCHAR',
   // BigQuery's TIMESTAMP is an instant; TIMESTAMPTZ is DuckDB's, and lets AT TIME ZONE give local time.
   TIMESTAMP: 'TIMESTAMPTZ',
@@ -13,10 +13,7 @@ const DUCK_TYPES: Record<ColumnType, string> = {
   INTEGER: 'BIGINT',
 };
 
-export const HISTORY_TABLES: readonly { name: string; columns: readonly Column[] }[] = [
-  { name: MESSAGES_TABLE, columns: MESSAGE_COLUMNS },
-  { name: DEAD_LETTERS_TABLE, columns: DEAD_LETTER_COLUMNS },
-];
+export const HISTORY_TABLES: readonly { name: string; columns: readonly Column[] }[] = HISTORY_TABLE_DEFS;
 
 export class DuckDbOpenError extends Error {
   constructor(

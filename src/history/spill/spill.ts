@@ -1,5 +1,4 @@
-import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from '../schema.js';
-import { restoreRow, type HistoryRow } from '../rows.js';
+import { isHistoryTable, restoreRow, type HistoryRow } from '../rows.js';
 
 /**
  * A durable place for rows the store could not take in time: the Pub/Sub
@@ -30,7 +29,7 @@ export function toSpillRecord(row: HistoryRow, reason: string, at = new Date()):
 /** Parses a spilled record; throws with the reason when it is not one. */
 export function fromSpillRecord(text: string): HistoryRow {
   const v = JSON.parse(text) as Partial<SpillRecord>;
-  if (v.table !== MESSAGES_TABLE && v.table !== DEAD_LETTERS_TABLE) throw new Error(`unknown table ${String(v.table)}`);
+  if (!isHistoryTable(v.table)) throw new Error(`unknown table ${String(v.table)}`);
   if (typeof v.insertId !== 'string' || !v.insertId) throw new Error('missing insertId');
   if (!v.json || typeof v.json !== 'object') throw new Error('missing row');
   return restoreRow(v.table, v.insertId, v.json);
