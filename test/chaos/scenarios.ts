@@ -18,6 +18,7 @@ import { waitFor } from '../helpers/ports.js';
 import { startHarness, TEST_KEY, type Harness } from '../helpers/subscriber-harness.js';
 import { badInputMix } from './bad-input.js';
 import { duplicatesOf, identity, ResumingReader, rssSampler, SharedBus, sharedHistory, TopicReader } from './parts.js';
+import { sigtermBigquery, sigtermDuckdb } from './sigterm-scenarios.js';
 import { crossInstance, sseChurn, sseRestart } from './sse-scenarios.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
@@ -359,7 +360,8 @@ export const SCENARIOS: Scenario[] = [
   kaSilence,
   bigqueryFailing,
   pending('changes during a disconnect', 'slot for the reconnect reconciliation'),
-  pending('SIGTERM mid-burst, DuckDB / BigQuery', 'not built yet'),
+  sigtermDuckdb,
+  sigtermBigquery,
   sseChurn,
   sseRestart,
   crossInstance,
