@@ -97,14 +97,16 @@ export async function crossInstanceResume(o: RunOptions, opts: { events: number;
   }
 }
 
-export const crossInstance: Scenario = {
-  name: 'stream resumes on another SSE instance',
+/** A scenario on the Pub/Sub emulator: reported as not run without one. */
+const onEmulator = (name: string, run: (o: RunOptions) => Promise<Row>): Scenario => ({
+  name,
   short: true,
-  async run(o) {
-    if (!o.emulatorHost) return notRun(this.name, 'no Pub/Sub emulator');
-    return crossInstanceResume(o, { events: o.full ? 3_000 : 300, skewMs: 300, reorderWindowMs: 1_000 });
-  },
-};
+  run: (o) => (o.emulatorHost ? run(o) : Promise.resolve(notRun(name, 'no Pub/Sub emulator'))),
+});
+
+export const crossInstance = onEmulator('stream resumes on another SSE instance', (o) =>
+  crossInstanceResume(o, { events: o.full ? 3_000 : 300, skewMs: 300, reorderWindowMs: 1_000 }),
+);
 
 /**
  * One SSE instance with readers that stay connected, clients that connect
@@ -279,11 +281,6 @@ export async function sseRestartRun(o: RunOptions, opts: { viewers: number; even
   }
 }
 
-export const sseRestart: Scenario = {
-  name: 'SSE instance restart, resume',
-  short: true,
-  async run(o) {
-    if (!o.emulatorHost) return notRun(this.name, 'no Pub/Sub emulator');
-    return sseRestartRun(o, o.full ? { viewers: 100, events: 3_000 } : { viewers: 20, events: 300 });
-  },
-};
+export const sseRestart = onEmulator('SSE instance restart, resume', (o) =>
+  sseRestartRun(o, o.full ? { viewers: 100, events: 3_000 } : { viewers: 20, events: 300 }),
+);
