@@ -236,9 +236,16 @@ export interface IngestReport {
 const med = (xs: Throughput[]): Throughput => ({ perS: median(xs.map((x) => x.perS)), cpuSecondsPer10k: median(xs.map((x) => x.cpuSecondsPer10k)) });
 const tp = (t: Throughput | undefined) => (t ? `${fmt(t.perS)} msg/s, ${t.cpuSecondsPer10k.toFixed(2)} CPU-s per 10,000` : '-');
 
-export async function benchIngest(o: { rounds: number; frames: number; publishMessages: number; emulatorHost: string | null }): Promise<IngestReport> {
+export async function benchIngest(o: {
+  rounds: number;
+  frames: number;
+  publishMessages: number;
+  emulatorHost: string | null;
+  /** Which frame paths to run (default all; empty for the publish comparison alone). */
+  variants?: readonly ('bare' | IngestVariant)[];
+}): Promise<IngestReport> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
-  const variants: ('bare' | IngestVariant)[] = ['bare', 'noop', 'memory', 'duckdb', ...(o.emulatorHost ? (['emulator'] as const) : [])];
+  const variants = (o.variants ?? ['bare', 'noop', 'memory', 'duckdb', 'emulator']).filter((v) => v !== 'emulator' || o.emulatorHost);
   const runs = new Map<string, Throughput[]>(variants.map((v) => [v, []]));
   let publish: IngestReport['publish'] = null;
   try {
@@ -273,11 +280,11 @@ export async function benchIngest(o: { rounds: number; frames: number; publishMe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const medians = Object.fromEntries([...runs].filter(([, r]) => r.length).map(([v, r]) => [v, med(r)]));
-  const bare = medians.bare!;
+  const medians: IngestReport['medians'] = Object.fromEntries([...runs].filter(([, r]) => r.length).map(([v, r]) => [v, med(r)]));
+  const bare = medians.bare;
   console.log(`\nIngest (legacy graphql-ws frames from a separate process; ${fmt(o.frames)} frames a round, a quarter of that for DuckDB and the emulator; medians of ${o.rounds} alternating rounds)`);
   const line = (label: string, t: Throughput | undefined) =>
-    console.log(`  ${label.padEnd(46)} ${tp(t)}${t && t !== bare ? `  (${(t.perS / bare.perS).toFixed(2)} of bare)` : ''}`);
+    console.log(`  ${label.padEnd(46)} ${tp(t)}${t && bare && t !== bare ? `  (${(t.perS / bare.perS).toFixed(2)} of bare)` : ''}`);
   line('bare ws + JSON.parse', bare);
   line('client + envelope + no-op bus', medians.noop);
   line('client + envelope + in-process bus', medians.memory);

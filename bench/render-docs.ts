@@ -2,13 +2,15 @@
  * Writes the results section of docs/benchmarks.md from one or more result
  * files of `npm run bench` (sections run separately, e.g. to keep a long SSE
  * run apart from the rest). Later files add to earlier ones: SSE fan-out
- * sizes are appended in order of client count, other sections replace.
+ * sizes are appended in order of client count, ingest paths and the publish
+ * comparison are combined, other sections replace.
  *
  *   npx tsx bench/render-docs.ts results-a.json results-b.json …
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderResults } from './report.js';
+import type { IngestReport } from './pipeline.js';
 import type { SseReport } from './sse.js';
 
 export function mergeResults(files: readonly Record<string, unknown>[]): Record<string, unknown> {
@@ -32,6 +34,11 @@ export function mergeResults(files: readonly Record<string, unknown>[]): Record<
           stalled: b.stalled ?? a.stalled,
           saturation: b.saturation ?? a.saturation,
         } satisfies SseReport;
+      } else if (k === 'ingest' && out.ingest) {
+        // A publish-only run adds its comparison to the frame paths of an earlier one.
+        const a = out.ingest as IngestReport;
+        const b = v as IngestReport;
+        out.ingest = { ...a, ...b, medians: { ...a.medians, ...b.medians }, publish: b.publish ?? a.publish } satisfies IngestReport;
       } else out[k] = v;
     }
   }

@@ -17,7 +17,7 @@ function sseRows(byKind: Partial<Record<Kind, Summary>>, stalled: boolean, faile
     .filter((k) => byKind[k] || failed[k])
     .map((k) => {
       const s = byKind[k];
-      if (!s) return [LABEL[k], `did not finish: ${failed[k]}`, '', '', '', '', '', ...(stalled ? [''] : []), ''];
+      if (!s) return [LABEL[k], `did not finish: ${failed[k]}`, '', '', '', '', '', ...(stalled ? ['', ''] : []), ''];
       return [
         LABEL[k],
         n0(s.deliveriesPerS),
@@ -26,7 +26,12 @@ function sseRows(byKind: Partial<Record<Kind, Summary>>, stalled: boolean, faile
         s.idleRssPerConnKb.toFixed(1),
         n0(s.loadRssGrowthMb),
         s.kernelTcpPeakRiseMb === null ? '–' : n0(s.kernelTcpPeakRiseMb),
-        ...(stalled ? [s.stalledCutBySecond === null ? 'never' : `${s.stalledCutBySecond} s`] : []),
+        ...(stalled
+          ? [
+              s.stalledCutBySecond === null ? 'never' : `${s.stalledCutBySecond} s`,
+              s.serverSocketQueuesMb == null ? '–' : `${s.serverSocketQueuesMb.toFixed(1)} / ${s.clientSocketQueuesMb!.toFixed(1)}`,
+            ]
+          : []),
         s.loadAverage.toFixed(1),
       ];
     });
@@ -45,9 +50,9 @@ export function renderResults(r: Record<string, unknown>): string {
 
   const ingest = r.ingest as IngestReport | undefined;
   if (ingest) {
-    const bare = ingest.medians.bare!;
+    const bare = ingest.medians.bare;
     const row = (label: string, t: { perS: number; cpuSecondsPer10k: number } | undefined, ref = bare) =>
-      t ? [label, n0(t.perS), f2(t.cpuSecondsPer10k), ratio(t.perS, ref.perS)] : [label, '–', '–', '–'];
+      t ? [label, n0(t.perS), f2(t.cpuSecondsPer10k), ratio(t.perS, ref?.perS)] : [label, '–', '–', '–'];
     const rows = [
       row('bare `ws` + JSON.parse (reference)', bare),
       row('client + envelope + no-op bus', ingest.medians.noop),
@@ -85,7 +90,7 @@ export function renderResults(r: Record<string, unknown>): string {
       const wo = st.withoutStalled.service;
       parts.push(
         `### SSE with ${fmt(st.stalled)} of ${fmt(st.clients)} clients stalled (connected, never reading), ${Math.round(st.events / st.rate)} s, service bound ${fmt(st.clientMaxBufferBytes / 1024)} KiB per client\n\n` +
-          table([...head.slice(0, -1), 'stalled all cut by', 'load avg'], sseRows(st.byKind, true, st.failed)) +
+          table([...head.slice(0, -1), 'stalled all cut by', 'socket queues at the end, MB: server unacked / readers unread', 'load avg'], sseRows(st.byKind, true, st.failed)) +
           (wo ? `\n\nThe service in the same rounds with every client reading: lag p99 ${n0(wo.lagP99Ms)} ms (readers' p99 with stalled clients / without: ${ratio(st.byKind.service?.lagP99Ms, wo.lagP99Ms)}).` : ''),
       );
     }

@@ -4,7 +4,7 @@
  * reference measured in the same run (absolute numbers on a shared machine
  * vary; the ratios are what to compare between commits).
  *
- * Sections: ingest, e2e, sse, history (default: all). Results are printed,
+ * Sections: ingest, e2e, sse, history, storm (default: all). Results are printed,
  * written as JSON (BENCH_OUT, default bench/results.json) and, with
  * BENCH_DOCS=1, as the results table in docs/benchmarks.md. BENCH_SMOKE=1
  * runs every section at tiny sizes in seconds: it proves the benchmark
@@ -30,8 +30,8 @@ const num = (name: string, full: number, smoke: number) => Number(process.env[na
 const list = (name: string, full: string, smoke: string) => (process.env[name] ?? (SMOKE ? smoke : full)).split(',').filter(Boolean).map(Number);
 
 const ROUNDS = num('BENCH_ROUNDS', 3, 1);
-const sections = process.argv[2] ? process.argv[2].split(',') : ['ingest', 'e2e', 'sse', 'history'];
 const known = ['ingest', 'e2e', 'sse', 'history', 'storm'];
+const sections = process.argv[2] ? process.argv[2].split(',') : known;
 for (const s of sections) if (!known.includes(s)) throw new Error(`unknown section "${s}": one or more of ${known.join(', ')}`);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = process.env.BENCH_OUT ?? `${root}bench/results.json`;
@@ -69,7 +69,7 @@ console.log(
 
 let emulator: RunningEmulator | null = null;
 let emulatorHost: string | null = process.env.PUBSUB_EMULATOR_HOST || null;
-if (!emulatorHost && sections.some((s) => s !== 'sse')) {
+if (!emulatorHost && sections.some((s) => s !== 'sse' && s !== 'storm')) {
   const missing = gcloudAvailable();
   if (missing) console.log(`Pub/Sub emulator: not available (${missing}); its rows are skipped`);
   else {
@@ -87,6 +87,7 @@ try {
       frames: num('BENCH_FRAMES', 40_000, 400),
       publishMessages: num('BENCH_PUBLISH_MESSAGES', 10_000, 200),
       emulatorHost,
+      variants: process.env.BENCH_INGEST_VARIANTS !== undefined ? (process.env.BENCH_INGEST_VARIANTS.split(',').filter(Boolean) as never) : undefined,
     });
   }
   if (sections.includes('e2e')) {
@@ -134,8 +135,8 @@ try {
       emulatorHost,
     });
   }
-  // Prints its own table; its figures are kept in docs/tote-client.md.
-  if (sections.includes('storm')) await (await import('./tote-storm.js')).benchStorm(Math.min(ROUNDS, 3));
+  // Prints its own figures; its results are not in the JSON.
+  if (sections.includes('storm') && !SMOKE) await (await import('./tote-storm.js')).benchStorm(Math.min(ROUNDS, 3));
 } finally {
   await emulator?.stop();
 }

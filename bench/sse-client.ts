@@ -137,23 +137,21 @@ function openStalled(): Promise<void> {
   });
 }
 
-async function openAll(): Promise<void> {
+/** Runs `open` `count` times with at most CONNECT_CONCURRENCY in flight. */
+async function inFlight(count: number, open: () => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < CONNECTIONS) {
+    while (next < count) {
       next++;
       await open();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, CONNECTIONS) }, worker));
-  let nextStalled = 0;
-  const stalledWorker = async () => {
-    while (nextStalled < STALLED) {
-      nextStalled++;
-      await openStalled();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, STALLED) }, stalledWorker));
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, count) }, worker));
+}
+
+async function openAll(): Promise<void> {
+  await inFlight(CONNECTIONS, open);
+  await inFlight(STALLED, openStalled);
 }
 
 function percentile(p: number): number | null {

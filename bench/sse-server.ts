@@ -17,7 +17,7 @@
  *   exit        closes the server and exits; so does the end of stdin.
  */
 import { once } from 'node:events';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { writeHeapSnapshot } from 'node:v8';
@@ -57,6 +57,20 @@ async function startService(maxStreams: number): Promise<Target> {
   };
 }
 
+/** Any free loopback port; streams last the whole run, so no request timeout. */
+async function listenOnLoopback(server: Server): Promise<string> {
+  server.requestTimeout = 0;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
+}
+
 /** The floor: no filter, history, per-client bound or batching; one write of one shared buffer per stream. */
 async function startBare(): Promise<Target> {
   const open = new Set<ServerResponse>();
@@ -70,21 +84,14 @@ async function startBare(): Promise<Target> {
     open.add(res);
     res.on('close', () => open.delete(res));
   });
-  server.requestTimeout = 0;
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: await listenOnLoopback(server),
     connections: () => open.size,
     publish: (e) => {
       const frame = Buffer.from(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(wireEnvelope(e))}\n\n`);
       for (const res of open) res.write(frame);
     },
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
+    close: () => closeServer(server),
   };
 }
 
@@ -105,18 +112,11 @@ async function startBetterSse(): Promise<Target> {
       () => res.destroy(),
     );
   });
-  server.requestTimeout = 0;
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: await listenOnLoopback(server),
     connections: () => channel.sessionCount,
     publish: (e) => void channel.broadcast(wireEnvelope(e), e.type, { eventId: e.id }),
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
+    close: () => closeServer(server),
   };
 }
 

@@ -81,6 +81,36 @@ export function kernelTcpBytes(): number | null {
   }
 }
 
+/**
+ * Bytes in the kernel's queues of the streams to `port`, from /proc/net/tcp{,6}:
+ * `server` is what the server's sockets hold unacknowledged (its instance's
+ * memory), `clients` what the readers' sockets hold unread (on loopback the
+ * same machine; over a network, the browsers'). Null off Linux.
+ */
+export function streamQueues(port: number): { server: number; clients: number } | null {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  let server = 0;
+  let clients = 0;
+  let read = false;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      continue;
+    }
+    read = true;
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 5 || f[3] !== '01') continue;
+      const [tx = '0', rx = '0'] = f[4]!.split(':');
+      if (f[1]!.endsWith(`:${hex}`)) server += parseInt(tx, 16);
+      else if (f[2]!.endsWith(`:${hex}`)) clients += parseInt(rx, 16);
+    }
+  }
+  return read ? { server, clients } : null;
+}
+
 const rss = (m: Line) => Number((m.memory as NodeJS.MemoryUsage).rss);
 const heap = (m: Line) => {
   const u = m.memory as NodeJS.MemoryUsage;
@@ -119,6 +149,9 @@ export interface RunResult {
   /** Kernel TCP memory: rise from idle streams to the highest sample while publishing, and at the end of it. */
   readonly kernelTcpPeakRiseMb: number | null;
   readonly kernelTcpEndRiseMb: number | null;
+  /** At the end of publishing: bytes the server's sockets held unacknowledged, and the readers' sockets held unread (MB). */
+  readonly serverSocketQueuesMb: number | null;
+  readonly clientSocketQueuesMb: number | null;
   /** Streams open when publishing ended, and the first second at which the stalled ones were all gone (null: never). */
   readonly openAtEnd: number;
   readonly stalledCutBySecond: number | null;
@@ -159,6 +192,7 @@ export async function runOnce(s: Scenario): Promise<RunResult> {
     const schedule = await server.next('published', (s.events / s.rate) * 1000 + 30_000);
     clearInterval(sampler);
     const tcpEnd = kernelTcpBytes();
+    const queues = streamQueues(Number(new URL(String(listening.url)).port));
     client.send('stop');
     const r = await client.next('result', GRACE_MS + 60_000);
     await client.stop(5_000);
@@ -186,6 +220,8 @@ export async function runOnce(s: Scenario): Promise<RunResult> {
       leftHeapMb: mb(heap(after) - heap(listening)),
       kernelTcpPeakRiseMb: tcpIdle === null ? null : mb(tcpPeak - tcpIdle),
       kernelTcpEndRiseMb: tcpIdle === null || tcpEnd === null ? null : mb(tcpEnd - tcpIdle),
+      serverSocketQueuesMb: queues ? mb(queues.server) : null,
+      clientSocketQueuesMb: queues ? mb(queues.clients) : null,
       openAtEnd: Number(schedule.connections),
       stalledCutBySecond: cutAt ? Math.ceil(cutAt[0] / 1000) : null,
       loadAverage: load,
@@ -280,6 +316,9 @@ function printFanout(f: FanoutResult, kinds: readonly Kind[]): void {
         `CPU ${r2(s.serverCores)} cores, idle RSS ${s.idleRssPerConnKb.toFixed(1)} KB/conn (heap ${s.idleHeapPerConnKb.toFixed(1)}), RSS growth ${fmt(s.loadRssGrowthMb)} MB` +
         (s.kernelTcpPeakRiseMb !== null ? `, kernel TCP +${fmt(s.kernelTcpPeakRiseMb)} MB peak` : '') +
         (f.stalled ? `, stalled all cut by ${s.stalledCutBySecond === null ? 'never' : `${s.stalledCutBySecond} s`}` : '') +
+        (f.stalled && s.serverSocketQueuesMb !== null
+          ? `, at the end server sockets hold ${s.serverSocketQueuesMb.toFixed(1)} MB unacknowledged, readers' sockets ${s.clientSocketQueuesMb!.toFixed(1)} MB unread`
+          : '') +
         (s.missed ? `, ${fmt(s.missed)} missed` : '') +
         `  [load ${s.loadAverage.toFixed(1)}]`,
     );

@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../src/envelope/envelope.js';
@@ -9,7 +11,6 @@ import { poolDividend } from '../src/simulator/payloads.js';
 import { waitFor } from './helpers/ports.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = 'test-artifacts';
 const missing = existsSync(CHROMIUM) ? '' : `${CHROMIUM} is not installed (apt-get install chromium)`;
 if (missing && process.env.CI === 'true') throw new Error(`CI=true and the browser test cannot run: ${missing}`);
 
@@ -51,7 +52,8 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     page.on('pageerror', (err) => pageErrors.push(String(err)));
     page.on('console', (m) => {
-      if (m.type() === 'error' && !/Failed to load resource|ERR_INCOMPLETE_CHUNKED_ENCODING|net::/.test(m.text())) pageErrors.push(m.text());
+      if (m.type() === 'error' && !/Failed to load resource|ERR_INCOMPLETE_CHUNKED_ENCODING|net::/.test(m.text()))
+        pageErrors.push(m.text());
     });
     await page.goto(pipeline.sseUrl + '/');
   });
@@ -60,7 +62,6 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
     await browser?.close();
     await pipeline?.close();
   });
-
 
   it('shows the day by meeting and race with names from the day card the subscriber publishes on the bus, live', async () => {
     await page.waitForFunction(() => document.querySelector('#health')?.getAttribute('data-state') === 'live', null, { timeout: 20_000 });
@@ -170,7 +171,11 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
     const order = race.fate.order;
     sim.emit('onEventResultChanged', {
       eventId: race.id,
-      competitorResults: order.map((r, i) => ({ competitorId: race.runners[r]!.id, finishingPosition: String(i + 1), status: 'PROVISIONAL' })),
+      competitorResults: order.map((r, i) => ({
+        competitorId: race.runners[r]!.id,
+        finishingPosition: String(i + 1),
+        status: 'PROVISIONAL',
+      })),
     });
     const exacta = race.products.find((p) => p.betType === 'EXACTA')!;
     sim.emit('onPoolDividendChanged', poolDividend(exacta, 'PROVISIONAL', dividendLines(exacta, card.races)));
@@ -179,24 +184,33 @@ describe.skipIf(Boolean(missing))(`dashboard in headless Chromium ${missing ? `(
     const declared = page.locator('#declared li', { has: page.locator('.t-div') }).first();
     await declared.locator('.dl .runner').first().waitFor({ timeout: 10_000 });
     expect(await declared.locator('.dl .runner').allInnerTexts()).toEqual([runner(order[0]!), runner(order[1]!)]);
-    expect(await page.locator('#declared li', { has: page.locator('.t-result') }).first().locator('.runner').allInnerTexts()).toEqual(
-      order.slice(0, 3).map(runner),
-    );
+    expect(
+      await page
+        .locator('#declared li', { has: page.locator('.t-result') })
+        .first()
+        .locator('.runner')
+        .allInnerTexts(),
+    ).toEqual(order.slice(0, 3).map(runner));
     expect(pageErrors).toEqual([]);
   });
 
   it('filters by meeting and product type, and saves a screenshot', async () => {
     const venue = (await page.locator('#filter-meeting option').nth(1).getAttribute('value'))!;
     await page.selectOption('#filter-meeting', venue);
-    await page.waitForFunction((v: string) => Array.from(document.querySelectorAll('.meeting')).every((m) => (m as HTMLElement).dataset.venue === v), venue);
+    await page.waitForFunction(
+      (v: string) => Array.from(document.querySelectorAll('.meeting')).every((m) => (m as HTMLElement).dataset.venue === v),
+      venue,
+    );
     await page.locator('#filter-types .chip', { hasText: 'WIN' }).first().click();
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('.race .ptype')).every((c) => c.textContent!.trim() === 'Win'));
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.race .ptype')).every((c) => c.textContent.trim() === 'Win'));
     await page.selectOption('#filter-meeting', '');
     await page.locator('#filter-types .chip.on').click();
     await page.waitForFunction(() => document.querySelectorAll('.meeting').length > 1);
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: `${ARTIFACTS}/dashboard.png` });
-    expect(existsSync(`${ARTIFACTS}/dashboard.png`)).toBe(true);
+    // Into the run's own temporary folder, never the checkout.
+    const path = join(mkdtempSync(join(tmpdir(), 'dashboard-')), 'dashboard.png');
+    await page.screenshot({ path });
+    console.log(`screenshot: ${path}`);
+    expect(existsSync(path)).toBe(true);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -69,13 +69,25 @@ describe.skipIf(Boolean(missing))(`dashboard kept open into the next racing day 
 
   it("drops yesterday's race and pool once the next day's card arrives, keeping today's unnamed product", async () => {
     const then = yesterdayNoon();
-    await bus.publish(envelopeAt('PoolTotalChanged', { productId: 'pr-yesterday', isFinalized: true, total: { grossAmounts: [{ decimalAmount: 4321, currency: { code: 'GBP' } }] } }, then));
+    await bus.publish(
+      envelopeAt(
+        'PoolTotalChanged',
+        { productId: 'pr-yesterday', isFinalized: true, total: { grossAmounts: [{ decimalAmount: 4321, currency: { code: 'GBP' } }] } },
+        then,
+      ),
+    );
     await bus.publish(envelopeAt('EventResultChanged', { eventId: 'ev-yesterday', competitorResults: [] }, then));
     await page.waitForFunction(() => (window as any).dashboard.state.events.has('ev-yesterday'), null, { timeout: 10_000 });
     await page.waitForSelector('[data-product="pr-yesterday"]', { timeout: 10_000 });
 
     // Today: a pool the card does not name yet, then the new day's card.
-    await bus.publish(envelopeAt('PoolTotalChanged', { productId: 'pr-unnamed-today', isFinalized: false, total: { grossAmounts: [{ decimalAmount: 10, currency: { code: 'GBP' } }] } }, new Date()));
+    await bus.publish(
+      envelopeAt(
+        'PoolTotalChanged',
+        { productId: 'pr-unnamed-today', isFinalized: false, total: { grossAmounts: [{ decimalAmount: 10, currency: { code: 'GBP' } }] } },
+        new Date(),
+      ),
+    );
     await page.waitForSelector('[data-product="pr-unnamed-today"]', { timeout: 10_000 });
     await bus.publishDayCard(cardOf('ev-today', 'pr-today', 'Kempton', new Date(Date.now() + 3_600_000)));
 

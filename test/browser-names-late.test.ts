@@ -14,7 +14,16 @@ if (missing && process.env.CI === 'true') throw new Error(`CI=true and the brows
 setLogWriter(() => {});
 
 const card: DayCard = {
-  events: [{ id: 'ev-1', name: 'Kempton Novice Stakes', venue: 'KEMPTON PARK', scheduledStart: new Date(Date.now() + 3_600_000).toISOString(), status: 'SCHEDULED', competitors: [] }],
+  events: [
+    {
+      id: 'ev-1',
+      name: 'Kempton Novice Stakes',
+      venue: 'KEMPTON PARK',
+      scheduledStart: new Date(Date.now() + 3_600_000).toISOString(),
+      status: 'SCHEDULED',
+      competitors: [],
+    },
+  ],
   products: [{ id: 'pr-1', name: 'KEMPTON PARK 19:40 - WIN', betType: 'WIN', eventIds: ['ev-1'], status: 'OPEN', selections: [] }],
   truncated: false,
 };
@@ -33,7 +42,10 @@ describe.skipIf(Boolean(missing))(`dashboard opened just before the day card arr
   it('still gets the names when the card is published before its stream opens', async () => {
     const config = loadConfig({ PORT: '0', SSE_FEED_WINDOW_START: '00:00', SSE_FEED_WINDOW_END: '00:00' });
     sse = await startSseService({ config: config.sse, source: bus, host: '127.0.0.1', log: createLogger({ test: 'browser-names-late' }) });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
     const page = await browser.newPage();
     // Hold the snapshot (the page opens its stream only after it) and publish the
     // card meanwhile: the page has already read an empty /names, and the

@@ -61,14 +61,20 @@ describe('documentation', () => {
     }
     expect(names.size).toBeGreaterThan(40);
     // Grouped rows write a shared prefix once: `PUBSUB_BATCH_MAX_MESSAGES` / `_BYTES`.
-    const documented = (n: string) => table.includes('`' + n + '`') || [...table.matchAll(/`([A-Z][A-Z0-9_]+)`((?: \/ `_[A-Z0-9_]+`)+)/g)].some((m) => {
-      const base = m[1]!;
-      return m[2]!.split(' / ').map((s) => s.replace(/`/g, '')).filter(Boolean).some((suffix) => {
-        const parts = base.split('_');
-        for (let i = parts.length - 1; i > 0; i--) if (parts.slice(0, i).join('_') + suffix === n) return true;
-        return false;
+    const documented = (n: string) =>
+      table.includes('`' + n + '`') ||
+      [...table.matchAll(/`([A-Z][A-Z0-9_]+)`((?: \/ `_[A-Z0-9_]+`)+)/g)].some((m) => {
+        const base = m[1]!;
+        return m[2]!
+          .split(' / ')
+          .map((s) => s.replace(/`/g, ''))
+          .filter(Boolean)
+          .some((suffix) => {
+            const parts = base.split('_');
+            for (let i = parts.length - 1; i > 0; i--) if (parts.slice(0, i).join('_') + suffix === n) return true;
+            return false;
+          });
       });
-    });
     const missing = [...names].filter((n) => !documented(n) && !['K_REVISION'].includes(n));
     expect(missing).toEqual([]);
   });

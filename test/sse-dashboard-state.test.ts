@@ -1,5 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/index.js';
+import { SNAPSHOT_RULES } from '../src/sse/snapshot.js';
 
 // The dashboard's own modules, as the browser runs them (plain JS, no types).
 const pub = (f: string) => pathToFileURL(`src/sse/public/${f}`).href;
@@ -7,6 +9,19 @@ const { DayState } = await import(pub('state.js'));
 const { renderBoard, renderDeclared } = await import(pub('board.js'));
 
 const TZ = 'Europe/London';
+/** The rules and caps as a default server serves them in /config.json. */
+const sse = loadConfig({}).sse;
+const served = (caps: { maxProducts?: number; maxEvents?: number } = {}) => ({
+  rules: SNAPSHOT_RULES,
+  limits: {
+    maxProducts: sse.snapshotMaxProducts,
+    maxEvents: sse.snapshotMaxEvents,
+    maxChildren: sse.snapshotMaxChildren,
+    maxAgeMs: sse.snapshotMaxAgeMs,
+    seenIds: sse.historyMaxEvents,
+    ...caps,
+  },
+});
 const FILTERS = { meeting: '', types: new Set(), hideDone: false, openFolds: new Set() };
 
 let seq = 0;
@@ -29,7 +44,7 @@ const card = (version: number, day: string, eventId: string, productId: string, 
 
 describe("dashboard state across racing days", () => {
   it("forgets yesterday's races, pools and results once the next day's card arrives, keeping today's unnamed ones", () => {
-    const state = new DayState();
+    const state = new DayState(served());
     state.setNames(card(1, '2026-03-10', 'ev-old', 'pr-old', 'Ascot'));
     const yesterday = '2026-03-10T15:05:00.000Z';
     state.loadSnapshot({
@@ -78,7 +93,7 @@ describe("dashboard state across racing days", () => {
   });
 
   it('forgets anything unchanged for a day even while a stale card still lists it', () => {
-    const state = new DayState();
+    const state = new DayState(served());
     state.setNames(card(1, '2026-03-10', 'ev-1', 'pr-1', 'Ascot'));
     state.apply(env('EventStatusChanged', '2026-03-10T09:00:00.000Z', { eventId: 'ev-1' }, { eventId: 'ev-1', status: 'FINISHED' }));
     state.prune(Date.parse('2026-03-10T20:00:00Z'), TZ);
@@ -90,7 +105,7 @@ describe("dashboard state across racing days", () => {
   });
 
   it('caps its maps: past the cap the entity changed longest ago is forgotten', () => {
-    const state = new DayState({ maxProducts: 3, maxEvents: 2 });
+    const state = new DayState(served({ maxProducts: 3, maxEvents: 2 }));
     const at = (minute: number) => new Date(Date.UTC(2026, 2, 11, 10, minute)).toISOString();
     const pool = (id: string, minute: number) => state.apply(env('PoolTotalChanged', at(minute), { productId: id }, { productId: id, total: {} }));
     for (const [i, id] of ['p0', 'p1', 'p2'].entries()) pool(id, i);

@@ -130,7 +130,7 @@ describe.skipIf(!onLinux)('readers that stop reading', () => {
     expect(fast.events).toHaveLength(255);
   });
 
-  it('keeps a reader that is behind but reading: the peer acknowledged bytes since the last check', async () => {
+  it('keeps a reader that is behind but reading: its kernel backlog shrank since the last check', async () => {
     const { hub, fast, stalled: late } = await readerAndStalled(64 * 1024);
     await publish(hub, fast, 250, 4096);
     // First look: far over the bound, but there is nothing yet to compare its progress with.

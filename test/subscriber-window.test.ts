@@ -31,6 +31,8 @@ describe('the daily window (06:00–23:00 Europe/London)', () => {
 
     clock = new Date('2026-07-01T05:00:30Z'); // 06:00:30 BST
     await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.connections() === 1, { what: 'connected at 06:00' });
+    // Messages flow before the window closes, however slowly the machine runs.
+    await waitFor(() => h!.service.status().totals.received > 0, { what: 'a message inside the window' });
 
     clock = new Date('2026-07-01T22:00:30Z'); // 23:00:30 BST
     await waitFor(() => h!.service.client.status().state === 'stopped' && h!.sim.connections() === 0, { what: 'stopped at 23:00' });

@@ -10,6 +10,7 @@ import { snapshotOfTypes } from './snapshot.js';
 import type { SseStatus } from './status.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
+import type { SnapshotResponse } from './contract/types.js';
 
 export interface AppDeps {
   readonly hub: Hub;
@@ -61,7 +62,7 @@ export function createApp(deps: AppDeps): express.Express {
     let cached = snapshotBodies.get(setKey);
     if (!cached || cached.key !== key) {
       const whole = hub.snapshot.toJSON();
-      const body = {
+      const body: SnapshotResponse = {
         generatedAt: new Date().toISOString(),
         // Open /events?lastEventId=<this> to stream on from exactly this state.
         lastEventId: key,

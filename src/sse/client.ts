@@ -32,7 +32,7 @@ export type EndReason = 'client-closed' | 'slow' | 'lifetime' | 'shutdown' | 'er
  * a reader that stopped reading is megabytes later. So the hub also checks
  * every few seconds what the kernel holds unacknowledged for this socket
  * (`checkStall`): a client over `maxBufferBytes` counting those bytes, whose
- * peer acknowledged nothing since the last check, is cut too.
+ * kernel backlog did not shrink since the last check, is cut too.
  *
  * Replay frames on resume are queued separately and do not count towards the
  * bound: they already live in the history, so queueing them costs only
@@ -53,8 +53,8 @@ export class SseClient {
   private readonly chunked: boolean;
   /** This socket's line in the kernel's table (see KernelSendQueues); null when unknown. */
   readonly kernelKey: string | null;
-  /** Bytes the peer had acknowledged at the last stall check; -1 before the first. */
-  private ackedAtCheck = -1;
+  /** Bytes the kernel held unacknowledged at the last stall check; -1 before the first. */
+  private unackedAtCheck = -1;
   /** Set while the hub has this client in its list of streams to flush. */
   dirty = false;
   /** Events (not comments) queued for this client. */
@@ -188,20 +188,21 @@ export class SseClient {
    * Called by the hub every few seconds with the bytes the kernel holds
    * unacknowledged for this socket. Returns true (and ends the client as
    * slow) when the client pins more than its bound counting those bytes and
-   * its peer acknowledged nothing since the previous check: it has stopped
-   * reading. A client over the bound that is still reading, such as one
-   * receiving a large replay over a slow link, is left to the bound on its
-   * queue here.
+   * that kernel backlog did not shrink since the previous check: it has
+   * stopped reading, or reads slower than it is sent to. A client draining
+   * a large replay over a slow link shrinks its backlog and is kept.
    */
   checkStall(kernelUnacked: number): boolean {
     const socket = this.socket;
     if (this.ended || !socket) return false;
-    const handedToKernel = socket.bytesWritten - socket.writableLength;
-    const acked = handedToKernel - kernelUnacked;
-    const progressed = this.ackedAtCheck < 0 || acked > this.ackedAtCheck;
-    this.ackedAtCheck = acked;
+    // Falling behind means the kernel's unacknowledged bytes did not shrink between checks. "Any
+    // acknowledgement" is not enough: a receiver that stopped reading still acknowledges a trickle
+    // while its kernel compacts the small segments queued for it (seen with 10,000 streams).
+    const shrank = this.unackedAtCheck >= 0 && kernelUnacked < this.unackedAtCheck;
+    const first = this.unackedAtCheck < 0;
+    this.unackedAtCheck = kernelUnacked;
     const pinned = this.liveBytes + socket.writableLength + kernelUnacked;
-    if (pinned <= this.limits.maxBufferBytes || progressed) return false;
+    if (pinned <= this.limits.maxBufferBytes || first || shrank) return false;
     this.end('slow');
     return true;
   }

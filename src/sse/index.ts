@@ -6,6 +6,7 @@ import { MESSAGE_TYPES } from '../catalog/catalog.js';
 import type { SseConfig } from '../config/sse.js';
 import { isCompletenessSource, isReportingSource, type SourceStatus } from '../bus/source-capabilities.js';
 import { log as rootLog, type Logger } from '../log/logger.js';
+import type { DashboardConfig } from './contract/types.js';
 import { listenOrExplain } from '../process/listen.js';
 import { StreamAccess } from './access.js';
 import { createApp } from './app.js';
@@ -15,7 +16,7 @@ import { Hub } from './hub.js';
 import { SseMetrics } from './metrics.js';
 import type { SseStatus } from './status.js';
 import { NameDirectory } from './names.js';
-import { SnapshotState } from './snapshot.js';
+import { SNAPSHOT_RULES, SnapshotState } from './snapshot.js';
 
 export interface SseServiceOptions {
   readonly config: SseConfig;
@@ -130,12 +131,15 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     names,
     corsOrigins: config.corsOrigins,
     access,
-    dashboardConfig: () => ({
+    dashboardConfig: (): DashboardConfig => ({
       staleAfterMs: config.staleAfterMs,
       heartbeatMs: config.heartbeatMs,
       feedWindow: config.feedWindow,
       names: Boolean(names),
       messageTypes: MESSAGE_TYPES,
+      // A page holds what the snapshot holds, and remembers as many ids as a resume can replay.
+      limits: { ...snapshot.limits, seenIds: history.maxEvents },
+      rules: SNAPSHOT_RULES,
     }),
     status,
     health: () => {

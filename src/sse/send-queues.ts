@@ -34,17 +34,22 @@ export class KernelSendQueues {
     const out = new Map<string, number>();
     const ports = new Set([...localPorts].map(hexPort));
     let readAny = false;
+    let absent = 0;
     for (const file of this.files) {
       let text: string;
       try {
         text = await readFile(file, 'latin1');
-      } catch {
+      } catch (err) {
+        // Only a table that is not there (or not ours to read) turns the checks off; anything else
+        // (out of file descriptors with thousands of streams open) is tried again next time.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') absent++;
         continue;
       }
       readAny = true;
       parseInto(text, ports, out);
     }
-    if (!readAny) this.available = false;
+    if (absent === this.files.length) this.available = false;
     return readAny ? out : null;
   }
 }

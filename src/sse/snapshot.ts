@@ -49,6 +49,30 @@ const EVENT_ASPECT: Readonly<Record<string, EventAspect>> = {
   EventUpdated: 'updated',
 };
 
+/**
+ * The rules above, as clients need them to merge the stream into a snapshot the way this class does
+ * (served in /config.json, so browser code does not keep its own copy).
+ */
+export const SNAPSHOT_RULES: SnapshotRules = {
+  product: { key: 'productId', aspects: PRODUCT_ASPECT, child: { type: 'SelectionStatusChanged', key: 'selectionId', into: 'selections' } },
+  event: { key: 'eventId', aspects: EVENT_ASPECT, child: { type: 'CompetitorStatusChanged', key: 'competitorId', into: 'competitors' } },
+};
+
+/** How an envelope lands in a snapshot: by entity key, one aspect per message type, or one child per runner or selection. */
+export interface SnapshotRules {
+  product: EntityRule;
+  event: EntityRule;
+}
+
+export interface EntityRule {
+  /** The envelope key naming the entity. */
+  key: 'productId' | 'eventId';
+  /** Message type -> the aspect it sets; the newest envelope id wins. */
+  aspects: Readonly<Record<string, string>>;
+  /** The message type kept per child (selection or runner), under `into`, keyed by the envelope key `key`. */
+  child: { type: string; key: 'selectionId' | 'competitorId'; into: 'selections' | 'competitors' };
+}
+
 /** How often expired entities are swept out, at most. */
 const SWEEP_EVERY_MS = 60_000;
 

@@ -1,14 +1,15 @@
 // Wires the dashboard together: config, names, snapshot, the live feed, and
 // the timers that keep countdowns, health and the chart moving.
-import { filterChoices, renderBoard, renderDeclared } from './board.js';
+import { announcement, filterChoices, renderBoard, renderDeclared } from './board.js';
 import { RateChart } from './chart.js';
 import { ago, esc, hhmm, inWindow, money } from './format.js';
-import { Feed } from './feed.js';
+import { ToteFeed } from './client/feed.js';
 import { DayState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
 
-const state = new DayState();
+/** Built once /config.json has given the server's rules and caps. */
+let state;
 const chart = new RateChart($('rate-chart'), $('rate-legend'));
 const filters = { meeting: '', types: new Set(), hideDone: false, openFolds: new Set() };
 let config = {
@@ -56,12 +57,14 @@ function refreshFilterChoices() {
   const { venues, types } = filterChoices(state);
   const sel = $('filter-meeting');
   const current = sel.value;
-  sel.innerHTML =
-    '<option value="">All meetings</option>' + venues.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join('');
+  sel.innerHTML = '<option value="">All meetings</option>' + venues.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join('');
   sel.value = venues.includes(current) ? current : '';
   const chips = $('filter-types');
   chips.innerHTML = types
-    .map((t) => `<button type="button" class="chip${filters.types.has(t) ? ' on' : ''}" data-type="${esc(t)}">${esc(t)}</button>`)
+    .map(
+      (t) =>
+        `<button type="button" class="chip${filters.types.has(t) ? ' on' : ''}" aria-pressed="${filters.types.has(t)}" data-type="${esc(t)}">${esc(t)}</button>`,
+    )
     .join('');
 }
 
@@ -75,21 +78,42 @@ function wireFilters() {
     if (!t) return;
     if (filters.types.has(t)) filters.types.delete(t);
     else filters.types.add(t);
-    e.target.closest('button').classList.toggle('on');
+    // The chip shows the filter's state, whatever happened to the element in between.
+    const on = filters.types.has(t);
+    e.target.closest('button').classList.toggle('on', on);
+    e.target.closest('button').setAttribute('aria-pressed', String(on));
     dirty = true;
   });
   // The board is redrawn often: remember which "Earlier races" folds the operator opened.
-  $('board').addEventListener('toggle', (e) => {
-    const d = e.target;
-    if (!(d instanceof HTMLDetailsElement) || !d.dataset.venue) return;
-    if (d.open) filters.openFolds.add(d.dataset.venue);
-    else filters.openFolds.delete(d.dataset.venue);
-  }, true);
+  $('board').addEventListener(
+    'toggle',
+    (e) => {
+      const d = e.target;
+      if (!(d instanceof HTMLDetailsElement) || !d.dataset.venue) return;
+      if (d.open) filters.openFolds.add(d.dataset.venue);
+      else filters.openFolds.delete(d.dataset.venue);
+    },
+    true,
+  );
   $('filter-hide-done').addEventListener('change', (e) => {
     filters.hideDone = e.target.checked;
     dirty = true;
   });
 }
+
+/** Screen readers hear each result and dividend as it is declared; the region keeps the last few. */
+const ANNOUNCEMENTS_KEPT = 5;
+function announce(text) {
+  if (!text) return;
+  const region = $('announce');
+  const p = document.createElement('p');
+  p.textContent = text;
+  region.append(p);
+  while (region.childElementCount > ANNOUNCEMENTS_KEPT) region.firstElementChild.remove();
+}
+
+/** Silence after which "Live" says how long it has been quiet (a lull between races is normal). */
+const QUIET_AFTER_MS = 60_000;
 
 function health(now) {
   const el = $('health');
@@ -110,11 +134,21 @@ function health(now) {
     label = `Connected · outside racing hours (${w.start}–${w.end})`;
   } else {
     cls = 'health-live';
-    label = 'Live';
+    label = silentFor !== null && silentFor > QUIET_AFTER_MS ? `Live · quiet for ${ago(silentFor).replace(' ago', '')}` : 'Live';
   }
   el.className = `health ${cls}`;
   el.dataset.state = cls.replace('health-', '');
   text.textContent = label;
+  // What is on screen is only as fresh as the feed: dim it, and say since when, while the feed is down or stale.
+  const notLive = cls === 'health-down' || cls === 'health-stale';
+  document.body.classList.toggle('not-live', notLive);
+  const note = $('stale-note');
+  if (notLive && !note.dataset.since) note.dataset.since = state?.lastMessageAt ? hhmm(state.lastMessageAt, w.timeZone) : '';
+  if (!notLive) delete note.dataset.since;
+  note.hidden = !notLive;
+  note.textContent = notLive
+    ? `Not live${note.dataset.since ? `: last message at ${note.dataset.since}` : ''}. Pools, statuses and figures below may be out of date.`
+    : '';
 }
 
 function kpis(now) {
@@ -167,30 +201,25 @@ function render() {
 let openedAt = Date.now();
 
 async function main() {
-  try {
-    config = { ...config, ...(await getJson('config.json')) };
-  } catch {
-    /* defaults above */
-  }
-  $('today').textContent = new Intl.DateTimeFormat('en-GB', {
-    timeZone: config.feedWindow.timeZone,
-    weekday: 'long',
-    day: 'numeric',
-    month: 'long',
-  }).format(new Date());
   wireFilters();
-  await loadNames();
-  feed = new Feed({
-    messageTypes: config.messageTypes,
-    onSnapshot: (snap) => {
-      state.loadSnapshot(snap);
+  feed = new ToteFeed({
+    // The config carries the server's rules and caps; the page's state is built from them.
+    store: (served) => {
+      config = { ...config, ...served };
+      state = new DayState(served);
+      // Names while the snapshot loads; the stream's open reads them again, for a card sent meanwhile.
+      void loadNames();
+      return state;
+    },
+    onSnapshot: () => {
       // A server up since yesterday may still hold yesterday in its snapshot.
       forgetPastDays();
     },
     onMessage: (env) => {
-      if (!state.apply(env)) return;
       chart.record(env.type);
       dirty = true;
+      if (env.type === 'EventResultChanged' || env.type === 'PoolDividendChanged')
+        announce(announcement(state, env, config.feedWindow.timeZone));
     },
     onNames: (version) => {
       if (version > (state.names.version ?? 0)) void loadNames();
@@ -200,12 +229,18 @@ async function main() {
         openedAt = Date.now();
         // A `names` event sent while the stream was down (or not yet open) is
         // lost; reading /names again on every open closes that gap.
-        void loadNames();
+        if (state) void loadNames();
       }
       connection = s;
     },
   });
   await feed.start();
+  $('today').textContent = new Intl.DateTimeFormat('en-GB', {
+    timeZone: config.feedWindow.timeZone,
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+  }).format(new Date());
 
   // Repaint at most four times a second however fast messages come.
   setInterval(() => {
@@ -229,15 +264,17 @@ async function main() {
     }
     feedDetails();
   };
-  setTimeout(poll, 1000); // once the stream is registered, so the viewer count includes this page
-  setInterval(poll, 10_000);
+  setTimeout(() => void poll(), 1000); // once the stream is registered, so the viewer count includes this page
+  setInterval(() => void poll(), 10_000);
   health(Date.now());
   render();
 }
 
 // Read-only handle for operators' consoles and the browser tests.
 window.dashboard = {
-  state,
+  get state() {
+    return state;
+  },
   chart,
   get connection() {
     return connection;

@@ -7,8 +7,12 @@ const UNKNOWN_MEETING = 'Not on the card yet';
 /** How long a pool row stays highlighted after its total changed. */
 const FRESH_MS = 1500;
 const DONE = new Set(['FINISHED', 'CANCELLED', 'ABANDONED']);
-const POOL_COLS = '<colgroup><col class="c-type"><col class="c-status"><col class="c-gross"><col class="c-net"><col class="c-div"></colgroup>';
-const poolTable = (rows, cls = '') => `<table class="pools ${cls}">${POOL_COLS}<tbody>${rows}</tbody></table>`;
+/** Column headers: which figure is gross, net and the dividend, without hovering. */
+const POOL_HEAD =
+  '<thead><tr><th scope="col">Pool</th><th scope="col">Status</th><th scope="col" class="num">Gross</th><th scope="col" class="num">Net</th><th scope="col" class="num">Dividend</th></tr></thead>';
+const poolTable = (rows, cls = '') => `<table class="pools ${cls}">${POOL_HEAD}<tbody>${rows}</tbody></table>`;
+/** Dividends are paid to the penny: always shown with pence, on the board and in the side list alike. */
+const dividendMoney = (d) => money(d.amount, d.code);
 
 const typeRank = (t) => {
   const i = TYPE_ORDER.indexOf(t);
@@ -84,8 +88,8 @@ function productRow(state, p, now) {
   const title = esc((p.name ?? p.id) + legs);
   const divText = c.div
     ? c.div.status === 'FINAL'
-      ? `<span title="Final dividend">${money(c.div.amount, c.div.code, c.div.amount >= 1000)}</span>`
-      : `<span class="prov" title="Provisional dividend">${money(c.div.amount, c.div.code, c.div.amount >= 1000)}<small>P</small></span>`
+      ? `<span title="Final dividend">${dividendMoney(c.div)}</span>`
+      : `<span class="prov" title="Provisional dividend">${dividendMoney(c.div)}<small>P</small></span>`
     : '';
   return `<tr class="product${fresh ? ' fresh' : ''}" data-product="${esc(p.id)}" title="${title}">
     <td class="ptype">${label}</td>
@@ -105,7 +109,7 @@ function dividendLine(state, products) {
     const winners = c.div ? winnersText(state, p.id) : '';
     const tip = `${p.name ?? p.id}: gross ${c.gross ? money(c.gross.amount, c.gross.code) : '–'}, net ${c.net ? money(c.net.amount, c.net.code) : '–'}${winners ? ` · ${winners}` : ''}`;
     const value = c.div
-      ? `<b class="${c.div.status === 'FINAL' ? '' : 'prov'}">${money(c.div.amount, c.div.code, c.div.amount >= 1000)}${c.div.status === 'FINAL' ? '' : '<small>P</small>'}</b>`
+      ? `<b class="${c.div.status === 'FINAL' ? '' : 'prov'}">${dividendMoney(c.div)}${c.div.status === 'FINAL' ? '' : '<small>P</small>'}</b>`
       : `<span class="muted">${c.gross ? money(c.gross.amount, c.gross.code, true) : '–'}</span>`;
     return `<span class="dchip" data-product="${esc(p.id)}" title="${esc(tip)}">${esc(type)} ${value}${corrected(state.products.get(p.id)?.dividends)}</span>`;
   });
@@ -295,7 +299,8 @@ export function renderDeclared(state, timeZone) {
   return state.declared
     .slice(0, 12)
     .map((d) => {
-      const at = clock(d.at, timeZone);
+      // One time per line: the race's off time names it; when it was declared is on hover.
+      const declaredAt = `Declared at ${clock(d.at, timeZone)}`;
       if (d.kind === 'result') {
         const ev = state.names.events[d.id];
         const rows = (d.aspect.payload?.competitorResults ?? [])
@@ -303,22 +308,45 @@ export function renderDeclared(state, timeZone) {
           .sort((a, b) => Number(a.finishingPosition) - Number(b.finishingPosition))
           .slice(0, 3);
         const title = ev ? `${clock(ev.scheduledStart, timeZone)} ${esc(ev.venue)}` : `Race ${esc(shortId(d.id))}`;
-        return `<li><span class="when">${at}</span><span class="tag t-result">Result</span><b>${title}</b>
+        return `<li title="${declaredAt}"><span class="tag t-result">Result</span><b>${title}</b>
           <div>${rows.map((r) => `${ordinal(r.finishingPosition)} ${runnerName(state, r.competitorId)}`).join(' · ')}</div></li>`;
       }
       const p = state.names.products[d.id];
       const div = dividendOf(state, d.id);
       const label = p ? productLabel(state, p, timeZone) : `Product ${esc(shortId(d.id))}`;
-      const status = div ? ` <small>${div.status === 'FINAL' ? 'final' : 'provisional'}</small>` : '';
+      const status = div ? ` <small class="st">${div.status === 'FINAL' ? 'final' : 'provisional'}</small>` : '';
       const lines = winningLines(state, d.id);
       const body = lines.length
         ? lines
-            .map((l) => `<span class="dl">${l.ids.map((id) => selectionName(state, id)).join(' – ')} <b>${l.money ? money(l.money.amount, l.money.code) : '–'}</b></span>`)
+            .map(
+              (l) =>
+                `<span class="dl">${l.ids.map((id) => selectionName(state, id)).join(' – ')} <b>${l.money ? dividendMoney(l.money) : '–'}</b></span>`,
+            )
             .join('')
         : div
-          ? money(div.amount, div.code)
+          ? dividendMoney(div)
           : '';
-      return `<li><span class="when">${at}</span><span class="tag t-div">Dividend</span><b>${label}</b><div class="dlines">${body}${status}</div></li>`;
+      return `<li title="${declaredAt}"><span class="tag t-div">Dividend</span><b>${label}</b>${status}<div class="dlines">${body}</div></li>`;
     })
     .join('');
+}
+
+/** One sentence for screen readers when a result or dividend is declared live. */
+export function announcement(state, env, timeZone) {
+  if (env.type === 'EventResultChanged') {
+    const ev = state.names.events[env.keys.eventId];
+    const race = ev ? `${clock(ev.scheduledStart, timeZone)} ${ev.venue}` : 'a race';
+    const rows = (env.payload?.competitorResults ?? [])
+      .filter((r) => /^\d+$/.test(String(r.finishingPosition ?? '')))
+      .sort((a, b) => Number(a.finishingPosition) - Number(b.finishingPosition))
+      .slice(0, 3);
+    return `Result, ${race}: ${rows.map((r) => `${ordinal(r.finishingPosition)} ${runnerText(state, r.competitorId)}`).join(', ')}.`;
+  }
+  if (env.type === 'PoolDividendChanged') {
+    const p = state.names.products[env.keys.productId];
+    const div = dividendOf(state, env.keys.productId);
+    const label = p ? productLabel(state, p, timeZone).replace(/<[^>]+>/g, '') : 'a pool';
+    return `Dividend, ${label}: ${div ? `${dividendMoney(div)} ${div.status === 'FINAL' ? 'final' : 'provisional'}` : 'declared'}.`;
+  }
+  return '';
 }

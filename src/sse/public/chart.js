@@ -1,8 +1,10 @@
+// @ts-check
 import { esc } from './format.js';
 
 // Messages per second by type over the last two minutes, as stacked bars
 // drawn on a canvas: one column per second, newest on the right.
 
+/** @type {Record<string, string>} */
 const PALETTE = {
   PoolTotalChanged: '#2ecc71',
   ProductStatusChanged: '#3498db',
@@ -22,19 +24,21 @@ const PALETTE = {
 };
 const FALLBACK = '#8b98a5';
 
-export const colourOf = (type) => PALETTE[type] ?? FALLBACK;
+export const colourOf = (/** @type {string} */ type) => PALETTE[type] ?? FALLBACK;
 
 export class RateChart {
+  /** @param {HTMLCanvasElement} canvas @param {HTMLElement} legend @param {number} [seconds] */
   constructor(canvas, legend, seconds = 120) {
     this.canvas = canvas;
     this.legend = legend;
     this.seconds = seconds;
-    /** second (epoch) -> Map(type -> count) */
+    /** second (epoch) -> Map(type -> count) @type {Map<number, Map<string, number>>} */
     this.buckets = new Map();
     this.total = 0;
     this.drawn = 0;
   }
 
+  /** @param {string} type @param {number} [now] */
   record(type, now = Date.now()) {
     const sec = Math.floor(now / 1000);
     let b = this.buckets.get(sec);
@@ -44,6 +48,7 @@ export class RateChart {
   }
 
   /** Messages in the last `windowSec` seconds, all types. */
+  /** @param {number} windowSec @param {number} [now] */
   recent(windowSec, now = Date.now()) {
     const last = Math.floor(now / 1000);
     let n = 0;
@@ -64,6 +69,7 @@ export class RateChart {
       this.canvas.height = Math.round(cssH * dpr);
     }
     const ctx = this.canvas.getContext('2d');
+    if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, cssW, cssH);
 
@@ -103,7 +109,7 @@ export class RateChart {
       let y = 6 + plotH;
       const types = [...b.keys()].sort((a, c) => order.indexOf(a) - order.indexOf(c));
       for (const t of types) {
-        const h = (b.get(t) / scale) * plotH;
+        const h = ((b.get(t) ?? 0) / scale) * plotH;
         ctx.fillStyle = colourOf(t);
         ctx.fillRect(x + 0.5, y - h, Math.max(1, colW - 1), h);
         y -= h;
@@ -113,26 +119,23 @@ export class RateChart {
     this.drawLegend(now);
   }
 
+  /** @param {number} now */
   drawLegend(now) {
     const last = Math.floor(now / 1000);
     const per = new Map();
     for (let s = last - 9; s <= last; s++) for (const [t, v] of this.buckets.get(s) ?? []) per.set(t, (per.get(t) ?? 0) + v);
     const seenTypes = new Set();
     for (const b of this.buckets.values()) for (const t of b.keys()) seenTypes.add(t);
-    const rows = [...seenTypes]
-      .map((t) => ({ t, rate: (per.get(t) ?? 0) / 10 }))
-      .sort((a, b) => b.rate - a.rate || a.t.localeCompare(b.t));
+    const rows = [...seenTypes].map((t) => ({ t, rate: (per.get(t) ?? 0) / 10 })).sort((a, b) => b.rate - a.rate || a.t.localeCompare(b.t));
     this.legend.innerHTML = rows.length
       ? rows
-          .map(
-            (r) =>
-              `<li><i style="background:${colourOf(r.t)}"></i><span>${esc(r.t)}</span><b>${r.rate.toFixed(1)}/s</b></li>`,
-          )
+          .map((r) => `<li><i style="background:${colourOf(r.t)}"></i><span>${esc(r.t)}</span><b>${r.rate.toFixed(1)}/s</b></li>`)
           .join('')
       : '<li class="muted">No messages in the last two minutes.</li>';
   }
 }
 
+/** @param {number} v */
 function niceCeil(v) {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
