@@ -41,8 +41,8 @@ export async function startSender(frames: number, rate = 0): Promise<{ url: stri
   const child = spawn(process.execPath, ['--import', 'tsx', script('./frame-sender.ts'), String(frames), String(rate)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-  const { port } = JSON.parse(line.toString().split('\n')[0]!);
+  const [line]: Buffer[] = await once(child.stdout, 'data');
+  const { port } = JSON.parse(String(line).split('\n')[0]!);
   return { url: `ws://127.0.0.1:${port}/`, child };
 }
 
@@ -64,7 +64,7 @@ async function bareParse(url: string, frames: number): Promise<Throughput> {
   let cpu0 = process.cpuUsage();
   const done = new Promise<Throughput>((resolve) => {
     ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString());
+      const msg = JSON.parse((data as Buffer).toString());
       if (msg.type !== 'data') return;
       if (n === 0) {
         t0 = performance.now();

@@ -41,7 +41,7 @@ export function renderResults(r: Record<string, unknown>): string {
   const m = r.machine as Record<string, unknown>;
   const parts: string[] = [];
   parts.push(
-    `Run of ${String(m.startedAt).slice(0, 16).replace('T', ' ')} UTC on ${m.cpu}, ${m.memoryGiB} GiB, ${m.kernel}, node ${m.node}, commit ${m.commit}; ` +
+    `Run of ${String(m.startedAt).slice(0, 16).replace('T', ' ')} UTC on ${String(m.cpu)}, ${String(m.memoryGiB)} GiB, ${String(m.kernel)}, node ${String(m.node)}, commit ${String(m.commit)}; ` +
       `load average ${(m.loadAverageAtStart as number[]).join(' ')} at the start, ${(m.loadAverageAtEnd as number[]).join(' ')} at the end. ` +
       `Versions: ${Object.entries(m.versions as Record<string, string>)
         .map(([k, v]) => `${k} ${v}`)

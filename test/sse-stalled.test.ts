@@ -29,7 +29,7 @@ function envelope(payload: Record<string, unknown>): Envelope {
   return makeEnvelope(entry, payload, keys.keys, ORIGIN);
 }
 
-let cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });

@@ -37,7 +37,13 @@ export interface SseStatus extends Readonly<Hub['counts']> {
    * after a larger id was streamed (streamed at once, out of order), `forced`
    * counts releases at the bound.
    */
-  readonly reorder: { readonly windowMs: number; readonly holding: number; readonly held: number; readonly late: number; readonly forced: number };
+  readonly reorder: {
+    readonly windowMs: number;
+    readonly holding: number;
+    readonly held: number;
+    readonly late: number;
+    readonly forced: number;
+  };
   readonly snapshot: { readonly products: number; readonly events: number; readonly evicted: number };
   readonly source: SourceStatus;
   readonly names: NamesStatus;

@@ -32,20 +32,35 @@ async function sigtermMidBurst(store: 'duckdb' | 'bigquery', full: boolean): Pro
   const spill = join(dir, 'spill.jsonl');
   const fake =
     store === 'bigquery'
-      ? await FakeBigQuery.start({ project: 'chaos', dataset: 'tote', schemas: { [MESSAGES_TABLE]: MESSAGE_COLUMNS, [DEAD_LETTERS_TABLE]: DEAD_LETTER_COLUMNS } })
+      ? await FakeBigQuery.start({
+          project: 'chaos',
+          dataset: 'tote',
+          schemas: { [MESSAGES_TABLE]: MESSAGE_COLUMNS, [DEAD_LETTERS_TABLE]: DEAD_LETTER_COLUMNS },
+        })
       : undefined;
   const env: Record<string, string> =
     store === 'duckdb'
       ? { HISTORY: 'duckdb', DUCKDB_PATH: join(dir, 'tote.duckdb'), HISTORY_SPILL_FILE: spill, HISTORY_BATCH_MAX_DELAY_MS: '5' }
-      : { HISTORY: 'bigquery', BQ_PROJECT: 'chaos', BQ_DATASET: 'tote', BQ_API_ENDPOINT: fake!.url, HISTORY_SPILL: 'file', HISTORY_SPILL_FILE: spill };
+      : {
+          HISTORY: 'bigquery',
+          BQ_PROJECT: 'chaos',
+          BQ_DATASET: 'tote',
+          BQ_API_ENDPOINT: fake!.url,
+          HISTORY_SPILL: 'file',
+          HISTORY_SPILL_FILE: spill,
+        };
   const cfg = loadConfig({ ...env, TOTE_SUBSCRIPTIONS_URL: 'ws://unused', TOTE_API_KEY: TEST_KEY });
   const history = createHistorySink(cfg.history, store === 'bigquery' ? { bigqueryClientOptions: { authClient: localAuthClient() } } : {});
   const h = await startHarness({ env, history });
   const rss = rssSampler();
   try {
     h.service.start();
-    await waitFor(() => h.service.client.status().state === 'running' && h.sim.stats().operations === 15, { timeoutMs: 20_000, what: 'connected and subscribed' });
-    const totals = () => (h.service.status() as any).totals as { received: number; published: number; outboxed: number; deadLettered: number };
+    await waitFor(() => h.service.client.status().state === 'running' && h.sim.stats().operations === 15, {
+      timeoutMs: 20_000,
+      what: 'connected and subscribed',
+    });
+    const totals = () =>
+      (h.service.status() as any).totals as { received: number; published: number; outboxed: number; deadLettered: number };
     const stored = () => ((h.service.status() as any).history as { stored: number }).stored;
     // A burst of 1,000 msg/s; the stop comes once history is busy storing it.
     const ticks = full ? 100 : 30;
@@ -93,4 +108,8 @@ async function sigtermMidBurst(store: 'duckdb' | 'bigquery', full: boolean): Pro
 }
 
 export const sigtermDuckdb: Scenario = { name: 'SIGTERM mid-burst, DuckDB', short: true, run: (o) => sigtermMidBurst('duckdb', o.full) };
-export const sigtermBigquery: Scenario = { name: 'SIGTERM mid-burst, BigQuery stand-in', short: true, run: (o) => sigtermMidBurst('bigquery', o.full) };
+export const sigtermBigquery: Scenario = {
+  name: 'SIGTERM mid-burst, BigQuery stand-in',
+  short: true,
+  run: (o) => sigtermMidBurst('bigquery', o.full),
+};

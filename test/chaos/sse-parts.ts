@@ -92,7 +92,13 @@ export async function sseInstance(
   instanceId: string,
   o: { reorderWindowMs?: number; skew?: { delayMs: number; types: readonly string[] } } = {},
 ): Promise<SseInstance> {
-  const sseConfig = { ...p.config.sse, instanceId, port: 0, host: '127.0.0.1', ...(o.reorderWindowMs !== undefined ? { reorderWindowMs: o.reorderWindowMs } : {}) };
+  const sseConfig = {
+    ...p.config.sse,
+    instanceId,
+    port: 0,
+    host: '127.0.0.1',
+    ...(o.reorderWindowMs !== undefined ? { reorderWindowMs: o.reorderWindowMs } : {}),
+  };
   const consumer = new PubSubConsumer({ config: p.config.bus, sse: sseConfig, log: quiet.child({ instanceId }) });
   await consumer.start();
   const source = o.skew ? skewedSource(consumer, o.skew.delayMs, o.skew.types) : consumer;

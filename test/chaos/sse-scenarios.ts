@@ -4,13 +4,33 @@ import { createLogger } from '../../src/log/logger.js';
 import { startSseService } from '../../src/sse/index.js';
 import type { Row, RunOptions, Scenario } from './scenarios.js';
 import { rssSampler } from './parts.js';
-import { feedEnvelope, lostAndDoubled, nonReader, pubsubProject, SequenceChecker, sseInstance, Viewer, type SseInstance } from './sse-parts.js';
+import {
+  feedEnvelope,
+  lostAndDoubled,
+  nonReader,
+  pubsubProject,
+  SequenceChecker,
+  sseInstance,
+  Viewer,
+  type SseInstance,
+} from './sse-parts.js';
 import { waitFor } from '../helpers/ports.js';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms)); // paces a feed; never used to wait for a result
 
 function notRun(scenario: string, note: string): Row {
-  return { scenario, sent: null, received: null, published: null, stored: null, deadLettered: null, lost: null, duplicated: null, peakRssMb: null, note };
+  return {
+    scenario,
+    sent: null,
+    received: null,
+    published: null,
+    stored: null,
+    deadLettered: null,
+    lost: null,
+    duplicated: null,
+    peakRssMb: null,
+    note,
+  };
 }
 
 const received = (i: SseInstance) => (i.sse.status() as { eventsReceived: number }).eventsReceived;
@@ -24,12 +44,21 @@ const reorderOf = (i: SseInstance) =>
  * few events, and resumes by Last-Event-ID on the other instance, back and
  * forth, while the feed runs.
  */
-export async function crossInstanceResume(o: RunOptions, opts: { events: number; skewMs: number; reorderWindowMs: number }): Promise<Row & { resyncs: number; hops: number }> {
+export async function crossInstanceResume(
+  o: RunOptions,
+  opts: { events: number; skewMs: number; reorderWindowMs: number },
+): Promise<Row & { resyncs: number; hops: number }> {
   const name = 'stream resumes on another SSE instance';
   const p = await pubsubProject(o.emulatorHost);
   const rss = rssSampler();
-  const a = await sseInstance(p, 'chaos-a', { reorderWindowMs: opts.reorderWindowMs, skew: { delayMs: opts.skewMs, types: ['PoolTotalChanged'] } });
-  const b = await sseInstance(p, 'chaos-b', { reorderWindowMs: opts.reorderWindowMs, skew: { delayMs: opts.skewMs, types: ['EventStatusChanged'] } });
+  const a = await sseInstance(p, 'chaos-a', {
+    reorderWindowMs: opts.reorderWindowMs,
+    skew: { delayMs: opts.skewMs, types: ['PoolTotalChanged'] },
+  });
+  const b = await sseInstance(p, 'chaos-b', {
+    reorderWindowMs: opts.reorderWindowMs,
+    skew: { delayMs: opts.skewMs, types: ['EventStatusChanged'] },
+  });
   const viewer = new Viewer();
   const published: string[] = [];
   try {
@@ -59,10 +88,13 @@ export async function crossInstanceResume(o: RunOptions, opts: { events: number;
     }
     await feed;
     // Everything published is on both instances and out of their reorder windows, then on the stream.
-    await waitFor(() => received(a) >= published.length && received(b) >= published.length && reorderOf(a).holding === 0 && reorderOf(b).holding === 0, {
-      timeoutMs: 60_000,
-      what: 'every message on both instances',
-    }).catch(() => undefined);
+    await waitFor(
+      () => received(a) >= published.length && received(b) >= published.length && reorderOf(a).holding === 0 && reorderOf(b).holding === 0,
+      {
+        timeoutMs: 60_000,
+        what: 'every message on both instances',
+      },
+    ).catch(() => undefined);
     const last = new Set(published);
     await waitFor(
       () => {
@@ -114,7 +146,15 @@ export const crossInstance = onEmulator('stream resumes on another SSE instance'
  * that never read. Every reader and every churner must get every event once
  * from where it joined; every non-reader must be cut at its bound.
  */
-export async function sseChurnRun(o: { readers: number; churners: number; nonReaders: number; events: number; perSecond: number; padBytes: number; clientMaxBufferBytes: number }): Promise<Row & { nonReadersCut: number; connects: number }> {
+export async function sseChurnRun(o: {
+  readers: number;
+  churners: number;
+  nonReaders: number;
+  events: number;
+  perSecond: number;
+  padBytes: number;
+  clientMaxBufferBytes: number;
+}): Promise<Row & { nonReadersCut: number; connects: number }> {
   const name = '1,000-client SSE churn + non-readers';
   const rss = rssSampler();
   const bus = new MemoryBus();
@@ -140,7 +180,7 @@ export async function sseChurnRun(o: { readers: number; churners: number; nonRea
       await c.connect(sse.url);
     });
     const batch = Math.max(1, Math.round(o.perSecond / 20));
-    for (let i = 0; i < o.events; ) {
+    for (let i = 0; i < o.events;) {
       for (let k = 0; k < batch && i < o.events; k++, i++) {
         const e = feedEnvelope(i, o.padBytes);
         indexOf.set(e.id, i);
@@ -152,11 +192,16 @@ export async function sseChurnRun(o: { readers: number; churners: number; nonRea
     await Promise.all(churn);
     const total = o.events;
     const viewers = [...readers, ...churners];
-    await waitFor(() => viewers.every((v) => v.position === undefined || v.position >= total), { timeoutMs: 120_000, what: 'every viewer to reach the last event' }).catch(() => undefined);
+    await waitFor(() => viewers.every((v) => v.position === undefined || v.position >= total), {
+      timeoutMs: 120_000,
+      what: 'every viewer to reach the last event',
+    }).catch(() => undefined);
     type Counts = { droppedSlowClients: number; droppedStalledClients: number; eventsReceived: number; connections: number };
     const counts = () => sse.status() as Counts;
     // A paused socket does not see its reset until it reads again: the server's count says who was cut.
-    await waitFor(() => counts().droppedSlowClients >= o.nonReaders, { timeoutMs: 60_000, what: 'every non-reader cut' }).catch(() => undefined);
+    await waitFor(() => counts().droppedSlowClients >= o.nonReaders, { timeoutMs: 60_000, what: 'every non-reader cut' }).catch(
+      () => undefined,
+    );
     for (const v of viewers) v.settle(total);
     const st = counts();
     const cut = Math.min(o.nonReaders, st.droppedSlowClients);
@@ -190,7 +235,15 @@ export const sseChurn: Scenario = {
   run: (o) =>
     sseChurnRun(
       o.full
-        ? { readers: 100, churners: 1_000, nonReaders: 50, events: 6_000, perSecond: 200, padBytes: 1_200, clientMaxBufferBytes: 1024 * 1024 }
+        ? {
+            readers: 100,
+            churners: 1_000,
+            nonReaders: 50,
+            events: 6_000,
+            perSecond: 200,
+            padBytes: 1_200,
+            clientMaxBufferBytes: 1024 * 1024,
+          }
         : { readers: 30, churners: 300, nonReaders: 10, events: 1_500, perSecond: 150, padBytes: 500, clientMaxBufferBytes: 256 * 1024 },
     ),
 };
@@ -202,7 +255,10 @@ export const sseChurn: Scenario = {
  * its Last-Event-ID. Each must get every message once, or be told to resync
  * and then get every message from the moment the new instance is complete.
  */
-export async function sseRestartRun(o: RunOptions, opts: { viewers: number; events: number }): Promise<Row & { resyncs: number; exact: number }> {
+export async function sseRestartRun(
+  o: RunOptions,
+  opts: { viewers: number; events: number },
+): Promise<Row & { resyncs: number; exact: number }> {
   const name = 'SSE instance restart, resume';
   const p = await pubsubProject(o.emulatorHost, { SSE_SEEK_BACK_MS: String(3_600_000) });
   const rss = rssSampler();
