@@ -284,7 +284,7 @@ describe('BigQuery history writer', () => {
       const timedOutAt = Date.now();
       expect(outcome).toEqual({ stored: [], invalid: [], retry: rows, error: 'insertAll did not answer within 150 ms' });
       // Left alone, the stand-in holds each of these requests, and its connection, until it stops.
-      await waitFor(() => fake.hungInserts === 0, { timeoutMs: 2_000, what: 'the connection of the timed-out request to close' });
+      await waitFor(() => fake.hungInserts === 0, { what: 'the connection of the timed-out request to close' });
       closedAfterMs.push(Date.now() - timedOutAt);
     }
     expect(fake.insertRequests(MESSAGES_TABLE).map((r) => r.fault)).toEqual(['hang', 'hang', 'hang', 'hang', 'hang']);

@@ -90,7 +90,7 @@ describe.skipIf(!host)(`consumer flow control against the emulator ${skipReason 
     fast = true;
     for (const release of held.splice(0)) release();
     await waitFor(() => new Set(arrived).size === SENT, { timeoutMs: 20_000, what: () => `all ${SENT} messages (have ${new Set(arrived).size})` });
-    await waitFor(() => poolSubscription().outstanding === 0, { timeoutMs: 10_000, what: 'every message acked' });
+    await waitFor(() => poolSubscription().outstanding === 0, { what: 'every message acked' });
 
     expect(new Set(arrived)).toEqual(new Set(sent.map((e) => e.id)));
     expect(arrived).toHaveLength(SENT);

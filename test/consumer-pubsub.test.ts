@@ -209,7 +209,7 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
       { timeoutMs: 30_000, what: 'subscription recreated' },
     );
     // It may have missed messages meanwhile: open pages are told to resync rather than left with a silent gap.
-    await waitFor(() => alpha.stream.named('resync').length >= 1, { timeoutMs: 10_000, what: 'resync after the reopen' });
+    await waitFor(() => alpha.stream.named('resync').length >= 1, { what: 'resync after the reopen' });
     expect(JSON.parse(alpha.stream.named('resync')[0]!.data).reason).toBe('gap');
     const e = envelopeFor('EventStatusChanged');
     await waitFor(

@@ -71,7 +71,7 @@ describe('history of a simulated racing day', () => {
       sim.pause();
       await waitFor(
         () => closedProducts.every((id) => lastSeen.get(id) === totalOf(sim.lastSent('onPoolTotalChanged', id))),
-        { timeoutMs: 10_000, what: 'the last pool totals to reach the subscriber' },
+        { what: 'the last pool totals to reach the subscriber' },
       );
     } finally {
       await svc.stopAndFlush();

@@ -62,7 +62,7 @@ describe.skipIf(!host)(`standalone SSE service process on SIGTERM ${skipReason ?
       },
       { timeoutMs: 45_000, what: () => `the service to listen; output so far: ${output.slice(-2000)}` },
     );
-    await waitFor(async () => (await fetch(`${url}/health`)).ok, { timeoutMs: 10_000, what: '/health' });
+    await waitFor(async () => (await fetch(`${url}/health`)).ok, { what: '/health' });
     expect((await instanceSubscriptions()).sort()).toEqual([...expected].sort());
     expect(expected).toHaveLength(16);
 

@@ -49,7 +49,7 @@ describe('subscriber under a stalled bus', () => {
     bus.stall();
     const sent = h.sim.faults.burst(2_000);
     expect(sent).toBe(2_000);
-    await waitFor(() => h!.service.client.status().paused, { what: 'the socket to pause' });
+    await waitFor(() => h!.service.client.status().paused, { timeoutMs: 60_000, what: 'the socket to pause' });
     // Held while paused: the limit plus the frames already in the socket's
     // current read (ws pauses after the chunk it is parsing), not the burst.
     await new Promise((r) => setTimeout(r, 2_000)); // longer than the liveness interval: a paused socket is not "silent"
@@ -61,7 +61,7 @@ describe('subscriber under a stalled bus', () => {
 
     bus.release();
     await waitFor(() => arrived.filter((e) => e.type === 'PoolTotalChanged').length === 2_000, {
-      timeoutMs: 30_000,
+      timeoutMs: 120_000,
       what: () => `all 2000 pool totals (have ${arrived.length})`,
     });
     const status = h.service.status();
@@ -70,7 +70,7 @@ describe('subscriber under a stalled bus', () => {
     expect(status.totals.deadLettered).toBe(0);
     expect(new Set(arrived.map((e) => e.id)).size).toBe(arrived.length);
     expect(h.service.client.status().reconnects).toBe(0);
-  });
+  }, 240_000);
 });
 
 describe('POST /stop with a bus that never answers', () => {
@@ -123,7 +123,15 @@ describe('frames already sent when the subscriber stops', () => {
     h = await startHarness();
     h.service.client.start();
     await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'connected and subscribed' });
+    const writtenBefore = h.sim.stats().written;
     h.sim.faults.burst(3_000);
+    // "Already sent" means on the wire: the simulator writes each operation's queue one frame at a time,
+    // and a loaded machine may still be writing when we would stop; what it had not written, an
+    // unsubscribed operation drops, as any GraphQL server does.
+    await waitFor(() => h!.sim.stats().written - writtenBefore === 3_000, {
+      timeoutMs: 120_000,
+      what: () => `the simulator to write the burst (written ${h!.sim.stats().written - writtenBefore})`,
+    });
     await h.service.stopAndFlush();
     const delivered = h.sim.stats().delivered.onPoolTotalChanged ?? 0;
     const t = h.service.status().totals;
@@ -131,5 +139,5 @@ describe('frames already sent when the subscriber stops', () => {
     expect(t.received).toBe(delivered);
     expect(t.published).toBe(delivered);
     expect(h.envelopes).toHaveLength(delivered);
-  });
+  }, 180_000);
 });

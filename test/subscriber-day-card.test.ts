@@ -32,7 +32,7 @@ describe('day card relay (names for the dashboard)', () => {
     // EventUpdated asks for a fresh card (after the minimum gap), not one per message.
     const before = cards.length;
     await waitFor(() => h!.service.status().types.EventUpdated!.received > 0, { timeoutMs: 30_000, what: 'an EventUpdated' });
-    await waitFor(() => cards.length > before, { timeoutMs: 10_000, what: 'a refetch after EventUpdated' });
+    await waitFor(() => cards.length > before, { what: 'a refetch after EventUpdated' });
     const status = h.service.status().dayCard!;
     expect(status.failures).toBe(0);
     expect(status.published).toBe(cards.length);

@@ -22,7 +22,12 @@ interface Received {
 describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let h: Harness;
   let pubsub: PubSub;
+  // Pub/Sub delivers at least once: under load the emulator redelivers what was not acked
+  // in time (and, with ordering, everything after it on that key). Each Pub/Sub message is
+  // kept once, by its message id; the redeliveries are counted apart.
   const received: Received[] = [];
+  const seenMessageIds = new Set<string>();
+  let redelivered = 0;
 
   beforeAll(async () => {
     const config = loadConfig({ BUS: 'pubsub', PUBSUB_EMULATOR_HOST: host, GOOGLE_CLOUD_PROJECT: PROJECT });
@@ -31,10 +36,15 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
     // Topics now exist (created on the emulator at start); listen on each before any message flows.
     pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: host, emulatorMode: true });
     for (const topic of [...CATALOG.map((e) => e.topic), DEAD_LETTER_TOPIC, DAY_CARD_TOPIC]) {
-      const [sub] = await pubsub.topic(topic).createSubscription(`${topic}-check`, { enableMessageOrdering: true });
+      const [sub] = await pubsub.topic(topic).createSubscription(`${topic}-check`, { enableMessageOrdering: true, ackDeadlineSeconds: 600 });
       sub.on('message', (m: Message) => {
-        received.push({ topic, data: JSON.parse(m.data.toString()), attributes: m.attributes, orderingKey: m.orderingKey ?? '' });
         m.ack();
+        if (seenMessageIds.has(m.id)) {
+          redelivered++;
+          return;
+        }
+        seenMessageIds.add(m.id);
+        received.push({ topic, data: JSON.parse(m.data.toString()), attributes: m.attributes, orderingKey: m.orderingKey ?? '' });
       });
     }
     h.service.client.start();
@@ -75,11 +85,17 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
   });
 
   it('publishes the day card (names) to its own topic, for the SSE service that holds no key', async () => {
-    const card = await waitFor(() => received.find((r) => r.topic === DAY_CARD_TOPIC), { timeoutMs: 15_000, what: 'a day card' });
+    // The card is paged out of the simulator's query gateway while the feed runs at full speed:
+    // on a loaded machine that takes a while. Wait for the relay to publish it, then for its arrival.
+    await waitFor(() => (h.service.status().dayCard?.published ?? 0) >= 1, {
+      timeoutMs: 60_000,
+      what: () => `the relay to publish a day card: ${JSON.stringify(h.service.status().dayCard)}`,
+    });
+    const card = await waitFor(() => received.find((r) => r.topic === DAY_CARD_TOPIC), { timeoutMs: 30_000, what: 'the day card on its topic' });
     expect(card.attributes.kind).toBe('day-card');
     expect(card.data.events.length).toBeGreaterThan(0);
     expect(card.data.products.length).toBeGreaterThan(0);
-  });
+  }, 120_000);
 
   it('sends bad frames to the dead-letter topic with the raw text and the reason', async () => {
     h.sim.faults.sendRaw('{"type":"data","id":"424242","payload":{"data":{}}}');
@@ -97,12 +113,13 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
     const t = (h.service.status() as any).totals;
     expect(t.inFlight).toBe(0);
     expect(t.received).toBe(t.published + t.deadLettered + t.outboxed);
-    // Pub/Sub is at-least-once: a late ack on a loaded machine brings a copy again; what counts is every id arriving.
-    const feed = () => new Set(received.filter((r) => r.topic !== DEAD_LETTER_TOPIC && r.topic !== DAY_CARD_TOPIC).map((r) => r.data.id)).size;
-    await waitFor(() => feed() === t.published, {
-      timeoutMs: 15_000,
-      what: () => `all ${t.published} published messages to arrive (have ${feed()})`,
+    // Each published envelope on its topic, counted once by its envelope id: a publish the
+    // client library retried may reach the topic twice, as at-least-once allows.
+    const feedIds = () => new Set(received.filter((r) => r.topic !== DEAD_LETTER_TOPIC && r.topic !== DAY_CARD_TOPIC).map((r) => (r.data as Envelope).id));
+    await waitFor(() => feedIds().size === t.published, {
+      timeoutMs: 30_000,
+      what: () => `all ${t.published} published messages to arrive (have ${feedIds().size} distinct)`,
     });
-    console.log(`pubsub e2e: received ${t.received}, published ${t.published}, dead-lettered ${t.deadLettered}`);
+    console.log(`pubsub e2e: received ${t.received}, published ${t.published}, dead-lettered ${t.deadLettered}, redelivered by Pub/Sub ${redelivered}`);
   });
 });

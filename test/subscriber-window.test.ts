@@ -85,7 +85,7 @@ describe('Tote client edge cases', () => {
     const client = new ToteClient({ config: config.tote, log: createLogger(), handlers: { onMessage: () => undefined, onBadFrame: () => undefined } });
     cleanup.push(() => client.stop());
     client.start();
-    await waitFor(() => connections >= 2, { timeoutMs: 5_000, what: 'a second attempt' });
+    await waitFor(() => connections >= 2, { what: 'a second attempt' });
     expect(client.status().lastError).toMatch(/no connection_ack within 600 ms/);
     expect(client.status().state).not.toBe('running');
   });

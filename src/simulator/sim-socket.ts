@@ -10,8 +10,13 @@ export type WireProtocol = 'graphql-ws' | 'graphql-transport-ws';
 
 export const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
+/** Both protocols' servers serialise id first, then type: a prefix tells a data frame from chatter. */
+const DATA_FRAME = /^\{"id":"[^"]*","type":"(?:data|next)"/;
+
 export interface SocketCounters {
   silencedDrops: number;
+  /** Data frames (graphql-ws `data`, graphql-transport-ws `next`) handed to a socket. */
+  dataFramesWritten: number;
   slowConsumerDisconnects: number;
 }
 
@@ -53,13 +58,20 @@ export class SimSocket {
   send(text: string): boolean {
     if (!this.mayWrite()) return false;
     this.ws.send(text);
+    this.countData(text);
     return true;
   }
 
   /** As send, resolving once the frame is written (graphql-ws waits on this, which is its backpressure). */
   sendAndWait(text: string): Promise<void> {
     if (!this.mayWrite()) return Promise.resolve();
-    return new Promise((resolve) => this.ws.send(text, () => resolve()));
+    const written = new Promise<void>((resolve) => this.ws.send(text, () => resolve()));
+    this.countData(text);
+    return written;
+  }
+
+  private countData(text: string): void {
+    if (DATA_FRAME.test(text)) this.counters.dataFramesWritten++;
   }
 
   /** A client that cannot keep up is disconnected (1013 "try again later"). */

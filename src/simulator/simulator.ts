@@ -78,6 +78,12 @@ export interface SimulatorStats {
   connections: number;
   connectionsByProtocol: Record<WireProtocol, number>;
   operations: number;
+  /**
+   * Data frames actually handed to a socket. A delivery waits in its
+   * operation's queue until the protocol writes it, and an operation stopped
+   * meanwhile drops what it had queued, as a GraphQL server does.
+   */
+  written: number;
   /** Frames not sent because the socket was silenced. */
   silencedDrops: number;
   slowConsumerDisconnects: number;
@@ -196,7 +202,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const sent: Record<string, number> = {};
   const delivered: Record<string, number> = {};
   for (const e of CATALOG) sent[e.rootField] = delivered[e.rootField] = 0;
-  const counters: SocketCounters = { silencedDrops: 0, slowConsumerDisconnects: 0 };
+  const counters: SocketCounters = { silencedDrops: 0, dataFramesWritten: 0, slowConsumerDisconnects: 0 };
   const sockets = new Set<SimSocket>();
 
   const publish = (rootField: string, payload: Record<string, unknown>): number => {
@@ -309,6 +315,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         connections: sockets.size,
         connectionsByProtocol: byProtocol,
         operations: hub.operations(),
+        written: counters.dataFramesWritten,
         silencedDrops: counters.silencedDrops,
         slowConsumerDisconnects: counters.slowConsumerDisconnects,
         simTime: new Date(clock.now()).toISOString(),

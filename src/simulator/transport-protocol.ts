@@ -63,7 +63,11 @@ export class TransportServer {
         awaitingPong = false;
         return;
       }
-      if (awaitingPong) return void ws.terminate();
+      if (awaitingPong) {
+        // The pong may be read but not yet handled (timers run before socket reads): look again after them.
+        setImmediate(() => awaitingPong && ws.terminate());
+        return;
+      }
       awaitingPong = true;
       ws.ping();
     }, this.deps.kaIntervalMs);

@@ -53,6 +53,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 type Phase = 'opening' | 'acked' | 'draining' | 'ended';
 
+/** A closing peer silent this long is not going to answer. */
+const CLOSE_IDLE_MS = 2_000;
+/** Whatever the peer does, a close ends within this, leaving the rest of the 8 s shutdown grace to drain and flush. */
+const CLOSE_MAX_MS = 5_000;
+
 /**
  * One socket to Tote and everything that lives exactly as long as it: the
  * wait for connection_ack, the client pings, the liveness check and the
@@ -148,8 +153,11 @@ export class ToteConnection {
   /**
    * Closes cleanly: sends `farewell` (stop every operation, terminate), then a
    * close frame, and takes in the data frames Tote had already sent until the
-   * close completes. A peer that never answers is cut off after 2 s so a
-   * shutdown is never held up. onEnd is not called.
+   * close completes. A peer that stops answering (no frame for
+   * CLOSE_IDLE_MS) is cut off, and any peer after CLOSE_MAX_MS, so a shutdown
+   * is never held up; a peer still delivering what it sent before our close
+   * is read to the end, however slowly a loaded machine reads it. onEnd is
+   * not called.
    */
   close(farewell: readonly string[], code: number, reason: string): Promise<void> {
     if (this.closing) return this.closing;
@@ -159,12 +167,17 @@ export class ToteConnection {
     const ws = this.ws;
     this.closing = new Promise<void>((resolve) => {
       if (ws.readyState === WebSocket.CLOSED) return resolve();
-      const timer = setTimeout(() => {
+      const startedAt = Date.now();
+      this.lastFrameAt = startedAt;
+      const timer = setInterval(() => {
+        const now = Date.now();
+        if (now - this.lastFrameAt < CLOSE_IDLE_MS && now - startedAt < CLOSE_MAX_MS) return;
+        clearInterval(timer);
         ws.terminate();
         resolve();
-      }, 2_000);
+      }, CLOSE_IDLE_MS / 4);
       ws.once('close', () => {
-        clearTimeout(timer);
+        clearInterval(timer);
         resolve();
       });
       if (ws.readyState === WebSocket.OPEN && this.dialectInUse) {
@@ -316,9 +329,14 @@ export class ToteConnection {
     this.clearLiveness();
     this.lastFrameAt = Date.now();
     const timeout = this.o.livenessTimeoutMs;
+    const silent = () => Date.now() - this.lastFrameAt >= timeout;
     this.livenessTimer = setInterval(() => {
-      if (Date.now() - this.lastFrameAt < timeout) return;
-      this.replace('retry', `no frame from Tote for ${timeout} ms; replacing the socket`, 'liveness timeout');
+      if (!silent()) return;
+      // Timers run before pending socket reads: after the event loop was held up (a GC pause, a
+      // starved CPU) frames may be waiting unread. Judge again once they have been read.
+      setImmediate(() => {
+        if (this.livenessTimer && silent()) this.replace('retry', `no frame from Tote for ${timeout} ms; replacing the socket`, 'liveness timeout');
+      });
     }, Math.max(50, Math.floor(timeout / 5)));
   }
 

@@ -14,10 +14,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls `check` until it returns truthy or `timeoutMs` passes; never a bare sleep. */
+/**
+ * Polls `check` until it returns truthy or `timeoutMs` passes; never a bare sleep.
+ * The default is generous because it only bounds how long a failure takes to show:
+ * a condition that holds returns at once, and on a loaded 2-core machine a healthy
+ * one can take many times what it takes on an idle one.
+ */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  { timeoutMs = 10_000, intervalMs = 25, what = 'condition' as string | (() => string) } = {},
+  { timeoutMs = 30_000, intervalMs = 25, what = 'condition' as string | (() => string) } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;

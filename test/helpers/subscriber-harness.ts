@@ -21,8 +21,7 @@ export interface Harness {
 
 /**
  * A simulator and a subscriber service wired to it on loopback, with quick
- * liveness and reconnect settings so fault scenarios take a second, not a
- * minute. Log lines are captured so tests can check what operators would see.
+ * reconnect settings so fault scenarios take a second, not a minute. Log lines are captured so tests can check what operators would see.
  */
 export async function startHarness(
   opts: {
@@ -46,7 +45,9 @@ export async function startHarness(
   const config = loadConfig({
     TOTE_SUBSCRIPTIONS_URL: sim.wsUrl,
     TOTE_API_KEY: opts.apiKey ?? TEST_KEY,
-    TOTE_LIVENESS_TIMEOUT_MS: '1500',
+    // Long enough that a loaded 2-core machine (event loop late by seconds) does not replace a healthy
+    // socket mid-test; a test of liveness itself sets its own short timeout.
+    TOTE_LIVENESS_TIMEOUT_MS: '10000',
     TOTE_RECONNECT_MIN_MS: '50',
     TOTE_RECONNECT_MAX_MS: '400',
     TOTE_AUTH_RETRY_MS: '60000',
