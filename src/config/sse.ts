@@ -51,6 +51,10 @@ export interface SseConfig {
   clientMaxPendingEvents: number;
   historyMaxEvents: number;
   historyMaxBytes: number;
+  /** With the Pub/Sub consumer, events are held this long and streamed in id order, so a stream can resume on any instance. 0 = off. */
+  reorderWindowMs: number;
+  /** Events held for reordering at most; past it the oldest ids are streamed early. */
+  reorderMaxEvents: number;
   snapshotMaxProducts: number;
   snapshotMaxEvents: number;
   /** Per product (selections) and per event (runners). */
@@ -108,6 +112,10 @@ export function readSseConfig(r: EnvReader): SseConfig {
     // Several minutes of a busy afternoon, enough to bridge a reconnect or a 60-minute cut's few seconds.
     historyMaxEvents: r.int('SSE_HISTORY_MAX_EVENTS', 20_000, 1),
     historyMaxBytes: r.int('SSE_HISTORY_MAX_BYTES', 32 * 1024 * 1024, 1024),
+    // Instances' subscriptions deliver different topics a few hundred ms apart at most when healthy; a second covers that.
+    reorderWindowMs: r.int('SSE_REORDER_WINDOW_MS', 1_000, 0, 60_000),
+    // Ten seconds of a 1,000 msg/s flood: a bound that only a backlog reaches, and then order matters least.
+    reorderMaxEvents: r.int('SSE_REORDER_MAX_EVENTS', 10_000, 1),
     // A UK racing day has a few hundred products; the caps only bite on a runaway feed.
     snapshotMaxProducts: r.int('SSE_SNAPSHOT_MAX_PRODUCTS', 5_000, 1),
     snapshotMaxEvents: r.int('SSE_SNAPSHOT_MAX_EVENTS', 2_000, 1),

@@ -26,9 +26,11 @@ export type ResumeResult =
  *
  * Ids are UUIDv7 from the subscriber, so string order is time order. That
  * lets an instance resume a client that was streaming from another instance:
- * both hold the same ids, perhaps in a slightly different arrival order, so
- * resume sends everything after the id's position here and everything with a
- * later id, at the price of a rare duplicate (clients drop repeats by id).
+ * both hold the same ids, and each streams them in id order (the hub's
+ * ReorderWindow), so what the client lacks is every later id. Resume sends
+ * those, and also whatever arrived here after the id (a message late here
+ * was most likely late everywhere, and so not yet sent to the client), at the
+ * price of a rare duplicate (clients drop repeats by id).
  *
  * That only holds for ids stamped after this instance had every message:
  * its subscriptions are created at slightly different instants, and during a
@@ -45,6 +47,12 @@ export class History {
   private firstSeq = 0;
   /** Epoch ms from which this instance has every message (see markCompleteSince). */
   private complete = 0;
+  /**
+   * The largest id dropped so far. Arrival order is not id order (a backlog
+   * after a seek, a late message), so the oldest held is not the bound: a
+   * client whose id is below this may be owed an event no longer held.
+   */
+  private evictedMax = '';
 
   constructor(
     readonly maxEvents: number,
@@ -101,6 +109,7 @@ export class History {
     const old = this.ring[this.head]!;
     this.ring[this.head] = undefined;
     this.seqOf.delete(old.id);
+    if (old.id > this.evictedMax) this.evictedMax = old.id;
     this.totalBytes -= old.frame.length;
     this.head = (this.head + 1) % this.maxEvents;
     this.count--;
@@ -111,6 +120,7 @@ export class History {
   since(lastId: string): ResumeResult {
     const oldest = this.oldestId();
     const seq = this.seqOf.get(lastId);
+    if (lastId < this.evictedMax) return { ok: false, reason: 'too-old', oldestEventId: oldest };
     if (seq === undefined) {
       const stamped = uuidv7Time(lastId);
       if (stamped === undefined) return { ok: false, reason: 'unknown-id', oldestEventId: oldest };

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LatencyWindow } from '../bus/latency.js';
 import type { Envelope } from '../envelope/envelope.js';
+import { uuidv7Time } from '../envelope/uuidv7.js';
 import type { Logger } from '../log/logger.js';
 import { SseClient, type ClientLimits, type EndReason } from './client.js';
 import { matches, type StreamFilter } from './filter.js';
@@ -9,6 +10,7 @@ import { SSE_HEADERS } from './headers.js';
 import { History, type HistoryItem } from './history.js';
 import type { SseMetrics } from './metrics.js';
 import { RateWindow } from './rates.js';
+import { ReorderWindow } from './reorder.js';
 import { KernelSendQueues } from './send-queues.js';
 import { SnapshotState } from './snapshot.js';
 
@@ -25,6 +27,10 @@ export interface HubOptions {
   readonly kernelQueues?: KernelSendQueues;
   /** How often streams are checked for a stalled reader (see SseClient.checkStall). */
   readonly stallCheckMs?: number;
+  /** Events are held this long and streamed in id order (see ReorderWindow); 0 streams them as they arrive. */
+  readonly reorderWindowMs?: number;
+  /** Events held at most; past it the oldest ids are released early. */
+  readonly reorderMaxHeld?: number;
 }
 
 /** How often stream lifetimes are checked; the jitter on lifetimes is far wider. */
@@ -36,6 +42,8 @@ const LIFETIME_CHECK_MS = 1_000;
  * thread pool) and parsing it 4-7 ms on the event loop.
  */
 const STALL_CHECK_MS = 5_000;
+/** A resume id stamped further ahead than this (clock skew and more) sets no floor: it would hold back the live stream. */
+const FUTURE_ID_SLACK_MS = 60_000;
 /** At most one warning per this long for rejected envelopes; the rest are counted. */
 const REJECT_LOG_EVERY_MS = 10_000;
 
@@ -87,9 +95,19 @@ export class Hub {
   private lastRejectLog = 0;
   private suppressedRejects = 0;
   private metrics: SseMetrics | undefined;
+  /** Between arrival and delivery: puts this instance's stream in id order, whatever order its subscriptions delivered. */
+  readonly reorder: ReorderWindow<{ e: Envelope; item: HistoryItem }>;
+  /**
+   * Streams resumed with an id this instance has not streamed up to yet
+   * (it is behind the instance the client came from): live events up to
+   * that id are skipped for them. Bounded by the open streams; each entry
+   * goes once this instance streams past its id, or with its stream.
+   */
+  private readonly floors = new Map<SseClient, string>();
 
   constructor(private readonly opts: HubOptions) {
     this.heartbeatMs = opts.heartbeatMs;
+    this.reorder = new ReorderWindow(opts.reorderWindowMs ?? 0, opts.reorderMaxHeld ?? 10_000, (x, late) => this.deliver(x.e, x.item, late));
     this.openingFrame = openingFrame(opts.retryMs);
     this.timers.push(setInterval(() => this.heartbeat(), this.heartbeatMs));
     if (opts.maxConnectionMs > 0) this.timers.push(setInterval(() => this.expireLifetimes(), LIFETIME_CHECK_MS));
@@ -119,7 +137,7 @@ export class Hub {
     let frame: SseFrame;
     try {
       if (!e || typeof e.id !== 'string' || typeof e.type !== 'string') throw new TypeError('not an envelope');
-      if (this.opts.history.has(e.id)) {
+      if (this.opts.history.has(e.id) || this.reorder.has(e.id)) {
         this.counts.duplicates++;
         this.metrics?.rejectedEvents.inc({ reason: 'duplicate' });
         return;
@@ -129,6 +147,13 @@ export class Hub {
       this.reject(err instanceof SseFramingError ? 'framing' : 'invalid', err, e);
       return;
     }
+    const item: HistoryItem = { id: e.id, type: e.type, productId: e.keys?.productId, eventId: e.keys?.eventId, frame };
+    this.reorder.push(e.id, { e, item });
+  }
+
+  /** Keeps one event for resume and the snapshot, and queues it on every stream it matches. */
+  private deliver(e: Envelope, item: HistoryItem, late: boolean): void {
+    const frame = item.frame;
     const now = Date.now();
     this.counts.received++;
     this.lastEventAt = now;
@@ -140,12 +165,14 @@ export class Hub {
       this.lag.record(lagMs);
       this.metrics?.lag.observe(lagMs / 1000);
     }
-    const item: HistoryItem = { id: e.id, type: e.type, productId: e.keys?.productId, eventId: e.keys?.eventId, frame };
     this.opts.history.push(item);
     this.opts.snapshot.apply(e, now);
     let sent = 0;
+    if (this.floors.size) this.passFloors(item.id);
     for (const c of this.clients) {
       if (!matches(c.filter, item.type, item.productId, item.eventId)) continue;
+      // Already streamed by the instance the client resumed from (which streamed in id order), unless late here.
+      if (this.floors.size && !late && this.floors.has(c) && item.id <= this.floors.get(c)!) continue;
       if (c.enqueue(frame, item.id)) {
         sent++;
         this.markDirty(c);
@@ -153,6 +180,11 @@ export class Hub {
     }
     this.noteDelivered(sent);
     this.scheduleFlush();
+  }
+
+  /** A floor is done with once this instance streams past it: everything later has a larger id. */
+  private passFloors(id: string): void {
+    for (const [c, floor] of this.floors) if (id > floor) this.floors.delete(c);
   }
 
   private reject(reason: 'framing' | 'invalid', err: unknown, e: unknown): void {
@@ -226,6 +258,12 @@ export class Hub {
       n++;
     }
     this.noteDelivered(n);
+    // Resumed from an instance that was ahead of this one: the ids up to lastEventId still to be streamed
+    // here are ones the client already has. An id stamped in the future is not one the subscriber gave.
+    const stamped = uuidv7Time(lastEventId) ?? 0;
+    if (this.reorder.windowMs > 0 && lastEventId > this.reorder.releasedMax && stamped <= Date.now() + FUTURE_ID_SLACK_MS) {
+      this.floors.set(client, lastEventId);
+    }
   }
 
   /**
@@ -255,6 +293,7 @@ export class Hub {
   private onEnd(c: SseClient, reason: EndReason): void {
     // Left in the dirty list if it is there: flushing an ended client does nothing.
     this.clients.delete(c);
+    this.floors.delete(c);
     this.metrics?.connectionsEnded.inc({ reason });
     if (reason === 'slow') {
       this.counts.droppedSlowClients++;
@@ -345,6 +384,8 @@ export class Hub {
   }
 
   stop(): void {
+    // What is held goes to history and open streams first, so a stream ended now resumes from it elsewhere.
+    this.reorder.flush();
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     this.endAll('shutdown');

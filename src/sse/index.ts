@@ -64,6 +64,9 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     history,
     snapshot,
     log,
+    // Only streams fed by Pub/Sub can move between instances; the in-process bus has one order and streams at once.
+    reorderWindowMs: isCompletenessSource(source) ? config.reorderWindowMs : 0,
+    reorderMaxHeld: config.reorderMaxEvents,
   });
   const metrics = new SseMetrics({
     connections: () => hub.connections,
@@ -105,6 +108,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
         newestId: history.newestId(),
         completeSince: new Date(history.completeSince).toISOString(),
       },
+      reorder: { windowMs: hub.reorder.windowMs, holding: hub.reorder.size, ...hub.reorder.counts },
       snapshot: { products: snapshot.productCount, events: snapshot.eventCount, evicted: snapshot.evicted },
       source: sourceStatus(),
       names: names?.status() ?? { enabled: false },

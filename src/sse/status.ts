@@ -32,6 +32,18 @@ export interface SseStatus extends Readonly<Hub['counts']> {
     readonly newestId: string | null;
     readonly completeSince: string;
   };
+  /**
+   * Events from Pub/Sub held to be streamed in id order: `late` ones came
+   * after a larger id was streamed (streamed at once, out of order), `forced`
+   * counts releases at the bound.
+   */
+  readonly reorder: {
+    readonly windowMs: number;
+    readonly holding: number;
+    readonly held: number;
+    readonly late: number;
+    readonly forced: number;
+  };
   readonly snapshot: { readonly products: number; readonly events: number; readonly evicted: number };
   readonly source: SourceStatus;
   readonly names: NamesStatus;

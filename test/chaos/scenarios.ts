@@ -18,6 +18,8 @@ import { waitFor } from '../helpers/ports.js';
 import { startHarness, TEST_KEY, type Harness } from '../helpers/subscriber-harness.js';
 import { badInputMix } from './bad-input.js';
 import { duplicatesOf, identity, ResumingReader, rssSampler, SharedBus, sharedHistory, TopicReader } from './parts.js';
+import { sigtermBigquery, sigtermDuckdb } from './sigterm-scenarios.js';
+import { crossInstance, sseChurn, sseRestart } from './sse-scenarios.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 export interface Row {
@@ -358,10 +360,11 @@ export const SCENARIOS: Scenario[] = [
   kaSilence,
   bigqueryFailing,
   pending('changes during a disconnect', 'slot for the reconnect reconciliation'),
-  pending('SIGTERM mid-burst, DuckDB / BigQuery', 'not built yet'),
-  pending('1,000-client SSE churn + non-readers', 'not built yet'),
-  pending('SSE instance restart, resume', 'not built yet'),
-  pending('stream resumes on another SSE instance', 'not built yet'),
+  sigtermDuckdb,
+  sigtermBigquery,
+  sseChurn,
+  sseRestart,
+  crossInstance,
   pending('DST days at the window edges', 'not built yet'),
 ];
 
