@@ -125,7 +125,12 @@ function runPipeline(cfg: Config, publisher: EnvelopePublisher, history: History
   return { ingest, stop: () => client.current!.stop() };
 }
 
-const toteEnv = (url: string) => ({ TOTE_SUBSCRIPTIONS_URL: url, TOTE_API_KEY: 'bench-key', TOTE_INTROSPECT: 'false', TOTE_PROTOCOL: 'graphql-ws' });
+const toteEnv = (url: string) => ({
+  TOTE_SUBSCRIPTIONS_URL: url,
+  TOTE_API_KEY: 'bench-key',
+  TOTE_INTROSPECT: 'false',
+  TOTE_PROTOCOL: 'graphql-ws',
+});
 
 /** Polls `done` on a short timer; the caller bounds the whole wait. */
 async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -138,10 +143,17 @@ async function until(done: () => boolean, timeoutMs: number, what: string): Prom
 
 export type IngestVariant = 'noop' | 'memory' | 'duckdb' | 'emulator';
 
-export async function ingestOnce(variant: IngestVariant, url: string, frames: number, emulatorHost: string | null, dir: string): Promise<Throughput> {
+export async function ingestOnce(
+  variant: IngestVariant,
+  url: string,
+  frames: number,
+  emulatorHost: string | null,
+  dir: string,
+): Promise<Throughput> {
   const env: Record<string, string> = { ...toteEnv(url), HISTORY: variant === 'duckdb' ? 'duckdb' : 'none' };
   if (variant === 'duckdb') Object.assign(env, { DUCKDB_PATH: join(dir, `ingest-${Date.now()}.duckdb`), HISTORY_SPILL: 'none' });
-  if (variant === 'emulator') Object.assign(env, { BUS: 'pubsub', PUBSUB_EMULATOR_HOST: emulatorHost!, GOOGLE_CLOUD_PROJECT: 'bench', PUBSUB_ORDERING: 'true' });
+  if (variant === 'emulator')
+    Object.assign(env, { BUS: 'pubsub', PUBSUB_EMULATOR_HOST: emulatorHost!, GOOGLE_CLOUD_PROJECT: 'bench', PUBSUB_ORDERING: 'true' });
   const cfg = loadConfig(env);
   const history = createHistorySink(cfg.history);
   await history.connect();
@@ -207,7 +219,9 @@ async function barePublisher(emulatorHost: string, cfg: Config, envelopes: reado
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   // Serialized inside the timing, as the project's publisher must.
-  await Promise.all(envelopes.map((e) => t.publishMessage({ data: Buffer.from(JSON.stringify(e)), orderingKey: e.keys[entry.orderingKey] })));
+  await Promise.all(
+    envelopes.map((e) => t.publishMessage({ data: Buffer.from(JSON.stringify(e)), orderingKey: e.keys[entry.orderingKey] })),
+  );
   const r = throughput(envelopes.length, performance.now() - t0, process.cpuUsage(cpu0));
   await topic.delete().catch(() => undefined);
   await pubsub.close();
@@ -233,7 +247,10 @@ export interface IngestReport {
   readonly publish: { readonly messages: number; readonly keys: number; readonly bare: Throughput; readonly project: Throughput } | null;
 }
 
-const med = (xs: Throughput[]): Throughput => ({ perS: median(xs.map((x) => x.perS)), cpuSecondsPer10k: median(xs.map((x) => x.cpuSecondsPer10k)) });
+const med = (xs: Throughput[]): Throughput => ({
+  perS: median(xs.map((x) => x.perS)),
+  cpuSecondsPer10k: median(xs.map((x) => x.cpuSecondsPer10k)),
+});
 const tp = (t: Throughput | undefined) => (t ? `${fmt(t.perS)} msg/s, ${t.cpuSecondsPer10k.toFixed(2)} CPU-s per 10,000` : '-');
 
 export async function benchIngest(o: {
@@ -255,14 +272,21 @@ export async function benchIngest(o: {
         const frames = v === 'duckdb' || v === 'emulator' ? Math.max(1_000, Math.round(o.frames / 4)) : o.frames;
         const sender = await startSender(frames);
         try {
-          runs.get(v)!.push(v === 'bare' ? await bareParse(sender.url, frames) : await ingestOnce(v, sender.url, frames, o.emulatorHost, dir));
+          runs
+            .get(v)!
+            .push(v === 'bare' ? await bareParse(sender.url, frames) : await ingestOnce(v, sender.url, frames, o.emulatorHost, dir));
         } finally {
           sender.child.kill();
         }
       }
     }
     if (o.emulatorHost) {
-      const cfg = loadConfig({ BUS: 'pubsub', PUBSUB_EMULATOR_HOST: o.emulatorHost, GOOGLE_CLOUD_PROJECT: 'bench', PUBSUB_ORDERING: 'true' });
+      const cfg = loadConfig({
+        BUS: 'pubsub',
+        PUBSUB_EMULATOR_HOST: o.emulatorHost,
+        GOOGLE_CLOUD_PROJECT: 'bench',
+        PUBSUB_ORDERING: 'true',
+      });
       const envelopes = sampleEnvelopes(o.publishMessages, 200);
       const bare: Throughput[] = [];
       const project: Throughput[] = [];
@@ -282,7 +306,9 @@ export async function benchIngest(o: {
   }
   const medians: IngestReport['medians'] = Object.fromEntries([...runs].filter(([, r]) => r.length).map(([v, r]) => [v, med(r)]));
   const bare = medians.bare;
-  console.log(`\nIngest (legacy graphql-ws frames from a separate process; ${fmt(o.frames)} frames a round, a quarter of that for DuckDB and the emulator; medians of ${o.rounds} alternating rounds)`);
+  console.log(
+    `\nIngest (legacy graphql-ws frames from a separate process; ${fmt(o.frames)} frames a round, a quarter of that for DuckDB and the emulator; medians of ${o.rounds} alternating rounds)`,
+  );
   const line = (label: string, t: Throughput | undefined) =>
     console.log(`  ${label.padEnd(46)} ${tp(t)}${t && bare && t !== bare ? `  (${(t.perS / bare.perS).toFixed(2)} of bare)` : ''}`);
   line('bare ws + JSON.parse', bare);
@@ -292,7 +318,9 @@ export async function benchIngest(o: {
   line('client + envelope + Pub/Sub emulator, ordered', medians.emulator);
   if (publish) {
     console.log(`  Publishing ${fmt(publish.messages)} envelopes over ${publish.keys} ordering keys to the emulator:`);
-    console.log(`    bare @google-cloud/pubsub ${tp(publish.bare)}; this publisher ${tp(publish.project)} (${(publish.project.perS / publish.bare.perS).toFixed(2)} of bare)`);
+    console.log(
+      `    bare @google-cloud/pubsub ${tp(publish.bare)}; this publisher ${tp(publish.project)} (${(publish.project.perS / publish.bare.perS).toFixed(2)} of bare)`,
+    );
   }
   return { frames: o.frames, rounds: o.rounds, medians, publish };
 }
@@ -317,11 +345,18 @@ export interface E2eResult {
  * Ingest, the bus (in-process, or the emulator and this instance's consumer
  * subscriptions) and the SSE service.
  */
-async function e2eOnce(mode: 'memory' | 'emulator', rate: number, seconds: number, readers: number, emulatorHost: string | null): Promise<E2eResult> {
+async function e2eOnce(
+  mode: 'memory' | 'emulator',
+  rate: number,
+  seconds: number,
+  readers: number,
+  emulatorHost: string | null,
+): Promise<E2eResult> {
   const frames = Math.round(rate * seconds);
   const sender = await startSender(frames, rate);
   const env: Record<string, string> = { ...toteEnv(sender.url), HISTORY: 'none', PORT: '0' };
-  if (mode === 'emulator') Object.assign(env, { BUS: 'pubsub', PUBSUB_EMULATOR_HOST: emulatorHost!, GOOGLE_CLOUD_PROJECT: 'bench', PUBSUB_ORDERING: 'true' });
+  if (mode === 'emulator')
+    Object.assign(env, { BUS: 'pubsub', PUBSUB_EMULATOR_HOST: emulatorHost!, GOOGLE_CLOUD_PROJECT: 'bench', PUBSUB_ORDERING: 'true' });
   const cfg = loadConfig(env);
   const closers: (() => Promise<unknown>)[] = [async () => sender.child.kill()];
   let client: ReturnType<typeof startChild> | undefined;
@@ -343,12 +378,19 @@ async function e2eOnce(mode: 'memory' | 'emulator', rate: number, seconds: numbe
     }
     const sse = await startSseService({ config: cfg.sse, source, host: '127.0.0.1', log });
     closers.unshift(() => sse.close());
-    client = startChild(['--import', 'tsx', script('./sse-client.ts'), sse.url, String(readers), String(frames), '10000', '0', 'sentAt'], 'e2e sse client');
+    client = startChild(
+      ['--import', 'tsx', script('./sse-client.ts'), sse.url, String(readers), String(frames), '10000', '0', 'sentAt'],
+      'e2e sse client',
+    );
     await client.next('ready', 60_000);
     const history = createHistorySink(cfg.history);
     const p = runPipeline(cfg, publisher, history);
     closers.unshift(() => p.stop());
-    await until(() => p.ingest.stats().totals.published + p.ingest.stats().totals.deadLettered >= frames, seconds * 1000 + 120_000, `e2e ${mode} at ${rate}/s`);
+    await until(
+      () => p.ingest.stats().totals.published + p.ingest.stats().totals.deadLettered >= frames,
+      seconds * 1000 + 120_000,
+      `e2e ${mode} at ${rate}/s`,
+    );
     client.send('stop');
     const r = await client.next('result', 30_000);
     return {
@@ -396,7 +438,13 @@ async function bareEmulatorLatency(emulatorHost: string, rate: number, seconds: 
     const sent: Promise<string>[] = [];
     await paced(frames, rate, (i) => {
       const e = envelopes[i]!;
-      sent.push(t.publishMessage({ data: Buffer.from(JSON.stringify(e)), orderingKey: e.keys[entry.orderingKey], attributes: { sentAt: String(Date.now()) } }));
+      sent.push(
+        t.publishMessage({
+          data: Buffer.from(JSON.stringify(e)),
+          orderingKey: e.keys[entry.orderingKey],
+          attributes: { sentAt: String(Date.now()) },
+        }),
+      );
     });
     await Promise.all(sent);
     await until(() => lags.length >= frames, 60_000, 'bare emulator deliveries');
@@ -410,20 +458,42 @@ async function bareEmulatorLatency(emulatorHost: string, rate: number, seconds: 
   }
   lags.sort((a, b) => a - b);
   const q = (p: number) => (lags.length ? lags[Math.min(lags.length - 1, Math.ceil((p / 100) * lags.length) - 1)]! : null);
-  return { mode: 'bare-emulator', rate, frames, readers: 1, p50Ms: q(50), p95Ms: q(95), p99Ms: q(99), maxMs: q(100), missed: frames - lags.length };
+  return {
+    mode: 'bare-emulator',
+    rate,
+    frames,
+    readers: 1,
+    p50Ms: q(50),
+    p95Ms: q(95),
+    p99Ms: q(99),
+    maxMs: q(100),
+    missed: frames - lags.length,
+  };
 }
 
-export async function benchE2e(o: { rounds: number; rates: readonly number[]; seconds: number; readers: number; emulatorHost: string | null }): Promise<E2eResult[]> {
+export async function benchE2e(o: {
+  rounds: number;
+  rates: readonly number[];
+  seconds: number;
+  readers: number;
+  emulatorHost: string | null;
+}): Promise<E2eResult[]> {
   const modes: E2eResult['mode'][] = o.emulatorHost ? ['memory', 'emulator', 'bare-emulator'] : ['memory'];
   const out: E2eResult[] = [];
-  console.log(`\nEnd to end (frame written by the Tote stand-in -> event read by ${o.readers} SSE readers; ${o.seconds} s per run; medians of ${o.rounds} alternating rounds; whole ms)`);
+  console.log(
+    `\nEnd to end (frame written by the Tote stand-in -> event read by ${o.readers} SSE readers; ${o.seconds} s per run; medians of ${o.rounds} alternating rounds; whole ms)`,
+  );
   for (const rate of o.rates) {
     const runs = new Map<string, E2eResult[]>(modes.map((m) => [m, []]));
     for (let round = 0; round < o.rounds; round++) {
       for (const mode of round % 2 ? [...modes].reverse() : modes) {
-        runs.get(mode)!.push(
-          mode === 'bare-emulator' ? await bareEmulatorLatency(o.emulatorHost!, rate, o.seconds) : await e2eOnce(mode, rate, o.seconds, o.readers, o.emulatorHost),
-        );
+        runs
+          .get(mode)!
+          .push(
+            mode === 'bare-emulator'
+              ? await bareEmulatorLatency(o.emulatorHost!, rate, o.seconds)
+              : await e2eOnce(mode, rate, o.seconds, o.readers, o.emulatorHost),
+          );
       }
     }
     for (const mode of modes) {
@@ -432,7 +502,14 @@ export async function benchE2e(o: { rounds: number; rates: readonly number[]; se
         const xs = rs.map((r) => r[k]).filter((x): x is number => x !== null);
         return xs.length ? median(xs) : null;
       };
-      const m: E2eResult = { ...rs[0]!, p50Ms: pick('p50Ms'), p95Ms: pick('p95Ms'), p99Ms: pick('p99Ms'), maxMs: pick('maxMs'), missed: rs.reduce((a, r) => a + r.missed, 0) };
+      const m: E2eResult = {
+        ...rs[0]!,
+        p50Ms: pick('p50Ms'),
+        p95Ms: pick('p95Ms'),
+        p99Ms: pick('p99Ms'),
+        maxMs: pick('maxMs'),
+        missed: rs.reduce((a, r) => a + r.missed, 0),
+      };
       out.push(m);
       console.log(
         `  ${fmt(rate)} msg/s ${{ memory: 'in-process bus          ', emulator: 'Pub/Sub emulator        ', 'bare-emulator': 'bare publish -> pull ref' }[mode]}  p50 ${m.p50Ms} / p95 ${m.p95Ms} / p99 ${m.p99Ms} ms (max ${m.maxMs})` +
@@ -487,7 +564,12 @@ export interface HistoryReport {
   readonly rows: number;
   readonly duckdb: Throughput & { readonly bytesPerRow: number };
   readonly bigquery: Throughput & { readonly bytesPerRow: number; readonly rowsPerRequest: number };
-  readonly at1000: { readonly seconds: number; readonly bigqueryRowsPerRequest: number; readonly publishMessagesPerRequest: number | null; readonly publishRequests: number | null };
+  readonly at1000: {
+    readonly seconds: number;
+    readonly bigqueryRowsPerRequest: number;
+    readonly publishMessagesPerRequest: number | null;
+    readonly publishRequests: number | null;
+  };
 }
 
 async function writeAll(sink: HistorySink, envelopes: readonly Envelope[]): Promise<Throughput> {
@@ -516,7 +598,14 @@ export async function benchHistory(o: { rows: number; seconds: number; emulatorH
     const duckdb = { ...d, bytesPerRow: statSync(duckPath).size / o.rows };
 
     const bqCfg = (extra: Record<string, string> = {}) =>
-      loadConfig({ HISTORY: 'bigquery', BQ_PROJECT: 'bench', BQ_DATASET: 'tote', BQ_API_ENDPOINT: fake.url, HISTORY_SPILL: 'none', ...extra }).history;
+      loadConfig({
+        HISTORY: 'bigquery',
+        BQ_PROJECT: 'bench',
+        BQ_DATASET: 'tote',
+        BQ_API_ENDPOINT: fake.url,
+        HISTORY_SPILL: 'none',
+        ...extra,
+      }).history;
     const bq = createHistorySink(bqCfg(), { bigqueryClientOptions: { authClient: localAuthClient() } });
     await bq.connect();
     const b = await writeAll(bq, envelopes);
@@ -543,7 +632,12 @@ export async function benchHistory(o: { rows: number; seconds: number; emulatorH
     let publishMessagesPerRequest: number | null = null;
     let publishRequests: number | null = null;
     if (o.emulatorHost) {
-      const cfg = loadConfig({ BUS: 'pubsub', PUBSUB_EMULATOR_HOST: o.emulatorHost, GOOGLE_CLOUD_PROJECT: 'bench', PUBSUB_ORDERING: 'true' });
+      const cfg = loadConfig({
+        BUS: 'pubsub',
+        PUBSUB_EMULATOR_HOST: o.emulatorHost,
+        GOOGLE_CLOUD_PROJECT: 'bench',
+        PUBSUB_ORDERING: 'true',
+      });
       const pub = new PubSubPublisher(cfg.bus, log);
       // Topic objects bind the client's request method when made, so they are made inside the count.
       const counted = await countPublishRequests(async () => {
@@ -564,10 +658,14 @@ export async function benchHistory(o: { rows: number; seconds: number; emulatorH
     };
     console.log(`\nHistory (${fmt(o.rows)} PoolTotalChanged rows written as fast as each store takes them)`);
     console.log(`  DuckDB:             ${tp(duckdb)}, ${fmt(duckdb.bytesPerRow)} bytes per row on disk`);
-    console.log(`  BigQuery stand-in:  ${tp(bigquery)}, ${fmt(bigquery.bytesPerRow)} request bytes per row, ${bigquery.rowsPerRequest.toFixed(0)} rows per insertAll`);
+    console.log(
+      `  BigQuery stand-in:  ${tp(bigquery)}, ${fmt(bigquery.bytesPerRow)} request bytes per row, ${bigquery.rowsPerRequest.toFixed(0)} rows per insertAll`,
+    );
     console.log(
       `  At 1,000 msg/s for ${o.seconds} s: ${report.at1000.bigqueryRowsPerRequest.toFixed(0)} rows per BigQuery insertAll` +
-        (publishMessagesPerRequest !== null ? `, ${publishMessagesPerRequest.toFixed(1)} messages per Pub/Sub publish request (200 ordering keys)` : ''),
+        (publishMessagesPerRequest !== null
+          ? `, ${publishMessagesPerRequest.toFixed(1)} messages per Pub/Sub publish request (200 ordering keys)`
+          : ''),
     );
     return report;
   } finally {

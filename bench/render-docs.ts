@@ -30,7 +30,9 @@ export function mergeResults(files: readonly Record<string, unknown>[]): Record<
         const b = v as SseReport;
         out.sse = {
           payloadBytes: b.payloadBytes || a.payloadBytes,
-          fanout: [...a.fanout.filter((f) => !b.fanout.some((g) => g.clients === f.clients)), ...b.fanout].sort((x, y) => x.clients - y.clients),
+          fanout: [...a.fanout.filter((f) => !b.fanout.some((g) => g.clients === f.clients)), ...b.fanout].sort(
+            (x, y) => x.clients - y.clients,
+          ),
           stalled: b.stalled ?? a.stalled,
           saturation: b.saturation ?? a.saturation,
         } satisfies SseReport;

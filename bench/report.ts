@@ -5,7 +5,8 @@ import { fmt } from './stats.js';
 
 const f2 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(2));
 const n0 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : fmt(x));
-const ratio = (a: number | null | undefined, b: number | null | undefined) => (a == null || b == null || b === 0 ? '–' : (a / b).toFixed(2));
+const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+  a == null || b == null || b === 0 ? '–' : (a / b).toFixed(2);
 const LABEL: Record<Kind, string> = { bare: 'bare node:http', 'better-sse': 'better-sse 0.16.1', service: 'this service' };
 
 function table(head: string[], rows: string[][]): string {
@@ -61,10 +62,15 @@ export function renderResults(r: Record<string, unknown>): string {
       row('client + envelope + Pub/Sub emulator, ordered', ingest.medians.emulator),
     ];
     if (ingest.publish) {
-      rows.push(row(`bare @google-cloud/pubsub, ${ingest.publish.keys} ordering keys (reference)`, ingest.publish.bare, ingest.publish.bare));
+      rows.push(
+        row(`bare @google-cloud/pubsub, ${ingest.publish.keys} ordering keys (reference)`, ingest.publish.bare, ingest.publish.bare),
+      );
       rows.push(row('this publisher, same emulator and keys', ingest.publish.project, ingest.publish.bare));
     }
-    parts.push(`### Ingest (medians of ${ingest.rounds} alternating rounds)\n\n` + table(['path', 'msg/s', 'CPU-s per 10,000', 'ratio to its reference'], rows));
+    parts.push(
+      `### Ingest (medians of ${ingest.rounds} alternating rounds)\n\n` +
+        table(['path', 'msg/s', 'CPU-s per 10,000', 'ratio to its reference'], rows),
+    );
   }
 
   const e2e = r.e2e as E2eResult[] | undefined;
@@ -73,33 +79,69 @@ export function renderResults(r: Record<string, unknown>): string {
       '### End to end (frame written by the Tote stand-in → event read by an SSE client)\n\n' +
         table(
           ['rate', 'bus', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'missed'],
-          e2e.map((x) => [`${fmt(x.rate)}/s`, { memory: 'in-process', emulator: 'Pub/Sub emulator', 'bare-emulator': 'reference: bare client publish → pull, same emulator' }[x.mode], n0(x.p50Ms), n0(x.p95Ms), n0(x.p99Ms), n0(x.maxMs), n0(x.missed)]),
+          e2e.map((x) => [
+            `${fmt(x.rate)}/s`,
+            { memory: 'in-process', emulator: 'Pub/Sub emulator', 'bare-emulator': 'reference: bare client publish → pull, same emulator' }[
+              x.mode
+            ],
+            n0(x.p50Ms),
+            n0(x.p95Ms),
+            n0(x.p99Ms),
+            n0(x.maxMs),
+            n0(x.missed),
+          ]),
         ),
     );
   }
 
   const sse = r.sse as SseReport | undefined;
   if (sse) {
-    const head = ['server', 'deliveries/s', 'lag p50 / p99 ms', 'server CPU (cores)', 'idle RSS KB/conn', 'RSS growth MB', 'kernel TCP rise MB', 'load avg'];
+    const head = [
+      'server',
+      'deliveries/s',
+      'lag p50 / p99 ms',
+      'server CPU (cores)',
+      'idle RSS KB/conn',
+      'RSS growth MB',
+      'kernel TCP rise MB',
+      'load avg',
+    ];
     for (const f of sse.fanout) {
       const demanded = f.clients * f.rate;
-      parts.push(`### SSE fan-out: ${fmt(f.clients)} clients × ${f.rate} events/s (${fmt(demanded)} deliveries/s demanded; ${sse.payloadBytes}-byte payload)\n\n` + table(head, sseRows(f.byKind, false, f.failed)));
+      parts.push(
+        `### SSE fan-out: ${fmt(f.clients)} clients × ${f.rate} events/s (${fmt(demanded)} deliveries/s demanded; ${sse.payloadBytes}-byte payload)\n\n` +
+          table(head, sseRows(f.byKind, false, f.failed)),
+      );
     }
     if (sse.stalled) {
       const st = sse.stalled;
       const wo = st.withoutStalled.service;
       parts.push(
         `### SSE with ${fmt(st.stalled)} of ${fmt(st.clients)} clients stalled (connected, never reading), ${Math.round(st.events / st.rate)} s, service bound ${fmt(st.clientMaxBufferBytes / 1024)} KiB per client\n\n` +
-          table([...head.slice(0, -1), 'stalled all cut by', 'socket queues at the end, MB: server unacked / readers unread', 'load avg'], sseRows(st.byKind, true, st.failed)) +
-          (wo ? `\n\nThe service in the same rounds with every client reading: lag p99 ${n0(wo.lagP99Ms)} ms (readers' p99 with stalled clients / without: ${ratio(st.byKind.service?.lagP99Ms, wo.lagP99Ms)}).` : ''),
+          table(
+            [...head.slice(0, -1), 'stalled all cut by', 'socket queues at the end, MB: server unacked / readers unread', 'load avg'],
+            sseRows(st.byKind, true, st.failed),
+          ) +
+          (wo
+            ? `\n\nThe service in the same rounds with every client reading: lag p99 ${n0(wo.lagP99Ms)} ms (readers' p99 with stalled clients / without: ${ratio(st.byKind.service?.lagP99Ms, wo.lagP99Ms)}).`
+            : ''),
       );
     }
     if (sse.saturation) {
       const rows = (Object.entries(sse.saturation.byKind) as [Kind, SaturationStep[]][]).map(([k, steps]) => {
         const ok = steps.filter((s) => !s.failed && s.lagP99Ms <= 1000).at(-1);
-        return [LABEL[k], steps.map((s) => (s.failed ? `${s.rate}/s → ${s.failed}` : `${s.rate}/s → ${fmt(s.deliveriesPerS)} (p99 ${fmt(s.lagP99Ms)} ms)`)).join('; '), ok ? `${ok.rate}/s, ${fmt(ok.deliveriesPerS)} deliveries/s` : 'none'];
+        return [
+          LABEL[k],
+          steps
+            .map((s) => (s.failed ? `${s.rate}/s → ${s.failed}` : `${s.rate}/s → ${fmt(s.deliveriesPerS)} (p99 ${fmt(s.lagP99Ms)} ms)`))
+            .join('; '),
+          ok ? `${ok.rate}/s, ${fmt(ok.deliveriesPerS)} deliveries/s` : 'none',
+        ];
       });
-      parts.push(`### SSE saturation: ${fmt(sse.saturation.clients)} clients, rate raised until p99 lag passes 1 s (one run per step)\n\n` + table(['server', 'steps (deliveries/s)', 'highest rate with p99 ≤ 1 s'], rows));
+      parts.push(
+        `### SSE saturation: ${fmt(sse.saturation.clients)} clients, rate raised until p99 lag passes 1 s (one run per step)\n\n` +
+          table(['server', 'steps (deliveries/s)', 'highest rate with p99 ≤ 1 s'], rows),
+      );
     }
   }
 
@@ -111,11 +153,19 @@ export function renderResults(r: Record<string, unknown>): string {
           ['store', 'rows/s', 'CPU-s per 10,000', 'bytes per row', 'rows per insert request'],
           [
             ['DuckDB (file)', n0(h.duckdb.perS), f2(h.duckdb.cpuSecondsPer10k), `${n0(h.duckdb.bytesPerRow)} on disk`, '–'],
-            ['BigQuery stand-in (insertAll)', n0(h.bigquery.perS), f2(h.bigquery.cpuSecondsPer10k), `${n0(h.bigquery.bytesPerRow)} in requests`, h.bigquery.rowsPerRequest.toFixed(0)],
+            [
+              'BigQuery stand-in (insertAll)',
+              n0(h.bigquery.perS),
+              f2(h.bigquery.cpuSecondsPer10k),
+              `${n0(h.bigquery.bytesPerRow)} in requests`,
+              h.bigquery.rowsPerRequest.toFixed(0),
+            ],
           ],
         ) +
         `\n\nAt 1,000 messages/s for ${h.at1000.seconds} s: ${h.at1000.bigqueryRowsPerRequest.toFixed(0)} rows per BigQuery insertAll request` +
-        (h.at1000.publishMessagesPerRequest !== null ? `; ${h.at1000.publishMessagesPerRequest.toFixed(1)} messages per Pub/Sub publish request (${fmt(h.at1000.publishRequests!)} requests, 200 ordering keys).` : '.'),
+        (h.at1000.publishMessagesPerRequest !== null
+          ? `; ${h.at1000.publishMessagesPerRequest.toFixed(1)} messages per Pub/Sub publish request (${fmt(h.at1000.publishRequests!)} requests, 200 ordering keys).`
+          : '.'),
     );
   }
   return parts.join('\n\n');

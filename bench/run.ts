@@ -27,7 +27,8 @@ process.env.METADATA_SERVER_DETECTION ??= 'none';
 
 const SMOKE = process.env.BENCH_SMOKE === '1';
 const num = (name: string, full: number, smoke: number) => Number(process.env[name] ?? (SMOKE ? smoke : full));
-const list = (name: string, full: string, smoke: string) => (process.env[name] ?? (SMOKE ? smoke : full)).split(',').filter(Boolean).map(Number);
+const list = (name: string, full: string, smoke: string) =>
+  (process.env[name] ?? (SMOKE ? smoke : full)).split(',').filter(Boolean).map(Number);
 
 const ROUNDS = num('BENCH_ROUNDS', 3, 1);
 const known = ['ingest', 'e2e', 'sse', 'history', 'storm'];
@@ -57,7 +58,9 @@ const machine = {
   memoryGiB: Math.round(totalmem() / 2 ** 30),
   kernel: `${process.platform} ${release()}`,
   node: process.version,
-  versions: Object.fromEntries(['ws', '@google-cloud/pubsub', '@google-cloud/bigquery', '@duckdb/node-api', 'better-sse'].map((p) => [p, versionOf(p)])),
+  versions: Object.fromEntries(
+    ['ws', '@google-cloud/pubsub', '@google-cloud/bigquery', '@duckdb/node-api', 'better-sse'].map((p) => [p, versionOf(p)]),
+  ),
   commit: commit(),
   startedAt: new Date().toISOString(),
   loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
@@ -87,7 +90,10 @@ try {
       frames: num('BENCH_FRAMES', 40_000, 400),
       publishMessages: num('BENCH_PUBLISH_MESSAGES', 10_000, 200),
       emulatorHost,
-      variants: process.env.BENCH_INGEST_VARIANTS !== undefined ? (process.env.BENCH_INGEST_VARIANTS.split(',').filter(Boolean) as never) : undefined,
+      variants:
+        process.env.BENCH_INGEST_VARIANTS !== undefined
+          ? (process.env.BENCH_INGEST_VARIANTS.split(',').filter(Boolean) as never)
+          : undefined,
     });
   }
   if (sections.includes('e2e')) {

@@ -166,7 +166,17 @@ export async function runOnce(s: Scenario): Promise<RunResult> {
   const profile = s.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${s.cpuProfileDir}/${s.kind}-${s.clients}`] : [];
   const load = loadavg()[0]!;
   const server = startChild(
-    ['--expose-gc', ...profile, '--import', 'tsx', script('./sse-server.ts'), s.kind, String(s.events), String(s.rate), String(MAX_STREAMS)],
+    [
+      '--expose-gc',
+      ...profile,
+      '--import',
+      'tsx',
+      script('./sse-server.ts'),
+      s.kind,
+      String(s.events),
+      String(s.rate),
+      String(MAX_STREAMS),
+    ],
     `${s.kind} server`,
     env,
   );
@@ -176,7 +186,16 @@ export async function runOnce(s: Scenario): Promise<RunResult> {
     const listening = await server.next('listening', 30_000);
     payloadBytes = Number(listening.payloadBytes);
     client = startChild(
-      ['--import', 'tsx', script('./sse-client.ts'), String(listening.url), String(s.clients), String(s.events), String(GRACE_MS), String(stalled)],
+      [
+        '--import',
+        'tsx',
+        script('./sse-client.ts'),
+        String(listening.url),
+        String(s.clients),
+        String(s.events),
+        String(GRACE_MS),
+        String(stalled),
+      ],
       'sse client',
     );
     const ready = await client.next('ready', 120_000);
@@ -270,7 +289,9 @@ async function tryRun(s: Scenario, failed: Partial<Record<Kind, string>>): Promi
     return await runOnce(s);
   } catch (err) {
     failed[s.kind] = (err as Error).message;
-    console.log(`    (${LABEL[s.kind]}, ${fmt(s.clients)} clients${s.stalled ? `, ${fmt(s.stalled)} stalled` : ''}: did not finish: ${(err as Error).message})`);
+    console.log(
+      `    (${LABEL[s.kind]}, ${fmt(s.clients)} clients${s.stalled ? `, ${fmt(s.stalled)} stalled` : ''}: did not finish: ${(err as Error).message})`,
+    );
     return null;
   }
 }
@@ -288,7 +309,8 @@ export interface SaturationStep {
 export interface SseReport {
   readonly payloadBytes: number;
   readonly fanout: FanoutResult[];
-  readonly stalled: (FanoutResult & { readonly clientMaxBufferBytes: number; readonly withoutStalled: Partial<Record<Kind, Summary>> }) | null;
+  readonly stalled:
+    (FanoutResult & { readonly clientMaxBufferBytes: number; readonly withoutStalled: Partial<Record<Kind, Summary>> }) | null;
   readonly saturation: { readonly clients: number; readonly byKind: Partial<Record<Kind, SaturationStep[]>> } | null;
 }
 
@@ -299,15 +321,24 @@ export interface SseOptions {
   readonly seconds: number;
   readonly kinds?: readonly Kind[];
   /** Stalled-client variant: clients, share stalled, per-client bound for the service, seconds. */
-  readonly stall?: { readonly clients: number; readonly share: number; readonly clientMaxBufferBytes: number; readonly seconds: number; readonly rounds: number };
+  readonly stall?: {
+    readonly clients: number;
+    readonly share: number;
+    readonly clientMaxBufferBytes: number;
+    readonly seconds: number;
+    readonly rounds: number;
+  };
   /** Saturation search: clients, rates to try in order, seconds per step. */
   readonly saturation?: { readonly clients: number; readonly rates: readonly number[]; readonly seconds: number };
   readonly cpuProfileDir?: string;
 }
 
 function printFanout(f: FanoutResult, kinds: readonly Kind[]): void {
-  for (const [k, why] of Object.entries(f.failed ?? {})) if (!f.byKind[k as Kind]) console.log(`    ${LABEL[k as Kind].padEnd(18)} every run failed: ${why}`);
-  console.log(`  ${fmt(f.clients)} clients${f.stalled ? ` (${fmt(f.stalled)} stalled)` : ''} x ${f.rate}/s (demanded ${fmt((f.clients - f.stalled) * f.rate)} deliveries/s)`);
+  for (const [k, why] of Object.entries(f.failed ?? {}))
+    if (!f.byKind[k as Kind]) console.log(`    ${LABEL[k as Kind].padEnd(18)} every run failed: ${why}`);
+  console.log(
+    `  ${fmt(f.clients)} clients${f.stalled ? ` (${fmt(f.stalled)} stalled)` : ''} x ${f.rate}/s (demanded ${fmt((f.clients - f.stalled) * f.rate)} deliveries/s)`,
+  );
   for (const k of kinds) {
     const s = f.byKind[k];
     if (!s) continue;
@@ -329,12 +360,19 @@ function printFanout(f: FanoutResult, kinds: readonly Kind[]): void {
     console.log(
       `    service / bare: deliveries ${r2(ratio(ours.deliveriesPerS, bare.deliveriesPerS))}, lag p99 ${r2(ratio(ours.lagP99Ms, bare.lagP99Ms))}, ` +
         `CPU ${r2(ratio(ours.serverCores, bare.serverCores))}, idle RSS per connection ${r2(ratio(ours.idleRssPerConnKb, bare.idleRssPerConnKb))}` +
-        (f.byKind['better-sse'] ? `; service / better-sse deliveries ${r2(ratio(ours.deliveriesPerS, f.byKind['better-sse'].deliveriesPerS))}` : ''),
+        (f.byKind['better-sse']
+          ? `; service / better-sse deliveries ${r2(ratio(ours.deliveriesPerS, f.byKind['better-sse'].deliveriesPerS))}`
+          : ''),
     );
   }
 }
 
-async function rounds(base: Omit<Scenario, 'kind'>, kinds: readonly Kind[], n: number, failed: Partial<Record<Kind, string>>): Promise<Partial<Record<Kind, Summary>>> {
+async function rounds(
+  base: Omit<Scenario, 'kind'>,
+  kinds: readonly Kind[],
+  n: number,
+  failed: Partial<Record<Kind, string>>,
+): Promise<Partial<Record<Kind, Summary>>> {
   const runs = new Map<Kind, RunResult[]>(kinds.map((k) => [k, []]));
   for (let round = 0; round < n; round++) {
     for (const kind of round % 2 ? [...kinds].reverse() : kinds) {
@@ -391,9 +429,20 @@ export async function benchSse(o: SseOptions): Promise<SseReport> {
         if (r) runs.get(key)!.push(r);
       }
     }
-    const byKind = Object.fromEntries(kinds.filter((k) => runs.get(`${k}:${n}`)?.length).map((k) => [k, summarize(runs.get(`${k}:${n}`)!)]));
+    const byKind = Object.fromEntries(
+      kinds.filter((k) => runs.get(`${k}:${n}`)?.length).map((k) => [k, summarize(runs.get(`${k}:${n}`)!)]),
+    );
     const withoutStalled = runs.get('service:0')?.length ? { service: summarize(runs.get('service:0')!) } : {};
-    stalled = { clients: st.clients, rate: o.rate, events: stallEvents, stalled: n, clientMaxBufferBytes: st.clientMaxBufferBytes, byKind, failed, withoutStalled };
+    stalled = {
+      clients: st.clients,
+      rate: o.rate,
+      events: stallEvents,
+      stalled: n,
+      clientMaxBufferBytes: st.clientMaxBufferBytes,
+      byKind,
+      failed,
+      withoutStalled,
+    };
     printFanout(stalled, kinds);
     const withS = byKind.service;
     if (withS && withoutStalled.service) {
@@ -408,24 +457,41 @@ export async function benchSse(o: SseOptions): Promise<SseReport> {
   let saturation: SseReport['saturation'] = null;
   if (o.saturation) {
     const sat = o.saturation;
-    console.log(`\nSSE saturation (${fmt(sat.clients)} clients; rate raised until p99 lag passes ${fmt(SATURATION_P99_MS)} ms; one run per step)`);
+    console.log(
+      `\nSSE saturation (${fmt(sat.clients)} clients; rate raised until p99 lag passes ${fmt(SATURATION_P99_MS)} ms; one run per step)`,
+    );
     const byKind: Partial<Record<Kind, SaturationStep[]>> = {};
     for (const kind of kinds) {
       const steps: SaturationStep[] = [];
       for (const rate of sat.rates) {
         const r = await tryRun({ kind, clients: sat.clients, rate, events: Math.max(1, Math.round(rate * sat.seconds)) }, {});
         if (!r) {
-          steps.push({ rate, failed: 'did not finish its schedule', deliveriesPerS: 0, demandedPerS: sat.clients * rate, lagP99Ms: Number.POSITIVE_INFINITY, serverCores: 0 });
+          steps.push({
+            rate,
+            failed: 'did not finish its schedule',
+            deliveriesPerS: 0,
+            demandedPerS: sat.clients * rate,
+            lagP99Ms: Number.POSITIVE_INFINITY,
+            serverCores: 0,
+          });
           break;
         }
-        steps.push({ rate, deliveriesPerS: r.deliveriesPerS, demandedPerS: r.demandedPerS, lagP99Ms: r.lagP99Ms, serverCores: r.serverCores });
+        steps.push({
+          rate,
+          deliveriesPerS: r.deliveriesPerS,
+          demandedPerS: r.demandedPerS,
+          lagP99Ms: r.lagP99Ms,
+          serverCores: r.serverCores,
+        });
         if (r.lagP99Ms > SATURATION_P99_MS) break;
       }
       byKind[kind] = steps;
       const ok = steps.filter((x) => !x.failed && x.lagP99Ms <= SATURATION_P99_MS).at(-1);
       console.log(
         `    ${LABEL[kind].padEnd(18)} ` +
-          steps.map((x) => (x.failed ? `${x.rate}/s: ${x.failed}` : `${x.rate}/s: ${fmt(x.deliveriesPerS)} del/s p99 ${fmt(x.lagP99Ms)} ms`)).join('; ') +
+          steps
+            .map((x) => (x.failed ? `${x.rate}/s: ${x.failed}` : `${x.rate}/s: ${fmt(x.deliveriesPerS)} del/s p99 ${fmt(x.lagP99Ms)} ms`))
+            .join('; ') +
           ` => highest rate under ${fmt(SATURATION_P99_MS)} ms: ${ok ? `${ok.rate}/s (${fmt(ok.deliveriesPerS)} deliveries/s)` : 'none'}`,
       );
     }

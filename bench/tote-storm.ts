@@ -84,6 +84,8 @@ export async function benchStorm(rounds: number): Promise<void> {
   console.log(`\nTote disconnect storm (a drop every 2-3 s for ${fmt(STORM_MS / 1000)} s, production backoff, ${rounds} rounds)`);
   console.log(`  drops per round:            ${results.map((r) => r.drops).join(', ')}`);
   console.log(`  connected share:            median ${(median(results.map((r) => r.connectedShare)) * 100).toFixed(0)}%`);
-  console.log(`  messages during the storm:  median ${fmt(delivered)} (${((delivered / median(calm)) * 100).toFixed(0)}% of ${fmt(median(calm))} without drops)`);
+  console.log(
+    `  messages during the storm:  median ${fmt(delivered)} (${((delivered / median(calm)) * 100).toFixed(0)}% of ${fmt(median(calm))} without drops)`,
+  );
   console.log(`  connected again after it:   median ${fmt(median(results.map((r) => r.backMs)))} ms`);
 }

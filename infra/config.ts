@@ -103,8 +103,13 @@ export function loadInfraConfig(env: Env): InfraConfig {
   }
   const sseIapAudience = r.optionalStr('DEPLOY_SSE_IAP_AUDIENCE');
   if (sseAccess === 'iap' && !sseIapAudience) {
-    r.fail('DEPLOY_SSE_ACCESS=iap needs DEPLOY_SSE_IAP_AUDIENCE: /projects/<number>/global/backendServices/<id> of the load balancer in front');
-  } else if (sseIapAudience && !/^\/projects\/\d+\/(global\/backendServices\/\d+|locations\/[a-z0-9-]+\/services\/[a-z0-9-]+)$/.test(sseIapAudience)) {
+    r.fail(
+      'DEPLOY_SSE_ACCESS=iap needs DEPLOY_SSE_IAP_AUDIENCE: /projects/<number>/global/backendServices/<id> of the load balancer in front',
+    );
+  } else if (
+    sseIapAudience &&
+    !/^\/projects\/\d+\/(global\/backendServices\/\d+|locations\/[a-z0-9-]+\/services\/[a-z0-9-]+)$/.test(sseIapAudience)
+  ) {
     r.fail(`DEPLOY_SSE_IAP_AUDIENCE must look like /projects/<number>/global/backendServices/<id>: "${sseIapAudience}"`);
   } else if (sseIapAudience && sseAccess !== 'iap') {
     r.fail('DEPLOY_SSE_IAP_AUDIENCE is only used with DEPLOY_SSE_ACCESS=iap');
@@ -112,9 +117,7 @@ export function loadInfraConfig(env: Env): InfraConfig {
 
   const subscriber = readSubscriberConfig(r);
   const window: DailyWindow = { start: subscriber.windowStart, end: subscriber.windowEnd, timeZone: subscriber.timeZone };
-  const alertWindowUtc = r.problems.length
-    ? null
-    : alwaysInsideUtc(window, settings.alerts.silenceMinutes, OFFSET_REFERENCE_YEAR);
+  const alertWindowUtc = r.problems.length ? null : alwaysInsideUtc(window, settings.alerts.silenceMinutes, OFFSET_REFERENCE_YEAR);
   if (!alertWindowUtc && !r.problems.length) {
     r.fail(
       `SUBSCRIBER_WINDOW_START/END ${window.start}-${window.end} ${window.timeZone} must not cross midnight and must leave ` +

@@ -1,7 +1,17 @@
 import { CATALOG, DEAD_LETTER_TOPIC } from '../src/catalog/catalog.js';
 import { ConfigError, loadInfraConfig } from './config.js';
 import { REQUIRED_APIS } from './foundation/apis.js';
-import { NAMES, SECRETS, SSE_JWT_SECRET_ID, buildBucket, imageRepository, leaseBucket, roleId, serviceAccountEmail, stackIds } from './names.js';
+import {
+  NAMES,
+  SECRETS,
+  SSE_JWT_SECRET_ID,
+  buildBucket,
+  imageRepository,
+  leaseBucket,
+  roleId,
+  serviceAccountEmail,
+  stackIds,
+} from './names.js';
 import { scaledPeriod } from './window.js';
 
 /**

@@ -10,12 +10,15 @@ import { LabelsAspect } from './labels.js';
  * prefix per environment and stack, and the labels.
  */
 export class ToteStack extends TerraformStack {
-  constructor(scope: Construct, id: string, readonly config: InfraConfig, part: string) {
+  constructor(
+    scope: Construct,
+    id: string,
+    readonly config: InfraConfig,
+    part: string,
+  ) {
     super(scope, id);
     new GoogleProvider(this, 'google', { project: config.projectId, region: config.region });
     new GcsBackend(this, { bucket: config.stateBucket, prefix: `tote/${config.environment}/${part}` });
-    Aspects.of(this).add(
-      new LabelsAspect({ app: 'tote-pipeline', environment: config.environment, 'managed-by': 'cdktf' }),
-    );
+    Aspects.of(this).add(new LabelsAspect({ app: 'tote-pipeline', environment: config.environment, 'managed-by': 'cdktf' }));
   }
 }

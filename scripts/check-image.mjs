@@ -250,7 +250,12 @@ async function main() {
   let pubsubEnv = { BUS: 'memory' };
   if (haveEmulator) {
     const host = `127.0.0.1:${await freePort()}`;
-    emulator = startProcess('emulator', 'gcloud', ['beta', 'emulators', 'pubsub', 'start', `--host-port=${host}`, '--project=image-check', '--quiet'], {});
+    emulator = startProcess(
+      'emulator',
+      'gcloud',
+      ['beta', 'emulators', 'pubsub', 'start', `--host-port=${host}`, '--project=image-check', '--quiet'],
+      {},
+    );
     await waitFor('the Pub/Sub emulator to answer', 90_000, async () => {
       if (emulator.exited) fail(`the Pub/Sub emulator exited: ${emulator.output()}`);
       return (await fetch(`http://${host}/`)).ok;
@@ -293,4 +298,4 @@ async function main() {
   say(`image build stage and runtime proven in ${elapsed()}`);
 }
 
-main().catch((err) => fail(err instanceof Error ? err.stack ?? err.message : String(err)));
+main().catch((err) => fail(err instanceof Error ? (err.stack ?? err.message) : String(err)));

@@ -151,7 +151,9 @@ async function main(): Promise<void> {
     `  Dashboard and SSE stream:  ${pipeline.sseUrl}/   (events: ${pipeline.sseUrl}/events)`,
     `  Subscriber control API:    ${pipeline.subscriberUrl}/status`,
     `  Feed: ${simulator ? `Tote simulator at ${simulator.wsUrl}` : 'Tote'}; bus: ${config.bus.kind}; history: ${config.history.kind === 'duckdb' ? config.history.duckdbPath : config.history.kind}`,
-    config.history.kind === 'duckdb' ? '  Query history:             npm run sql -- "select message_type, count(*) from tote_messages group by 1"' : '',
+    config.history.kind === 'duckdb'
+      ? '  Query history:             npm run sql -- "select message_type, count(*) from tote_messages group by 1"'
+      : '',
     '  Stop with Ctrl+C.',
     '',
   ];

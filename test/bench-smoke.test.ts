@@ -28,8 +28,10 @@ describe('npm run bench (smoke sizes)', () => {
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code, stderr).toBe(0);
 
-    for (const heading of ['Ingest', 'End to end', 'SSE fan-out', 'stalled', 'SSE saturation', 'History']) expect(stdout).toContain(heading);
-    for (const reference of ['bare ws + JSON.parse', 'bare node:http', 'better-sse 0.16.1', 'service / bare']) expect(stdout).toContain(reference);
+    for (const heading of ['Ingest', 'End to end', 'SSE fan-out', 'stalled', 'SSE saturation', 'History'])
+      expect(stdout).toContain(heading);
+    for (const reference of ['bare ws + JSON.parse', 'bare node:http', 'better-sse 0.16.1', 'service / bare'])
+      expect(stdout).toContain(reference);
 
     const r = JSON.parse(readFileSync(out, 'utf8'));
     expect(r.smoke).toBe(true);

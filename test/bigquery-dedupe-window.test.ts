@@ -89,7 +89,11 @@ describe('insertId dedupe window', () => {
       await db.connection.run(`CREATE TEMP TABLE raw AS SELECT * FROM ${MESSAGES_TABLE} WHERE FALSE`);
       const cast = (t: string) => (t === 'TIMESTAMP' ? '?::TIMESTAMPTZ' : t === 'JSON' ? '?::JSON' : '?');
       const insert = `INSERT INTO raw (${MESSAGE_COLUMNS.map((c) => c.name).join(', ')}) VALUES (${MESSAGE_COLUMNS.map((c) => cast(c.type)).join(', ')})`;
-      for (const r of raw) await db.connection.run(insert, MESSAGE_COLUMNS.map((c) => (r.json[c.name] ?? null) as string | null));
+      for (const r of raw)
+        await db.connection.run(
+          insert,
+          MESSAGE_COLUMNS.map((c) => (r.json[c.name] ?? null) as string | null),
+        );
       const vMessages = historyViews().find((v) => v.name === 'v_messages')!;
       expect(vMessages.name).toBe('v_messages');
       const [v] = await db.query(

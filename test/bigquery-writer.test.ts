@@ -93,7 +93,7 @@ function envelopes(races: number): Envelope[] {
 
 function rng(seed: number): () => number {
   let x = seed;
-  return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 describe('BigQuery history writer', () => {
@@ -290,7 +290,10 @@ describe('BigQuery history writer', () => {
     expect(fake.insertRequests(MESSAGES_TABLE).map((r) => r.fault)).toEqual(['hang', 'hang', 'hang', 'hang', 'hang']);
     // At most the one idle connection fetch keeps ready for the next request (no request on it).
     const openSockets = fake.openSockets;
-    console.log('timed-out inserts:', JSON.stringify({ attempts: 5, timeoutMs: cfg.bigquery.requestTimeoutMs, closedAfterMs, openSockets }));
+    console.log(
+      'timed-out inserts:',
+      JSON.stringify({ attempts: 5, timeoutMs: cfg.bigquery.requestTimeoutMs, closedAfterMs, openSockets }),
+    );
     expect(openSockets).toBeLessThanOrEqual(1);
   });
 
@@ -308,9 +311,12 @@ describe('BigQuery history writer', () => {
         written++;
       }
     })();
-    await waitFor(() => (s.status() as BatchingHistoryStatus).waitingWriters === 1 && (s.status() as BatchingHistoryStatus).lastError !== null, {
-      what: 'the writer to wait for room while inserts fail',
-    });
+    await waitFor(
+      () => (s.status() as BatchingHistoryStatus).waitingWriters === 1 && (s.status() as BatchingHistoryStatus).lastError !== null,
+      {
+        what: 'the writer to wait for room while inserts fail',
+      },
+    );
     const st = s.status() as BatchingHistoryStatus;
     expect(st.backlog).toBe(100);
     expect(written).toBe(100);
@@ -331,7 +337,12 @@ describe('BigQuery history writer', () => {
     fake.setFaults(({ table }) => (table === MESSAGES_TABLE ? { kind: 'hang' } : null));
     const sent = envelopes(2);
     for (const e of sent) await s.write(e);
-    const dl = makeDeadLetter('invalid-json', 'not JSON', '{oops', { source: 'test', protocol: 'graphql-ws', connectionId: 'c', instanceId: 'i' });
+    const dl = makeDeadLetter('invalid-json', 'not JSON', '{oops', {
+      source: 'test',
+      protocol: 'graphql-ws',
+      connectionId: 'c',
+      instanceId: 'i',
+    });
     await s.writeDeadLetter(dl);
     await s.close();
     const st = s.status() as BatchingHistoryStatus;
@@ -339,44 +350,69 @@ describe('BigQuery history writer', () => {
     expect(st.backlog).toBe(0);
     expect(st.lost).toBe(0);
     expect(fake.rows(DEAD_LETTERS_TABLE).map((r) => r.json.dead_letter_id)).toEqual([dl.id]);
-    const lines = readFileSync(cfg.spill.filePath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(cfg.spill.filePath, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(new Set(lines.map((l) => l.insertId))).toEqual(new Set(sent.map((e) => e.id)));
   });
 
-  it.each(['file', 'none'])('at close, rows of writers still waiting for room are spilled or logged as lost, never refused (spill %s)', async (spill) => {
-    const cfg = config({ HISTORY_SPILL: spill, HISTORY_BUFFER_MAX_ROWS: '5', HISTORY_BATCH_MAX_ROWS: '5', HISTORY_CLOSE_TIMEOUT_MS: '300' });
-    const s = sink(cfg);
-    await s.connect();
-    fake.setFaults(() => ({ kind: 'hang' }));
-    const sent = envelopes(1).slice(0, 10);
-    const results = sent.map((e) => s.write(e).then(() => 'ok', (err: Error) => `rejected: ${err.name}`));
-    await waitFor(() => (s.status() as BatchingHistoryStatus).waitingWriters === 5, { what: 'five writers waiting for room' });
-    const logged: string[] = [];
-    setLogWriter((line) => logged.push(line));
-    try {
-      await s.close();
-    } finally {
-      setLogWriter((line) => process.stdout.write(line + '\n'));
-    }
-    expect(await Promise.all(results)).toEqual(sent.map(() => 'ok'));
-    const st = s.status() as BatchingHistoryStatus;
-    console.log(`close with waiting writers (spill ${spill}):`, JSON.stringify({ written: sent.length, spilled: st.spilled, lost: st.lost, backlog: st.backlog }));
-    expect(st.backlog).toBe(0);
-    if (spill === 'file') {
-      expect(st).toMatchObject({ spilled: sent.length, lost: 0 });
-      const ids = readFileSync(cfg.spill.filePath, 'utf8').trim().split('\n').map((l) => JSON.parse(l).insertId as string);
-      expect(new Set(ids)).toEqual(new Set(sent.map((e) => e.id)));
-    } else {
-      expect(st).toMatchObject({ spilled: 0, lost: sent.length });
-      // Each lost row is in the log whole, where it can still be recovered from.
-      const rows = logged.map((l) => JSON.parse(l)).filter((l) => l.message === 'history row not stored; kept in this log line');
-      expect(new Set(rows.map((l) => l.row.envelope_id))).toEqual(new Set(sent.map((e) => e.id)));
-    }
-  });
+  it.each(['file', 'none'])(
+    'at close, rows of writers still waiting for room are spilled or logged as lost, never refused (spill %s)',
+    async (spill) => {
+      const cfg = config({
+        HISTORY_SPILL: spill,
+        HISTORY_BUFFER_MAX_ROWS: '5',
+        HISTORY_BATCH_MAX_ROWS: '5',
+        HISTORY_CLOSE_TIMEOUT_MS: '300',
+      });
+      const s = sink(cfg);
+      await s.connect();
+      fake.setFaults(() => ({ kind: 'hang' }));
+      const sent = envelopes(1).slice(0, 10);
+      const results = sent.map((e) =>
+        s.write(e).then(
+          () => 'ok',
+          (err: Error) => `rejected: ${err.name}`,
+        ),
+      );
+      await waitFor(() => (s.status() as BatchingHistoryStatus).waitingWriters === 5, { what: 'five writers waiting for room' });
+      const logged: string[] = [];
+      setLogWriter((line) => logged.push(line));
+      try {
+        await s.close();
+      } finally {
+        setLogWriter((line) => process.stdout.write(line + '\n'));
+      }
+      expect(await Promise.all(results)).toEqual(sent.map(() => 'ok'));
+      const st = s.status() as BatchingHistoryStatus;
+      console.log(
+        `close with waiting writers (spill ${spill}):`,
+        JSON.stringify({ written: sent.length, spilled: st.spilled, lost: st.lost, backlog: st.backlog }),
+      );
+      expect(st.backlog).toBe(0);
+      if (spill === 'file') {
+        expect(st).toMatchObject({ spilled: sent.length, lost: 0 });
+        const ids = readFileSync(cfg.spill.filePath, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).insertId as string);
+        expect(new Set(ids)).toEqual(new Set(sent.map((e) => e.id)));
+      } else {
+        expect(st).toMatchObject({ spilled: 0, lost: sent.length });
+        // Each lost row is in the log whole, where it can still be recovered from.
+        const rows = logged.map((l) => JSON.parse(l)).filter((l) => l.message === 'history row not stored; kept in this log line');
+        expect(new Set(rows.map((l) => l.row.envelope_id))).toEqual(new Set(sent.map((e) => e.id)));
+      }
+    },
+  );
 
   it('dead-letters rows the table refuses (schema drift) and replays them once the table has the column', async () => {
     const cfg = config();
-    fake.setSchema(MESSAGES_TABLE, MESSAGE_COLUMNS.filter((c) => c.name !== 'competitor_id'));
+    fake.setSchema(
+      MESSAGES_TABLE,
+      MESSAGE_COLUMNS.filter((c) => c.name !== 'competitor_id'),
+    );
     const s = sink(cfg);
     await s.connect();
     const sent = envelopes(2);
@@ -392,7 +428,8 @@ describe('BigQuery history writer', () => {
     expect(fake.rows(DEAD_LETTERS_TABLE)[0]!.json.detail).toMatch(/no such field: competitor_id/);
 
     const bq = new BigQuery({ projectId: PROJECT, apiEndpoint: fake.url, authClient: localAuthClient() });
-    const deadLetters = () => new DeadLetterSource('bigquery dead letters', bigqueryDeadLetters(bq.dataset(DATASET).table(DEAD_LETTERS_TABLE), 7), new Date(0));
+    const deadLetters = () =>
+      new DeadLetterSource('bigquery dead letters', bigqueryDeadLetters(bq.dataset(DATASET).table(DEAD_LETTERS_TABLE), 7), new Date(0));
     // Replayed before the fix: refused again, counted, and no new dead letter is written.
     const early = await replayHistory(deadLetters(), inserter(cfg), { batchRows: 50, maxAttempts: 2, retry: { initialMs: 1, maxMs: 5 } });
     expect(early).toMatchObject({ read: withCompetitor.length, stored: 0, refusedAgain: withCompetitor.length, deadLettered: 0 });

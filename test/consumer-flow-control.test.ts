@@ -50,8 +50,7 @@ describe.skipIf(!host)(`consumer flow control against the emulator ${skipReason 
     await publisher?.close();
   });
 
-  const poolSubscription = () =>
-    consumer.status().subscriptions.find((s) => s.topic === entry.topic)!;
+  const poolSubscription = () => consumer.status().subscriptions.find((s) => s.topic === entry.topic)!;
 
   it('holds at most SSE_CONSUMER_MAX_MESSAGES while the listener is slow, and delivers every message once it speeds up', async () => {
     const held: (() => void)[] = [];
@@ -89,7 +88,10 @@ describe.skipIf(!host)(`consumer flow control against the emulator ${skipReason 
     // Speeds up: what is held is let go, and the rest flows through at once.
     fast = true;
     for (const release of held.splice(0)) release();
-    await waitFor(() => new Set(arrived).size === SENT, { timeoutMs: 20_000, what: () => `all ${SENT} messages (have ${new Set(arrived).size})` });
+    await waitFor(() => new Set(arrived).size === SENT, {
+      timeoutMs: 20_000,
+      what: () => `all ${SENT} messages (have ${new Set(arrived).size})`,
+    });
     await waitFor(() => poolSubscription().outstanding === 0, { what: 'every message acked' });
 
     expect(new Set(arrived)).toEqual(new Set(sent.map((e) => e.id)));

@@ -120,7 +120,9 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
 
   it('delivers every message of every topic to both instances, once, in order per product', async () => {
     const sent = CATALOG.map((e) => envelopeFor(e.messageType));
-    const totals = [1, 2, 3, 4, 5].map((n) => envelopeFor('PoolTotalChanged', { total: { grossAmounts: [{ decimalAmount: n, currency: { code: 'GBP' } }] } }));
+    const totals = [1, 2, 3, 4, 5].map((n) =>
+      envelopeFor('PoolTotalChanged', { total: { grossAmounts: [{ decimalAmount: n, currency: { code: 'GBP' } }] } }),
+    );
     for (const e of [...sent, ...totals]) await publisher.publish(e);
     // At-least-once: a second copy of a message must not reach a browser twice.
     await publisher.publish(sent[0]!);
@@ -173,7 +175,16 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
 
   it("serves the subscriber's day card on both instances; an older or malformed card changes nothing", async () => {
     const card: DayCard = {
-      events: [{ id: 'ev-card-1', name: 'Card Stakes', venue: 'Ascot', scheduledStart: '2026-11-21T13:30:00Z', status: 'SCHEDULED', competitors: [] }],
+      events: [
+        {
+          id: 'ev-card-1',
+          name: 'Card Stakes',
+          venue: 'Ascot',
+          scheduledStart: '2026-11-21T13:30:00Z',
+          status: 'SCHEDULED',
+          competitors: [],
+        },
+      ],
       products: [{ id: 'pr-card-1', name: 'Win', betType: 'WIN', eventIds: ['ev-card-1'], status: 'OPEN', selections: [] }],
       truncated: false,
     };
@@ -182,12 +193,19 @@ describe.skipIf(!host)(`Pub/Sub consumer feeding two SSE instances ${skipReason 
     await publishCard(card, '2026-11-21T08:00:00.000Z');
     const namesOf = async (i: (typeof instances)[number]) => (await fetch(`${i.sse.url}/names`)).json();
     for (const i of instances) {
-      await waitFor(async () => (await namesOf(i)).events['ev-card-1']?.name === 'Card Stakes', { timeoutMs: 20_000, what: `card on ${i.id}` });
+      await waitFor(async () => (await namesOf(i)).events['ev-card-1']?.name === 'Card Stakes', {
+        timeoutMs: 20_000,
+        what: `card on ${i.id}`,
+      });
     }
     const before = deadLetters.length;
     await publishCard({ ...card, events: [{ ...card.events[0]!, name: 'Older Stakes' }] }, '2026-11-21T07:00:00.000Z');
     await publishCard({ events: 'not a list' }, '2026-11-21T09:00:00.000Z');
-    for (const i of instances) await waitFor(() => i.consumer.status().staleDayCards === 1 && i.consumer.status().invalid === 3, { timeoutMs: 20_000, what: 'cards read' });
+    for (const i of instances)
+      await waitFor(() => i.consumer.status().staleDayCards === 1 && i.consumer.status().invalid === 3, {
+        timeoutMs: 20_000,
+        what: 'cards read',
+      });
     await waitFor(() => deadLetters.length === before + 2, { timeoutMs: 20_000, what: 'malformed card dead-lettered by both' });
     for (const i of instances) {
       expect((await namesOf(i)).events['ev-card-1'].name).toBe('Card Stakes');

@@ -71,7 +71,10 @@ describe.skipIf(!host)(`a recreated consumer subscription, against the emulator 
     const delivered = Date.now();
 
     await admin.subscription(name).delete();
-    await waitFor(() => consumer.status().reopened === 1 && slot().state === 'active', { timeoutMs: 30_000, what: 'the subscription recreated' });
+    await waitFor(() => consumer.status().reopened === 1 && slot().state === 'active', {
+      timeoutMs: 30_000,
+      what: 'the subscription recreated',
+    });
 
     const reopened = slot();
     expect(reopened.seek).toBe('done');

@@ -84,7 +84,7 @@ describe('deploy scripts: tokens stay off command lines', () => {
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-  it('reads and sets the instance count with the OAuth token in the request, not in curl\'s argv', async () => {
+  it("reads and sets the instance count with the OAuth token in the request, not in curl's argv", async () => {
     const r = await withDeployEnv(`subscriber_api() { echo "http://127.0.0.1:${port}/v2/services/tote-subscriber"; }
       echo "count=$(instance_count)"
       set_instance_count 0 && echo set-ok`);
@@ -96,7 +96,9 @@ describe('deploy scripts: tokens stay off command lines', () => {
       ['PATCH', `Bearer ${TOKEN}`],
     ]);
     expect(JSON.parse(seen[1]!.body)).toEqual({ scaling: { manualInstanceCount: 0 } });
-    const curlLines = argvLog().split('\n').filter((l) => l.includes(`127.0.0.1:${port}`));
+    const curlLines = argvLog()
+      .split('\n')
+      .filter((l) => l.includes(`127.0.0.1:${port}`));
     expect(curlLines).toHaveLength(2);
     expect(argvLog()).not.toContain(TOKEN);
   });
@@ -193,7 +195,17 @@ describe('image tag by content', () => {
   let b = '';
   beforeAll(() => {
     a = join(work, 'ctx-a');
-    for (const p of ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'sql', 'infra/gcloudignore']) {
+    for (const p of [
+      'Dockerfile',
+      '.dockerignore',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'src',
+      'sql',
+      'infra/gcloudignore',
+    ]) {
       cpSync(join(repo, p), join(a, p), { recursive: true });
     }
     b = join(work, 'ctx-b');
@@ -212,7 +224,10 @@ describe('image tag by content', () => {
 
   it('changes the tag when any uploaded file changes', () => {
     const before = contextTag(b);
-    writeFileSync(join(b, 'src', 'subscriber', 'main.ts'), readFileSync(join(a, 'src', 'subscriber', 'main.ts'), 'utf8') + '\n// changed\n');
+    writeFileSync(
+      join(b, 'src', 'subscriber', 'main.ts'),
+      readFileSync(join(a, 'src', 'subscriber', 'main.ts'), 'utf8') + '\n// changed\n',
+    );
     expect(contextTag(b)).not.toBe(before);
   });
 });

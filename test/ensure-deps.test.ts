@@ -18,7 +18,11 @@ function pkg(path: string, name: string, deps: Record<string, Record<string, str
 }
 
 function run(...modes: string[]) {
-  const r = spawnSync(process.execPath, [script, ...modes], { cwd: dir, encoding: 'utf8', env: { ...process.env, npm_config_offline: 'true' } });
+  const r = spawnSync(process.execPath, [script, ...modes], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_offline: 'true' },
+  });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 

@@ -15,7 +15,7 @@ let servers: Server[] = [];
 afterEach(async () => {
   await Promise.all(sims.map((s) => s.close()));
   sims = [];
-  for (const s of servers) s.closeAllConnections(), s.close();
+  for (const s of servers) (s.closeAllConnections(), s.close());
   servers = [];
 });
 
@@ -93,7 +93,11 @@ describe('gateway client (fetchDayCard)', () => {
     const race = s.plan().races[0]!;
     const winId = race.products.find((p) => p.betType === 'WIN')!.id;
     // The day's first race always has a non-runner; its provisional dividends come about 70 simulated minutes in.
-    const dividend = await waitFor(() => s.lastSent('onPoolDividendChanged', winId), { what: 'first WIN dividend', timeoutMs: 20_000, intervalMs: 50 });
+    const dividend = await waitFor(() => s.lastSent('onPoolDividendChanged', winId), {
+      what: 'first WIN dividend',
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
     const card = await fetchDayCard(s.gatewayUrl, KEY);
     const event = card.events.find((e) => e.id === race.id)!;
     const competitorIds = new Set(event.competitors.map((c) => c.id));
@@ -109,7 +113,9 @@ describe('gateway client (fetchDayCard)', () => {
     expect(notAvailable.length).toBeGreaterThanOrEqual(5);
     for (const x of notAvailable) expect(withdrawn.map((c) => c.id)).toContain(x.competitorId);
 
-    const result = s.lastSent('onEventResultChanged', race.id) as { competitorResults: { competitorId: string; finishingPosition: string }[] };
+    const result = s.lastSent('onEventResultChanged', race.id) as {
+      competitorResults: { competitorId: string; finishingPosition: string }[];
+    };
     expect(result.competitorResults.length).toBe(event.competitors.length - withdrawn.length);
     for (const r of result.competitorResults) expect(competitorIds.has(r.competitorId)).toBe(true);
     const winner = result.competitorResults.find((r) => r.finishingPosition === '1')!.competitorId;
@@ -160,10 +166,20 @@ describe('gateway client (fetchDayCard)', () => {
     const s = await sim();
     const card = await fetchDayCard(s.gatewayUrl, KEY, undefined, { pageSize: 5, maxPages: 2 });
     expect(card.truncated).toBe(true);
-    expect(card.products.map((p) => p.id)).toEqual(s.plan().products.slice(0, 10).map((p) => p.id));
+    expect(card.products.map((p) => p.id)).toEqual(
+      s
+        .plan()
+        .products.slice(0, 10)
+        .map((p) => p.id),
+    );
     const raced = [...new Set(card.products.flatMap((p) => p.eventIds))];
     expect(raced.length).toBeGreaterThanOrEqual(2);
-    expect(card.events.map((e) => e.id)).toEqual(s.plan().races.filter((r) => raced.includes(r.id)).map((r) => r.id));
+    expect(card.events.map((e) => e.id)).toEqual(
+      s
+        .plan()
+        .races.filter((r) => raced.includes(r.id))
+        .map((r) => r.id),
+    );
   });
 
   it('caps runners per event and selections per product, and says the card is truncated', async () => {
@@ -218,14 +234,22 @@ describe("the simulated gateway's schema (a subset of Tote's)", () => {
 
   it("refuses shapes Tote's gateway does not have", () => {
     // Product fields are behind `type { ... on BettingProduct }`; legs and selections are connections.
-    expect(errorsOf('{ products { nodes { id type { code } } } }')).toEqual([expect.stringMatching(/Cannot query field "code" on type "ProductType"/)]);
-    expect(errorsOf('{ products { nodes { id legs { event { id } } } } }')).toEqual([expect.stringMatching(/Cannot query field "legs" on type "Product"/)]);
+    expect(errorsOf('{ products { nodes { id type { code } } } }')).toEqual([
+      expect.stringMatching(/Cannot query field "code" on type "ProductType"/),
+    ]);
+    expect(errorsOf('{ products { nodes { id legs { event { id } } } } }')).toEqual([
+      expect.stringMatching(/Cannot query field "legs" on type "Product"/),
+    ]);
     expect(errorsOf('{ products { nodes { ... on BettingProduct { legs { event { id } } } } } }')).toEqual([
       expect.stringMatching(/Cannot query field "event" on type "LegsConnection"/),
     ]);
     // Events take instants, not a date; products take a Date, not a String; connections have no totalCount.
-    expect(errorsOf('query ($date: String) { events(date: $date) { nodes { id } } }')).toEqual([expect.stringMatching(/Unknown argument "date"/)]);
-    expect(errorsOf('query ($date: String) { products(date: $date) { nodes { id } } }')).toEqual([expect.stringMatching(/"\$date" of type "String" used in position expecting type "Date"/)]);
+    expect(errorsOf('query ($date: String) { events(date: $date) { nodes { id } } }')).toEqual([
+      expect.stringMatching(/Unknown argument "date"/),
+    ]);
+    expect(errorsOf('query ($date: String) { products(date: $date) { nodes { id } } }')).toEqual([
+      expect.stringMatching(/"\$date" of type "String" used in position expecting type "Date"/),
+    ]);
     expect(errorsOf('{ events { totalCount } }')).toEqual([expect.stringMatching(/Cannot query field "totalCount"/)]);
   });
 

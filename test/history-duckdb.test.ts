@@ -99,7 +99,12 @@ describe('DuckDB history store', () => {
     // Another process holds the file for writing, as a running `npm start` does.
     const holder = spawn(
       process.execPath,
-      ['--import', 'tsx', '-e', `import('./src/history/duckdb/duckdb-store.ts').then(async (m) => { await m.DuckDbStore.open(${JSON.stringify(cfg.duckdbPath)}); console.log('held'); setInterval(() => {}, 1000); })`],
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import('./src/history/duckdb/duckdb-store.ts').then(async (m) => { await m.DuckDbStore.open(${JSON.stringify(cfg.duckdbPath)}); console.log('held'); setInterval(() => {}, 1000); })`,
+      ],
       { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {
@@ -108,7 +113,10 @@ describe('DuckDB history store', () => {
         holder.on('exit', (c) => reject(new Error(`holder exited with ${c}`)));
       });
       const sink = createHistorySink(cfg);
-      const err = await sink.connect().then(() => null, (e: Error) => e);
+      const err = await sink.connect().then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(err).toBeInstanceOf(DuckDbOpenError);
       expect(err!.message).toContain(`${cfg.duckdbPath} is held by another process (DuckDB allows one writer)`);
     } finally {
@@ -168,7 +176,9 @@ describe('DuckDB history store', () => {
         expect(JSON.parse(original.payload!)).toEqual(e.payload);
         expect(original.product_id).toBe(e.keys.productId);
       }
-      const [{ clean }] = (await store.query(`SELECT COUNT(*) AS clean FROM tote_messages WHERE original_text IS NULL`)) as [{ clean: number }];
+      const [{ clean }] = (await store.query(`SELECT COUNT(*) AS clean FROM tote_messages WHERE original_text IS NULL`)) as [
+        { clean: number },
+      ];
       expect(clean).toBe(sent.length - repaired.length);
     } finally {
       store.close();
@@ -180,7 +190,11 @@ describe('DuckDB history store', () => {
     const sink = createHistorySink(cfg);
     await sink.connect();
     // More than a page (1,000) of rows DuckDB cannot take.
-    const bad: Envelope[] = Array.from({ length: 1100 }, (_, i) => ({ ...day.envelopes[i % day.envelopes.length]!, id: randomUUID(), receivedAt: 'yesterday-ish' }));
+    const bad: Envelope[] = Array.from({ length: 1100 }, (_, i) => ({
+      ...day.envelopes[i % day.envelopes.length]!,
+      id: randomUUID(),
+      receivedAt: 'yesterday-ish',
+    }));
     for (const e of bad) await sink.write(e);
     // Finding each bad row of a batch takes row-by-row inserts: wait for all of
     // them rather than race close()'s deadline on a busy machine.
@@ -196,10 +210,15 @@ describe('DuckDB history store', () => {
       const [n] = await store.query('SELECT COUNT(*) AS n FROM tote_dead_letters').finally(() => store.close());
       runs.push({ code, out, deadLetters: Number(n!.n) });
     }
-    console.log('dead-letter replay, rows refused again:', JSON.stringify(runs.map((r) => ({ code: r.code, deadLetters: r.deadLetters, report: r.out.split('\n')[1] }))));
+    console.log(
+      'dead-letter replay, rows refused again:',
+      JSON.stringify(runs.map((r) => ({ code: r.code, deadLetters: r.deadLetters, report: r.out.split('\n')[1] }))),
+    );
     for (const r of runs) {
       expect(r.code).toBe(1);
-      expect(r.out).toMatch(new RegExp(`read ${bad.length}, stored 0, dead-lettered 0, left in source 0, unreadable 0, refused again ${bad.length}`));
+      expect(r.out).toMatch(
+        new RegExp(`read ${bad.length}, stored 0, dead-lettered 0, left in source 0, unreadable 0, refused again ${bad.length}`),
+      );
       expect(r.deadLetters).toBe(bad.length);
     }
   });

@@ -22,7 +22,8 @@ function deferred<T = void>() {
   return { promise, resolve, reject };
 }
 
-const row = (i: number, table: HistoryTable = MESSAGES_TABLE): HistoryRow => restoreRow(table, `id-${i}`, { envelope_id: `id-${i}`, n: String(i) });
+const row = (i: number, table: HistoryTable = MESSAGES_TABLE): HistoryRow =>
+  restoreRow(table, `id-${i}`, { envelope_id: `id-${i}`, n: String(i) });
 const rows = (n: number, table?: HistoryTable) => Array.from({ length: n }, (_, i) => row(i, table));
 const ids = (rs: readonly HistoryRow[]) => rs.map((r) => r.insertId);
 
@@ -70,7 +71,13 @@ const LIMITS: LaneLimits = {
   spillAfterMs: 60_000,
 };
 
-function lane(store: RowInserter, spill: HistorySpill | null, limits: Partial<LaneLimits> = {}, refused: RefusedRows = 'report', table: HistoryTable = MESSAGES_TABLE) {
+function lane(
+  store: RowInserter,
+  spill: HistorySpill | null,
+  limits: Partial<LaneLimits> = {},
+  refused: RefusedRows = 'report',
+  table: HistoryTable = MESSAGES_TABLE,
+) {
   const { seen, events } = recorder();
   const l = new BatchLane(table, store, spill, { ...LIMITS, ...limits }, events, refused);
   l.start();
@@ -99,7 +106,11 @@ describe('BatchLane', () => {
     expect(store.batches).toHaveLength(4);
     expect(seen.stored).toEqual(['id-0', 'id-1', 'id-2']);
     expect(seen.errors).toEqual(['down 0', 'down 1', 'down 2']);
-    expect({ attempts: l.attempts, retries: l.retries, failingSince: l.failingSince }).toEqual({ attempts: 4, retries: 3, failingSince: null });
+    expect({ attempts: l.attempts, retries: l.retries, failingSince: l.failingSince }).toEqual({
+      attempts: 4,
+      retries: 3,
+      failingSince: null,
+    });
     await l.close(1_000);
   });
 
@@ -137,7 +148,12 @@ describe('BatchLane', () => {
   });
 
   it('reports rows the store refuses, in report mode, and stores the rest of the batch', async () => {
-    const store = new FakeStore((rs) => ({ stored: rs.slice(1), invalid: [{ row: rs[0]!, reason: 'bad timestamp' }], retry: [], error: null }));
+    const store = new FakeStore((rs) => ({
+      stored: rs.slice(1),
+      invalid: [{ row: rs[0]!, reason: 'bad timestamp' }],
+      retry: [],
+      error: null,
+    }));
     const { l, seen } = lane(store, new FakeSpill());
     for (const r of rows(4)) await l.add(r);
     await l.flush();
@@ -147,7 +163,12 @@ describe('BatchLane', () => {
   });
 
   it('spills refused rows itself in spill mode, and flush and close wait until the spill has them', async () => {
-    const store = new FakeStore((rs) => ({ stored: rs.slice(1), invalid: [{ row: rs[0]!, reason: 'no such field' }], retry: [], error: null }));
+    const store = new FakeStore((rs) => ({
+      stored: rs.slice(1),
+      invalid: [{ row: rs[0]!, reason: 'no such field' }],
+      retry: [],
+      error: null,
+    }));
     const spillGate = deferred<void>();
     const spillCalled = deferred<void>();
     const spill = new FakeSpill(async () => {

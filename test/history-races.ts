@@ -81,7 +81,11 @@ export function raceDay(firstOff: Date, races = 3, everyMinutes = 30): RaceDay {
     for (let m = 30; m >= 0.5; m -= m > 4 ? 2 : 0.5) {
       gross = Math.round((gross + 100 + (30 - m) * 40 + i * 10) * 100) / 100;
       grossAt.set(m, gross);
-      emit(t(-m), 'PoolTotalChanged', { productId, isFinalized: false, total: { grossAmounts: money(gross), netAmounts: money(Math.round(gross * NET * 100) / 100) } });
+      emit(t(-m), 'PoolTotalChanged', {
+        productId,
+        isFinalized: false,
+        total: { grossAmounts: money(gross), netAmounts: money(Math.round(gross * NET * 100) / 100) },
+      });
     }
     const lastGrossBeforeClose = gross;
     emit(t(-20), 'CompetitorStatusChanged', { eventId, competitorId: competitors[5], status: 'WITHDRAWN' });
@@ -96,9 +100,14 @@ export function raceDay(firstOff: Date, races = 3, everyMinutes = 30): RaceDay {
     emit(t(0), 'EventStatusChanged', { eventId, status: 'STARTED' });
     const finalGross = Math.round((gross + 250 + i) * 100) / 100;
     const finalNet = Math.round(finalGross * NET * 100) / 100;
-    emit(t(1 / 3), 'PoolTotalChanged', { productId, isFinalized: true, total: { grossAmounts: money(finalGross), netAmounts: money(finalNet) } });
+    emit(t(1 / 3), 'PoolTotalChanged', {
+      productId,
+      isFinalized: true,
+      total: { grossAmounts: money(finalGross), netAmounts: money(finalNet) },
+    });
     emit(t(2), 'EventStatusChanged', { eventId, status: 'FINISHED' });
-    const results = (status: string) => competitors.slice(0, 5).map((c, p) => ({ competitorId: c, finishingPosition: String(p + 1), status }));
+    const results = (status: string) =>
+      competitors.slice(0, 5).map((c, p) => ({ competitorId: c, finishingPosition: String(p + 1), status }));
     emit(t(2.5), 'EventResultChanged', { eventId, competitorResults: results('PROVISIONAL') });
     emit(t(4), 'EventResultChanged', { eventId, competitorResults: results('FINAL') });
     const dividend = (status: string) => [

@@ -53,7 +53,14 @@ export async function measureDuckDbHistoryRate(rows = 20_000, loneSurrogateShare
   const dir = mkdtempSync(join(tmpdir(), 'tote-history-rate-'));
   const envelopes = rateEnvelopes(rows, loneSurrogateShare);
   const sink = createHistorySink(
-    readHistoryConfig(new EnvReader({ DUCKDB_PATH: join(dir, 'tote.duckdb'), HISTORY_SPILL: 'none', HISTORY_BATCH_MAX_DELAY_MS: '50', ...(process.env.RATE_BATCH ? { HISTORY_BATCH_MAX_ROWS: process.env.RATE_BATCH } : {}) })),
+    readHistoryConfig(
+      new EnvReader({
+        DUCKDB_PATH: join(dir, 'tote.duckdb'),
+        HISTORY_SPILL: 'none',
+        HISTORY_BATCH_MAX_DELAY_MS: '50',
+        ...(process.env.RATE_BATCH ? { HISTORY_BATCH_MAX_ROWS: process.env.RATE_BATCH } : {}),
+      }),
+    ),
   );
   try {
     await sink.connect();

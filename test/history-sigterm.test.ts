@@ -65,11 +65,14 @@ async function round(n: number): Promise<Round> {
     const lines = s.split('\n');
     partial[stream] = lines.pop()!;
     // Only the lines the checks need: the process logs a lot at this rate.
-    for (const line of lines) if (/pipeline running|shut down|not stored|Segmentation|FATAL/.test(line)) output += line.slice(0, 300) + '\n';
+    for (const line of lines)
+      if (/pipeline running|shut down|not stored|Segmentation|FATAL/.test(line)) output += line.slice(0, 300) + '\n';
   };
   child.stdout!.on('data', keeper('stdout'));
   child.stderr!.on('data', keeper('stderr'));
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   let exit: { code: number | null; signal: string | null } | undefined;
   void exited.then((e) => (exit = e));
 
@@ -93,7 +96,15 @@ async function round(n: number): Promise<Round> {
   const result = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), HUNG_MS).unref())]);
   if (!result) {
     child.kill('SIGKILL');
-    return { code: null, signal: 'hung', storedBeforeSigterm, rowsInFile: 0, spilledLines: 0, loggedLines: 0, cleanLine: output.includes('shut down cleanly') };
+    return {
+      code: null,
+      signal: 'hung',
+      storedBeforeSigterm,
+      rowsInFile: 0,
+      spilledLines: 0,
+      loggedLines: 0,
+      cleanLine: output.includes('shut down cleanly'),
+    };
   }
   const store = await DuckDbStore.open(db, { readOnly: true });
   let rowsInFile: number;
@@ -113,14 +124,18 @@ async function round(n: number): Promise<Round> {
 }
 
 describe('npm start with DuckDB history, SIGTERM mid-write', () => {
-  it(`exits 0 every time in ${ROUNDS} rounds, never crashing or hanging, and keeps every row it had stored`, { timeout: ROUNDS * 120_000 }, async () => {
-    const rounds: Round[] = [];
-    for (let n = 0; n < ROUNDS; n++) rounds.push(await round(n));
-    console.log('SIGTERM rounds:', JSON.stringify(rounds));
-    for (const r of rounds) {
-      expect(r).toMatchObject({ code: 0, signal: null, cleanLine: true });
-      // What it had stored is in the file; what came after is stored, spilled or in the log.
-      expect(r.rowsInFile).toBeGreaterThanOrEqual(r.storedBeforeSigterm);
-    }
-  });
+  it(
+    `exits 0 every time in ${ROUNDS} rounds, never crashing or hanging, and keeps every row it had stored`,
+    { timeout: ROUNDS * 120_000 },
+    async () => {
+      const rounds: Round[] = [];
+      for (let n = 0; n < ROUNDS; n++) rounds.push(await round(n));
+      console.log('SIGTERM rounds:', JSON.stringify(rounds));
+      for (const r of rounds) {
+        expect(r).toMatchObject({ code: 0, signal: null, cleanLine: true });
+        // What it had stored is in the file; what came after is stored, spilled or in the log.
+        expect(r.rowsInFile).toBeGreaterThanOrEqual(r.storedBeforeSigterm);
+      }
+    },
+  );
 });

@@ -32,7 +32,13 @@ describe('history of a simulated racing day', () => {
     const bus = new MemoryBus();
     // The subscriber's selection set narrows the payload: compare what both sides have.
     const totalOf = (p: Record<string, unknown> | undefined) =>
-      p ? JSON.stringify([p.isFinalized, (p.total as { grossAmounts: unknown[]; netAmounts: unknown[] }).grossAmounts, (p.total as { netAmounts: unknown[] }).netAmounts]) : undefined;
+      p
+        ? JSON.stringify([
+            p.isFinalized,
+            (p.total as { grossAmounts: unknown[]; netAmounts: unknown[] }).grossAmounts,
+            (p.total as { netAmounts: unknown[] }).netAmounts,
+          ])
+        : undefined;
     const lastSeen = new Map<string, string | undefined>();
     // Everything the subscriber received, to compute each query's answer independently.
     const received: Envelope[] = [];
@@ -59,20 +65,22 @@ describe('history of a simulated racing day', () => {
       svc.client.start();
       await waitFor(
         () => {
-          closedProducts = sim.plan().products.map((p) => p.id).filter((id) => {
-            const last = sim.lastSent('onPoolTotalChanged', id);
-            return last?.isFinalized === true;
-          });
+          closedProducts = sim
+            .plan()
+            .products.map((p) => p.id)
+            .filter((id) => {
+              const last = sim.lastSent('onPoolTotalChanged', id);
+              return last?.isFinalized === true;
+            });
           return closedProducts.length >= 3;
         },
         { timeoutMs: 20_000, what: 'three products with a finalized pool total' },
       );
       // Stop the day, and let what is already on the wire arrive before stopping the socket.
       sim.pause();
-      await waitFor(
-        () => closedProducts.every((id) => lastSeen.get(id) === totalOf(sim.lastSent('onPoolTotalChanged', id))),
-        { what: 'the last pool totals to reach the subscriber' },
-      );
+      await waitFor(() => closedProducts.every((id) => lastSeen.get(id) === totalOf(sim.lastSent('onPoolTotalChanged', id))), {
+        what: 'the last pool totals to reach the subscriber',
+      });
     } finally {
       await svc.stopAndFlush();
       sim.pause();
@@ -91,7 +99,9 @@ describe('history of a simulated racing day', () => {
       const totals = await store.query(loadQuery('final_pool_totals')!.duckdb);
       expect(totals.length).toBeGreaterThanOrEqual(3);
       for (const productId of closedProducts) {
-        const sent = sim.lastSent('onPoolTotalChanged', productId) as { total: { grossAmounts: { decimalAmount: number }[]; netAmounts: { decimalAmount: number }[] } };
+        const sent = sim.lastSent('onPoolTotalChanged', productId) as {
+          total: { grossAmounts: { decimalAmount: number }[]; netAmounts: { decimalAmount: number }[] };
+        };
         const row = totals.find((t) => t.product_id === productId);
         expect(row, productId).toBeDefined();
         expect(row!.is_finalized).toBe(true);
@@ -106,7 +116,9 @@ describe('history of a simulated racing day', () => {
       }
       expect(st.namesStored).toBeGreaterThan(0);
       expect(received).toHaveLength(st.stored);
-      const answers = await checkDocumentedQueries(store, received, closedProducts, (id) => grossOf(sim.lastSent('onPoolTotalChanged', id)));
+      const answers = await checkDocumentedQueries(store, received, closedProducts, (id) =>
+        grossOf(sim.lastSent('onPoolTotalChanged', id)),
+      );
       console.log('simulated day, documented queries:', JSON.stringify(answers));
     } finally {
       store.close();
@@ -115,10 +127,19 @@ describe('history of a simulated racing day', () => {
 });
 
 type Money = { decimalAmount: number }[];
-const grossOf = (p: Record<string, unknown> | undefined): number | undefined => ((p?.total as { grossAmounts?: Money } | undefined)?.grossAmounts ?? [])[0]?.decimalAmount;
-const ms = (t: unknown): number => (t instanceof Date ? t.getTime() : Date.parse(String(t).replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')));
+const grossOf = (p: Record<string, unknown> | undefined): number | undefined =>
+  ((p?.total as { grossAmounts?: Money } | undefined)?.grossAmounts ?? [])[0]?.decimalAmount;
+const ms = (t: unknown): number =>
+  t instanceof Date
+    ? t.getTime()
+    : Date.parse(
+        String(t)
+          .replace(' ', 'T')
+          .replace(/([+-]\d\d)$/, '$1:00'),
+      );
 /** Newest first, ties broken by envelope id like the queries do. */
-const newestFirst = (a: Envelope, b: Envelope) => Date.parse(b.receivedAt) - Date.parse(a.receivedAt) || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0);
+const newestFirst = (a: Envelope, b: Envelope) =>
+  Date.parse(b.receivedAt) - Date.parse(a.receivedAt) || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0);
 
 /**
  * The answers each documented query must give, computed in TypeScript from the
@@ -141,7 +162,9 @@ async function checkDocumentedQueries(
   }
   const lastPoolBefore = (productId: string, atOrBefore: number, strict: boolean) =>
     pools
-      .filter((p) => p.keys.productId === productId && (strict ? Date.parse(p.receivedAt) < atOrBefore : Date.parse(p.receivedAt) <= atOrBefore))
+      .filter(
+        (p) => p.keys.productId === productId && (strict ? Date.parse(p.receivedAt) < atOrBefore : Date.parse(p.receivedAt) <= atOrBefore),
+      )
       .sort(newestFirst)[0];
 
   // message_rate_per_minute: one row per (minute, type) with the right count.
@@ -213,7 +236,15 @@ async function checkDocumentedQueries(
   expect(Number(summary.find((r) => r.state === 'settled')?.bets ?? 0)).toBe(settled.size);
 
   // feed_gaps: the silent stretches of 06:00-23:00 London on the day(s) the messages arrived.
-  const london = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const london = new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Europe/London',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
   const activeByDay = new Map<string, Set<number>>();
   for (const e of received) {
     const p = Object.fromEntries(london.formatToParts(new Date(e.receivedAt)).map((x) => [x.type, x.value]));

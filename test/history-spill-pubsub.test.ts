@@ -57,12 +57,20 @@ function config(): HistoryConfig {
   );
 }
 
-async function replay(cfg: HistoryConfig, args = ['--idle-ms', '1500', '--batch', '100']): Promise<{ code: number; out: string; err: string }> {
+async function replay(
+  cfg: HistoryConfig,
+  args = ['--idle-ms', '1500', '--batch', '100'],
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runReplayCli(args, cfg, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n') }, {
-    bigqueryClientOptions: { authClient: localAuthClient() },
-  });
+  const code = await runReplayCli(
+    args,
+    cfg,
+    { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n') },
+    {
+      bigqueryClientOptions: { authClient: localAuthClient() },
+    },
+  );
   return { code, out, err };
 }
 

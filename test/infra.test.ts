@@ -66,8 +66,10 @@ const member = (account: string) => `serviceAccount:${account}@${PROJECT}.iam.gs
 const grants = (s: typeof prod) => {
   const spelled = new Map<string, string>();
   for (const r of s.foundation.resources) {
-    if (r.type === 'google_service_account') spelled.set(`\${google_service_account.${r.id}.email}`, `${r.body.account_id}@${PROJECT}.iam.gserviceaccount.com`);
-    if (r.type === 'google_project_iam_custom_role') spelled.set(`\${google_project_iam_custom_role.${r.id}.name}`, `projects/${PROJECT}/roles/${r.body.role_id}`);
+    if (r.type === 'google_service_account')
+      spelled.set(`\${google_service_account.${r.id}.email}`, `${r.body.account_id}@${PROJECT}.iam.gserviceaccount.com`);
+    if (r.type === 'google_project_iam_custom_role')
+      spelled.set(`\${google_project_iam_custom_role.${r.id}.name}`, `projects/${PROJECT}/roles/${r.body.role_id}`);
   }
   const spell = (v: string) => [...spelled].reduce((acc, [ref, name]) => acc.replace(ref, name), v);
   return all(s)
@@ -172,7 +174,9 @@ describe('infra: least privilege', () => {
     expect(publicGrants).toHaveLength(1);
     const sse = prod.services.resources.find((r) => r.type === 'google_cloud_run_v2_service' && r.body.name === NAMES.sseService)!;
     expect(publicGrants[0]).toMatchObject({ role: 'roles/run.invoker', name: `\${google_cloud_run_v2_service.${sse.id}.name}` });
-    const subscriber = prod.services.resources.find((r) => r.type === 'google_cloud_run_v2_service' && r.body.name === NAMES.subscriberService)!;
+    const subscriber = prod.services.resources.find(
+      (r) => r.type === 'google_cloud_run_v2_service' && r.body.name === NAMES.subscriberService,
+    )!;
     const onSubscriber = g.filter((x) => x.name === `\${google_cloud_run_v2_service.${subscriber.id}.name}`);
     expect(onSubscriber.map((x) => [x.role, x.member]).sort()).toEqual([
       [`projects/${PROJECT}/roles/${NAMES.roles.subscriberScaler}`, member(NAMES.accounts.scaler)],
@@ -189,12 +193,19 @@ describe('infra: least privilege', () => {
       [...CATALOG.map((e) => e.topic), DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, HISTORY_SPILL_TOPIC].sort(),
     );
     const inserter = `projects/${PROJECT}/roles/${NAMES.roles.historyInserter}`;
-    expect(mine.filter((x) => x.type === 'google_bigquery_table_iam_member').map((x) => [x.role, x.table_id]).sort()).toEqual([
+    expect(
+      mine
+        .filter((x) => x.type === 'google_bigquery_table_iam_member')
+        .map((x) => [x.role, x.table_id])
+        .sort(),
+    ).toEqual([
       [inserter, expect.stringContaining(DEAD_LETTERS_TABLE)],
       [inserter, expect.stringContaining(MESSAGES_TABLE)],
       [inserter, expect.stringContaining(NAMES_TABLE)],
     ]);
-    expect(mine.filter((x) => x.type === 'google_bigquery_dataset_iam_member').map((x) => x.role)).toEqual(['roles/bigquery.metadataViewer']);
+    expect(mine.filter((x) => x.type === 'google_bigquery_dataset_iam_member').map((x) => x.role)).toEqual([
+      'roles/bigquery.metadataViewer',
+    ]);
     expect(mine.filter((x) => x.role === 'roles/secretmanager.secretAccessor')).toHaveLength(3);
     expect(mine.filter((x) => x.type === 'google_storage_bucket_iam_member').map((x) => x.role)).toEqual(['roles/storage.objectUser']);
     expect(mine).toHaveLength(publish.length + 3 + 1 + 3 + 1);
@@ -215,11 +226,16 @@ describe('infra: least privilege', () => {
     expect([...secretIds.values()].sort()).toEqual(Object.values(SECRETS).sort());
     // Every grant on a secret, whatever the role, goes to the subscriber; each secret has exactly its read grant.
     const onSecrets = g.filter((x) => x.type.startsWith('google_secret_manager_secret_iam'));
-    for (const x of onSecrets) expect({ secret: secretIds.get(x.secret_id), member: x.member }).toEqual({ secret: expect.any(String), member: member(NAMES.accounts.subscriber) });
+    for (const x of onSecrets)
+      expect({ secret: secretIds.get(x.secret_id), member: x.member }).toEqual({
+        secret: expect.any(String),
+        member: member(NAMES.accounts.subscriber),
+      });
     expect(onSecrets.map((x) => secretIds.get(x.secret_id)).sort()).toEqual(Object.values(SECRETS).sort());
     // No grant above the secrets (project, dataset, topic ...) carries a Secret Manager role or a custom role with access.
     const customWithAccess = new Set(
-      prod.foundation.byType('google_project_iam_custom_role')
+      prod.foundation
+        .byType('google_project_iam_custom_role')
         .filter((r) => (r.permissions as string[]).some((p) => p.startsWith('secretmanager.')))
         .map((r) => `projects/${PROJECT}/roles/${r.role_id}`),
     );
@@ -279,9 +295,10 @@ describe('infra: secrets', () => {
   it('hands the subscriber Secret Manager references, never values, even with values in the environment', () => {
     const envOf = (name: string) =>
       Object.fromEntries(
-        prod.services.byType('google_cloud_run_v2_service').find((s) => s.name === name)!.template.containers[0].env.map(
-          (e: { name: string; value: string }) => [e.name, e.value],
-        ),
+        prod.services
+          .byType('google_cloud_run_v2_service')
+          .find((s) => s.name === name)!
+          .template.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
       );
     const ref = (secret: string) => `sm://projects/${PROJECT}/secrets/${secret}/versions/latest`;
     expect(envOf(NAMES.subscriberService)).toMatchObject({
@@ -289,7 +306,8 @@ describe('infra: secrets', () => {
       TOTE_GRAPHQL_URL: ref('tote-graphql-url'),
       TOTE_SUBSCRIPTIONS_URL: ref('tote-subscriptions-url'),
     });
-    for (const name of ['TOTE_API_KEY', 'TOTE_GRAPHQL_URL', 'TOTE_SUBSCRIPTIONS_URL']) expect(envOf(NAMES.sseService)).not.toHaveProperty(name);
+    for (const name of ['TOTE_API_KEY', 'TOTE_GRAPHQL_URL', 'TOTE_SUBSCRIPTIONS_URL'])
+      expect(envOf(NAMES.sseService)).not.toHaveProperty(name);
     for (const s of [prod, dev]) {
       for (const json of [s.foundation.json, s.services.json, Testing.synthHcl(s.stacks.services)]) {
         for (const value of Object.values(SECRET_VALUES)) expect(json).not.toContain(value);
@@ -417,14 +435,23 @@ describe('infra: the daily window', () => {
   /** The deploy scripts' own tests of the clock (scripts/deploy-env.sh), run by bash at given minutes of the day. */
   const scriptDecisions = (period: { from: number; until: number }, minutes: number[]) => {
     const lines = minutes.map(
-      (m) => `printf '%s %s %s\\n' ${m} "$(schedule_keeps_instance ${m} && echo keep || echo -)" "$(schedule_wants_instance ${m} && echo want || echo -)"`,
+      (m) =>
+        `printf '%s %s %s\\n' ${m} "$(schedule_keeps_instance ${m} && echo keep || echo -)" "$(schedule_wants_instance ${m} && echo want || echo -)"`,
     );
     const run = spawnSync('bash', ['--norc', '--noprofile', '-c', `source scripts/deploy-env.sh\n${lines.join('\n')}`], {
       env: { PATH: process.env.PATH ?? '', SCALED_FROM: String(period.from), SCALED_UNTIL: String(period.until) },
       encoding: 'utf8',
     });
     expect(run.stderr).toBe('');
-    return Object.fromEntries(run.stdout.trim().split('\n').map((l) => { const [m, keep, want] = l.split(' '); return [Number(m), `${keep} ${want}`]; }));
+    return Object.fromEntries(
+      run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const [m, keep, want] = l.split(' ');
+          return [Number(m), `${keep} ${want}`];
+        }),
+    );
   };
   const at = (hh: number, mm: number) => hh * 60 + mm;
 
@@ -432,7 +459,19 @@ describe('infra: the daily window', () => {
     const w = { start: '06:00', end: '23:00', timeZone: 'Europe/London' };
     const period = scaledPeriod(w, 5, 5);
     expect(period).toEqual({ from: at(5, 55), until: at(23, 5) });
-    const d = scriptDecisions(period, [at(3, 0), at(5, 45), at(5, 53), at(5, 55), at(5, 58), at(12, 0), at(23, 2), at(23, 3), at(23, 4), at(23, 5), at(23, 30)]);
+    const d = scriptDecisions(period, [
+      at(3, 0),
+      at(5, 45),
+      at(5, 53),
+      at(5, 55),
+      at(5, 58),
+      at(12, 0),
+      at(23, 2),
+      at(23, 3),
+      at(23, 4),
+      at(23, 5),
+      at(23, 30),
+    ]);
     expect(d).toEqual({
       [at(3, 0)]: '- -',
       // A smoke run ending here puts its instance back to 0; the 05:55 job sets 1 afterwards.
@@ -475,7 +514,11 @@ describe('infra: monitoring', () => {
   const logMetrics = prod.foundation.byType('google_logging_metric');
 
   it('defines every figure as a log-based metric over the services logs', () => {
-    expect(logMetrics.map((m) => m.name).sort()).toEqual(Object.values(METRICS).map((m) => m.name).sort());
+    expect(logMetrics.map((m) => m.name).sort()).toEqual(
+      Object.values(METRICS)
+        .map((m) => m.name)
+        .sort(),
+    );
     for (const m of logMetrics) {
       expect(m.filter).toMatch(/^resource\.type="cloud_run_revision" AND resource\.labels\.service_name=/);
       expect(m.metric_descriptor.value_type).toBe('value_extractor' in m ? 'DISTRIBUTION' : 'INT64');
@@ -516,7 +559,10 @@ describe('infra: monitoring', () => {
     const [email] = withChannels.services.byType('google_monitoring_notification_channel');
     expect(email).toMatchObject({ type: 'email', labels: { email_address: 'oncall@example.com' } });
     for (const p of policies) {
-      expect(p.notification_channels).toEqual([`projects/${PROJECT}/notificationChannels/42`, expect.stringMatching(/^\$\{google_monitoring_notification_channel\./)]);
+      expect(p.notification_channels).toEqual([
+        `projects/${PROJECT}/notificationChannels/42`,
+        expect.stringMatching(/^\$\{google_monitoring_notification_channel\./),
+      ]);
     }
   });
 
@@ -646,18 +692,35 @@ describe('infra: the image each service runs', () => {
   });
 
   it('refuses an image without a tag or digest, naming the variable', () => {
-    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_IMAGE: 'europe-west2-docker.pkg.dev/p/tote/tote-pipeline' })).toThrow(/DEPLOY_IMAGE must be an image with a tag or digest/);
-    expect(loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_IMAGE: `europe-west2-docker.pkg.dev/p/tote/tote-pipeline@sha256:${'a'.repeat(64)}` }).image).toContain('@sha256:');
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_IMAGE: 'europe-west2-docker.pkg.dev/p/tote/tote-pipeline' })).toThrow(
+      /DEPLOY_IMAGE must be an image with a tag or digest/,
+    );
+    expect(
+      loadInfraConfig({
+        DEPLOY_PROJECT: PROJECT,
+        DEPLOY_IMAGE: `europe-west2-docker.pkg.dev/p/tote/tote-pipeline@sha256:${'a'.repeat(64)}`,
+      }).image,
+    ).toContain('@sha256:');
   });
 });
 
 describe('infra: a redeploy after a teardown', () => {
   it('suffixes every custom role id with the deployment generation, and every grant follows it', () => {
-    const base = prod.foundation.byType('google_project_iam_custom_role').map((r) => r.role_id).sort();
+    const base = prod.foundation
+      .byType('google_project_iam_custom_role')
+      .map((r) => r.role_id)
+      .sort();
     expect(base).toEqual(Object.values(NAMES.roles).sort());
     const again = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_ROLE_GENERATION: '2' });
-    expect(again.foundation.byType('google_project_iam_custom_role').map((r) => r.role_id).sort()).toEqual(base.map((id) => `${id}_2`));
-    const roles = grants(again).map((x) => x.role).filter((r) => r.includes('/roles/'));
+    expect(
+      again.foundation
+        .byType('google_project_iam_custom_role')
+        .map((r) => r.role_id)
+        .sort(),
+    ).toEqual(base.map((id) => `${id}_2`));
+    const roles = grants(again)
+      .map((x) => x.role)
+      .filter((r) => r.includes('/roles/'));
     expect(roles.length).toBeGreaterThan(0);
     for (const r of roles) expect(r).toMatch(/_2$/);
     expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_ROLE_GENERATION: 'x' })).toThrow(/DEPLOY_ROLE_GENERATION/);
@@ -666,7 +729,9 @@ describe('infra: a redeploy after a teardown', () => {
 
 describe('infra: who may read the SSE stream (DEPLOY_SSE_ACCESS)', () => {
   const invokers = (s: typeof prod) =>
-    s.services.byType('google_cloud_run_v2_service_iam_member').filter((x) => String(x.name).startsWith('${google_cloud_run_v2_service.sse_service'));
+    s.services
+      .byType('google_cloud_run_v2_service_iam_member')
+      .filter((x) => String(x.name).startsWith('${google_cloud_run_v2_service.sse_service'));
 
   it('is public by default: anyone may invoke it and the service checks no token', () => {
     expect(prod.config.sseAccess).toBe('public');
@@ -677,10 +742,19 @@ describe('infra: who may read the SSE stream (DEPLOY_SSE_ACCESS)', () => {
   });
 
   it('in token mode checks HS256 tokens with a key from Secret Manager that only the SSE account may read', () => {
-    const t = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_SSE_ACCESS: 'token', DEPLOY_SSE_TOKEN_ISSUER: 'https://login.example.com', DEPLOY_SSE_TOKEN_AUDIENCE: 'tote-dashboards' });
+    const t = synthesize({
+      DEPLOY_ENV: 'prod',
+      DEPLOY_SSE_ACCESS: 'token',
+      DEPLOY_SSE_TOKEN_ISSUER: 'https://login.example.com',
+      DEPLOY_SSE_TOKEN_AUDIENCE: 'tote-dashboards',
+    });
     expect(invokers(t).map((x) => x.member)).toEqual(['allUsers']);
     const env = envIn(t, NAMES.sseService);
-    expect(env).toMatchObject({ SSE_ACCESS: 'token', SSE_ACCESS_ISSUER: 'https://login.example.com', SSE_ACCESS_AUDIENCE: 'tote-dashboards' });
+    expect(env).toMatchObject({
+      SSE_ACCESS: 'token',
+      SSE_ACCESS_ISSUER: 'https://login.example.com',
+      SSE_ACCESS_AUDIENCE: 'tote-dashboards',
+    });
     expect(env.SSE_ACCESS_JWT_SECRET).toEqual({ secret_key_ref: { secret: SSE_JWT_SECRET_ID, version: 'latest' } });
     const secrets = t.foundation.byType('google_secret_manager_secret').map((x) => x.secret_id);
     expect(secrets).toContain(SSE_JWT_SECRET_ID);
@@ -688,12 +762,18 @@ describe('infra: who may read the SSE stream (DEPLOY_SSE_ACCESS)', () => {
     const onKey = grants(t).filter((x) => x.secret_id === `\${google_secret_manager_secret.${key.id}.id}`);
     expect(onKey.map((x) => [x.role, x.member])).toEqual([['roles/secretmanager.secretAccessor', member(NAMES.accounts.sse)]]);
     // The SSE account still reads no Tote secret.
-    const sseOnSecrets = grants(t).filter((x) => x.type.startsWith('google_secret_manager_secret_iam') && x.member === member(NAMES.accounts.sse));
+    const sseOnSecrets = grants(t).filter(
+      (x) => x.type.startsWith('google_secret_manager_secret_iam') && x.member === member(NAMES.accounts.sse),
+    );
     expect(sseOnSecrets).toHaveLength(1);
   });
 
   it('in token mode with a JWKS URL checks RS256/ES256 tokens against it and keeps no key', () => {
-    const t = synthesize({ DEPLOY_ENV: 'prod', DEPLOY_SSE_ACCESS: 'token', DEPLOY_SSE_JWKS_URL: 'https://login.example.com/.well-known/jwks.json' });
+    const t = synthesize({
+      DEPLOY_ENV: 'prod',
+      DEPLOY_SSE_ACCESS: 'token',
+      DEPLOY_SSE_JWKS_URL: 'https://login.example.com/.well-known/jwks.json',
+    });
     const env = envIn(t, NAMES.sseService);
     expect(env).toMatchObject({ SSE_ACCESS: 'token', SSE_ACCESS_JWKS_URL: 'https://login.example.com/.well-known/jwks.json' });
     expect(env.SSE_ACCESS_JWT_SECRET).toBeUndefined();
@@ -714,8 +794,14 @@ describe('infra: who may read the SSE stream (DEPLOY_SSE_ACCESS)', () => {
 
   it('refuses an unknown mode, or a JWKS URL outside token mode, naming the variable', () => {
     expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_ACCESS: 'open' })).toThrow(/DEPLOY_SSE_ACCESS/);
-    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_JWKS_URL: 'https://x.example/jwks' })).toThrow(/only used with DEPLOY_SSE_ACCESS=token/);
-    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_ACCESS: 'iap' })).toThrow(/DEPLOY_SSE_ACCESS=iap needs DEPLOY_SSE_IAP_AUDIENCE/);
-    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_ACCESS: 'iap', DEPLOY_SSE_IAP_AUDIENCE: 'my-backend' })).toThrow(/must look like/);
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_JWKS_URL: 'https://x.example/jwks' })).toThrow(
+      /only used with DEPLOY_SSE_ACCESS=token/,
+    );
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_ACCESS: 'iap' })).toThrow(
+      /DEPLOY_SSE_ACCESS=iap needs DEPLOY_SSE_IAP_AUDIENCE/,
+    );
+    expect(() => loadInfraConfig({ DEPLOY_PROJECT: PROJECT, DEPLOY_SSE_ACCESS: 'iap', DEPLOY_SSE_IAP_AUDIENCE: 'my-backend' })).toThrow(
+      /must look like/,
+    );
   });
 });

@@ -15,7 +15,13 @@ describe('npm start: the local all-in-one', () => {
 
   beforeAll(async () => {
     p = await startLocalPipeline({
-      env: { PORT: '0', SUBSCRIBER_PORT: '0', SIM_SPEED: '900', HISTORY: 'duckdb', DUCKDB_PATH: join(mkdtempSync(join(tmpdir(), 'tote-local-')), 'tote.duckdb') },
+      env: {
+        PORT: '0',
+        SUBSCRIBER_PORT: '0',
+        SIM_SPEED: '900',
+        HISTORY: 'duckdb',
+        DUCKDB_PATH: join(mkdtempSync(join(tmpdir(), 'tote-local-')), 'tote.duckdb'),
+      },
       host: '127.0.0.1',
     });
     controller = new AbortController();
@@ -48,7 +54,11 @@ describe('npm start: the local all-in-one', () => {
   it('streams every simulator message type on the SSE stream and counts them in the subscriber /status', async () => {
     await waitFor(() => CATALOG.every((e) => seen.has(e.messageType)), {
       timeoutMs: 45_000,
-      what: () => 'every type on /events; missing ' + CATALOG.filter((e) => !seen.has(e.messageType)).map((e) => e.messageType).join(','),
+      what: () =>
+        'every type on /events; missing ' +
+        CATALOG.filter((e) => !seen.has(e.messageType))
+          .map((e) => e.messageType)
+          .join(','),
     });
     const status = await (await fetch(`${p.subscriberUrl}/status`)).json();
     expect(status.state).toBe('running');
@@ -79,7 +89,10 @@ describe('the subscriber process', () => {
       child.stdout.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)));
       child.stderr.on('data', (b: Buffer) => lines.push(b.toString()));
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-      await waitFor(() => lines.some((l) => l.includes('"tote connected"')), { timeoutMs: 30_000, what: () => 'connected: ' + lines.join('\n') });
+      await waitFor(() => lines.some((l) => l.includes('"tote connected"')), {
+        timeoutMs: 30_000,
+        what: () => 'connected: ' + lines.join('\n'),
+      });
       await waitFor(() => sim.connections() === 1, { what: 'one socket' });
       const t0 = Date.now();
       child.kill('SIGTERM');
@@ -131,14 +144,20 @@ describe('SIGTERM while BigQuery is failing', () => {
         lines.push(...parts);
       });
       const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-      const port = await waitFor(() => {
-        const l = lines.find((x) => x.includes('"subscriber listening"'));
-        return l ? (JSON.parse(l).port as number) : null;
-      }, { timeoutMs: 30_000, what: 'the service to listen' });
-      const before = await waitFor(async () => {
-        const s = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
-        return s.history.backlog > 100 && s.history.lastError ? s : null;
-      }, { timeoutMs: 30_000, what: 'a history backlog with an insert error' });
+      const port = await waitFor(
+        () => {
+          const l = lines.find((x) => x.includes('"subscriber listening"'));
+          return l ? (JSON.parse(l).port as number) : null;
+        },
+        { timeoutMs: 30_000, what: 'the service to listen' },
+      );
+      const before = await waitFor(
+        async () => {
+          const s = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
+          return s.history.backlog > 100 && s.history.lastError ? s : null;
+        },
+        { timeoutMs: 30_000, what: 'a history backlog with an insert error' },
+      );
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       const spilled = existsSync(spill) ? readFileSync(spill, 'utf8').trim().split('\n').filter(Boolean).length : 0;

@@ -20,12 +20,18 @@ describe("the Tote client's connect hook (what starts a reconciliation)", () => 
     sim = await startSimulator({ apiKeys: [KEY], autoplay: false, kaIntervalMs: 200 });
     const calls: { connectionId: string; reconnect: boolean; operations: number }[] = [];
     const c = new ToteClient({
-      config: loadConfig({ TOTE_SUBSCRIPTIONS_URL: sim.wsUrl, TOTE_API_KEY: KEY, TOTE_RECONNECT_MIN_MS: '50', TOTE_RECONNECT_MAX_MS: '200' }).tote,
+      config: loadConfig({
+        TOTE_SUBSCRIPTIONS_URL: sim.wsUrl,
+        TOTE_API_KEY: KEY,
+        TOTE_RECONNECT_MIN_MS: '50',
+        TOTE_RECONNECT_MAX_MS: '200',
+      }).tote,
       log: createLogger(),
       handlers: {
         onMessage: () => undefined,
         onBadFrame: () => undefined,
-        onConnected: (info) => calls.push({ ...info, operations: Object.values(c.status().operations).filter((o) => o.state === 'active').length }),
+        onConnected: (info) =>
+          calls.push({ ...info, operations: Object.values(c.status().operations).filter((o) => o.state === 'active').length }),
       },
     });
     client = c;

@@ -20,11 +20,20 @@ function differences(h: Harness): string[] {
   const plan = h.sim.plan();
   // The gateway has no SETTLED: a product settled during a gap is recovered as CLOSED.
   const selling = (s: unknown) => (s === 'SETTLED' ? 'CLOSED' : s);
-  const gross = (p: Record<string, unknown> | undefined) => (p?.total as { grossAmounts: { decimalAmount: number }[] } | undefined)?.grossAmounts[0]?.decimalAmount;
+  const gross = (p: Record<string, unknown> | undefined) =>
+    (p?.total as { grossAmounts: { decimalAmount: number }[] } | undefined)?.grossAmounts[0]?.decimalAmount;
   const amounts = (p: Record<string, unknown> | undefined) =>
-    JSON.stringify(((p?.dividends ?? []) as { dividend: { amounts: { decimalAmount: number }[] } }[]).map((d) => d.dividend.amounts[0]!.decimalAmount).sort());
+    JSON.stringify(
+      ((p?.dividends ?? []) as { dividend: { amounts: { decimalAmount: number }[] } }[])
+        .map((d) => d.dividend.amounts[0]!.decimalAmount)
+        .sort(),
+    );
   const positions = (p: Record<string, unknown> | undefined) =>
-    JSON.stringify(((p?.competitorResults ?? []) as { competitorId: string; finishingPosition: string }[]).map((r) => `${r.competitorId}:${r.finishingPosition}`).sort());
+    JSON.stringify(
+      ((p?.competitorResults ?? []) as { competitorId: string; finishingPosition: string }[])
+        .map((r) => `${r.competitorId}:${r.finishingPosition}`)
+        .sort(),
+    );
   const check = (what: string, theirs: unknown, mine: unknown) => {
     if (theirs !== mine) out.push(`${what}: Tote ${String(theirs)}, ours ${String(mine)}`);
   };
@@ -43,7 +52,8 @@ function differences(h: Harness): string[] {
     if (result) check(`result of ${r.name}`, positions(result), positions(ours.get(`EventResultChanged|${r.id}`)?.payload));
     for (const nr of r.fate.nonRunners) {
       const c = r.runners[nr.runner]!.id;
-      if (h.sim.lastSent('onCompetitorStatusChanged', c)) check(`runner ${c}`, 'WITHDRAWN', ours.get(`CompetitorStatusChanged|${r.id}/${c}`)?.payload.status);
+      if (h.sim.lastSent('onCompetitorStatusChanged', c))
+        check(`runner ${c}`, 'WITHDRAWN', ours.get(`CompetitorStatusChanged|${r.id}/${c}`)?.payload.status);
     }
   }
   return out;

@@ -52,13 +52,22 @@ describe.skipIf(Boolean(missing))(`dashboard after a disconnect ${missing ? `(sk
     await page.waitForSelector(`.race[data-event="${race.id}"]`, { timeout: 20_000 });
     const runsBefore = (pipeline.subscriber.status().reconciliation as { runs: number }).runs;
     await sim.faults.changeWhileDisconnected(raceSettledChanges(sim.plan(), race));
-    await waitFor(() => {
-      const r = pipeline.subscriber.status().reconciliation as { runs: number; lastRun: { ok: boolean; corrections: number } | null; state: string };
-      return r.runs > runsBefore && r.state !== 'running' && r.lastRun?.ok && r.lastRun.corrections > 0;
-    }, { timeoutMs: 20_000, what: 'the reconciliation after the gap' });
+    await waitFor(
+      () => {
+        const r = pipeline.subscriber.status().reconciliation as {
+          runs: number;
+          lastRun: { ok: boolean; corrections: number } | null;
+          state: string;
+        };
+        return r.runs > runsBefore && r.state !== 'running' && r.lastRun?.ok && r.lastRun.corrections > 0;
+      },
+      { timeoutMs: 20_000, what: 'the reconciliation after the gap' },
+    );
     const raceBox = page.locator(`.race[data-event="${race.id}"]`);
     await raceBox.locator('.result .corrected').waitFor({ timeout: 20_000 });
-    await page.waitForFunction((id) => document.querySelectorAll(`.race[data-event="${id}"] .dchip .corrected`).length > 0, race.id, { timeout: 20_000 });
+    await page.waitForFunction((id) => document.querySelectorAll(`.race[data-event="${id}"] .dchip .corrected`).length > 0, race.id, {
+      timeout: 20_000,
+    });
     expect(await raceBox.locator('.dchip .corrected').count()).toBe(race.products.length);
     expect(await raceBox.locator('.result .corrected').getAttribute('title')).toMatch(/Corrected after a reconnect/);
     // Races whose state the feed delivered live carry no mark.

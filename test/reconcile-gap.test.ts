@@ -24,7 +24,14 @@ import { startHarness, type Harness } from './helpers/subscriber-harness.js';
 const host = inject('pubsubEmulatorHost');
 const skip = inject('pubsubEmulatorSkip');
 const PROJECT = 'reconcile-gap';
-const TYPES = ['ProductStatusChanged', 'PoolTotalChanged', 'PoolDividendChanged', 'EventStatusChanged', 'EventResultChanged', 'CompetitorStatusChanged'];
+const TYPES = [
+  'ProductStatusChanged',
+  'PoolTotalChanged',
+  'PoolDividendChanged',
+  'EventStatusChanged',
+  'EventResultChanged',
+  'CompetitorStatusChanged',
+];
 
 interface Received {
   type: string;
@@ -165,8 +172,11 @@ describe.skipIf(!host)(`state changed while no socket was open is recovered${ski
     const sent = (rootField: string, id: string) => h.sim.lastSent(rootField, id)!;
     await waitFor(
       () =>
-        race.products.every((p) => last('PoolDividendChanged', 'productId', p.id) && last('ProductStatusChanged', 'productId', p.id)?.envelope.payload.status === 'CLOSED') &&
-        last('EventResultChanged', 'eventId', race.id),
+        race.products.every(
+          (p) =>
+            last('PoolDividendChanged', 'productId', p.id) &&
+            last('ProductStatusChanged', 'productId', p.id)?.envelope.payload.status === 'CLOSED',
+        ) && last('EventResultChanged', 'eventId', race.id),
       { timeoutMs: 20_000, what: 'the corrections on the topics' },
     );
     for (const p of race.products) {
@@ -177,21 +187,34 @@ describe.skipIf(!host)(`state changed while no socket was open is recovered${ski
       expect(dividend.attributes.delivery).toBe('reconciled');
       const announced = sent('onPoolDividendChanged', p.id).dividends as { dividend: { amounts: { decimalAmount: number }[] } }[];
       const got = dividend.envelope.payload.dividends as { dividend: { amounts: { decimalAmount: number }[] } }[];
-      expect(got.map((d) => d.dividend.amounts[0]!.decimalAmount).sort()).toEqual(announced.map((d) => d.dividend.amounts[0]!.decimalAmount).sort());
-      const pool = last('PoolTotalChanged', 'productId', p.id)!.envelope.payload as { total: { grossAmounts: { decimalAmount: number }[] }; isFinalized?: boolean };
+      expect(got.map((d) => d.dividend.amounts[0]!.decimalAmount).sort()).toEqual(
+        announced.map((d) => d.dividend.amounts[0]!.decimalAmount).sort(),
+      );
+      const pool = last('PoolTotalChanged', 'productId', p.id)!.envelope.payload as {
+        total: { grossAmounts: { decimalAmount: number }[] };
+        isFinalized?: boolean;
+      };
       expect(pool.total.grossAmounts[0]!.decimalAmount).toBe(p.finalGross);
       expect(pool.isFinalized).toBeUndefined();
     }
     const result = last('EventResultChanged', 'eventId', race.id)!;
     expect(result.orderingKey).toBe(race.id);
-    const positions = (rs: { competitorId: string; finishingPosition: string }[]) => canonical(rs.map((r) => ({ competitorId: r.competitorId, finishingPosition: r.finishingPosition })));
-    expect(positions(result.envelope.payload.competitorResults as never)).toBe(positions(sent('onEventResultChanged', race.id).competitorResults as never));
+    const positions = (rs: { competitorId: string; finishingPosition: string }[]) =>
+      canonical(rs.map((r) => ({ competitorId: r.competitorId, finishingPosition: r.finishingPosition })));
+    expect(positions(result.envelope.payload.competitorResults as never)).toBe(
+      positions(sent('onEventResultChanged', race.id).competitorResults as never),
+    );
 
     // SSE: the browsers' stream carries the same corrections, marked.
     await waitFor(
       () =>
         race.products.every((p) =>
-          stream.events.some((e) => e.event === 'ProductStatusChanged' && JSON.parse(e.data).keys.productId === p.id && JSON.parse(e.data).payload.status === 'CLOSED'),
+          stream.events.some(
+            (e) =>
+              e.event === 'ProductStatusChanged' &&
+              JSON.parse(e.data).keys.productId === p.id &&
+              JSON.parse(e.data).payload.status === 'CLOSED',
+          ),
         ) && stream.events.some((e) => e.event === 'EventResultChanged' && JSON.parse(e.data).keys.eventId === race.id),
       { timeoutMs: 20_000, what: 'the corrections on /events' },
     );

@@ -22,10 +22,16 @@ async function gatewayProxy(target: () => string) {
     if (Buffer.concat(chunks).toString().includes('query DayState')) requests++;
     if (mode === 'hang') return; // the request is left open until the client gives up
     if (mode === 'refuse-key') {
-      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'The API key is not valid.' }] }));
+      res
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ errors: [{ message: 'The API key is not valid.' }] }));
       return;
     }
-    const upstream = await fetch(target(), { method: 'POST', headers: { 'content-type': 'application/json', authorization: String(req.headers.authorization) }, body: Buffer.concat(chunks) });
+    const upstream = await fetch(target(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: String(req.headers.authorization) },
+      body: Buffer.concat(chunks),
+    });
     res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text());
   });
   server.on('connection', (s) => {
@@ -68,14 +74,15 @@ afterEach(async () => {
 });
 
 describe('a failing query gateway', () => {
-
   const status = async (): Promise<ReconcilerStatus> => (await (await fetch(`${h!.service.url}/status`)).json()).reconciliation;
 
   /** The live feed still delivers: a message emitted now arrives as a live envelope. */
   const feedStillRuns = async (marker: string) => {
     const productId = `live-${marker}`;
     h!.sim.emit('onProductStatusChanged', { productId, status: 'OPEN' });
-    await waitFor(() => h!.envelopes.some((e) => e.keys.productId === productId && e.delivery === undefined), { what: `live envelope ${marker}` });
+    await waitFor(() => h!.envelopes.some((e) => e.keys.productId === productId && e.delivery === undefined), {
+      what: `live envelope ${marker}`,
+    });
     expect(h!.service.client.status().state).toBe('running');
   };
 
@@ -90,10 +97,13 @@ describe('a failing query gateway', () => {
       h = await startHarness({ sim: { autoplay: false, startAt: '13:30' }, env: FAST, graphqlUrl: proxy.url });
       simUrl = h.sim.gatewayUrl;
       h.service.client.start();
-      const failing = await waitFor(async () => {
-        const s = await status();
-        return s.failures >= 3 ? s : null;
-      }, { timeoutMs: 20_000, what: 'three failed reconciliations' });
+      const failing = await waitFor(
+        async () => {
+          const s = await status();
+          return s.failures >= 3 ? s : null;
+        },
+        { timeoutMs: 20_000, what: 'three failed reconciliations' },
+      );
       expect(failing.lastError).toMatch(expected);
       expect(failing.lastRun!.ok).toBe(false);
       expect(failing.consecutiveFailures).toBeGreaterThanOrEqual(3);
@@ -105,10 +115,13 @@ describe('a failing query gateway', () => {
 
       // The gateway comes back: the next retry succeeds without a reconnect.
       proxy.mode = 'pass';
-      const ok = await waitFor(async () => {
-        const s = await status();
-        return s.lastRun?.ok ? s : null;
-      }, { timeoutMs: 20_000, what: 'a reconciliation that succeeds' });
+      const ok = await waitFor(
+        async () => {
+          const s = await status();
+          return s.lastRun?.ok ? s : null;
+        },
+        { timeoutMs: 20_000, what: 'a reconciliation that succeeds' },
+      );
       expect(ok.lastRun!.reason).toMatch(/^retry after: connect/);
       expect(ok.consecutiveFailures).toBe(0);
       expect(ok.correctionsTotal).toBeGreaterThan(0);
@@ -118,19 +131,25 @@ describe('a failing query gateway', () => {
 
   it('(down) counts a refused connection as a failure and the live feed keeps running', async () => {
     const closedPort = await freePort();
-    h = await startHarness({ sim: { autoplay: false, startAt: '13:30' }, env: FAST, graphqlUrl: `http://127.0.0.1:${closedPort}/partner/gateway/graphql` });
+    h = await startHarness({
+      sim: { autoplay: false, startAt: '13:30' },
+      env: FAST,
+      graphqlUrl: `http://127.0.0.1:${closedPort}/partner/gateway/graphql`,
+    });
     h.service.client.start();
-    const failing = await waitFor(async () => {
-      const s = await status();
-      return s.failures >= 2 ? s : null;
-    }, { timeoutMs: 20_000, what: 'two failed reconciliations' });
+    const failing = await waitFor(
+      async () => {
+        const s = await status();
+        return s.failures >= 2 ? s : null;
+      },
+      { timeoutMs: 20_000, what: 'two failed reconciliations' },
+    );
     expect(failing.lastError).toMatch(/request failed/);
     await feedStillRuns('down');
   });
 });
 
 describe('a storm of reconnects', () => {
-
   it('is one reconciliation waiting, not one query per socket', async () => {
     let simUrl = '';
     proxy = await gatewayProxy(() => simUrl);
@@ -141,10 +160,13 @@ describe('a storm of reconnects', () => {
     });
     simUrl = h.sim.gatewayUrl;
     h.service.client.start();
-    const first = await waitFor(async () => {
-      const s = await status(h!);
-      return s.lastRun?.ok ? s : null;
-    }, { what: 'the first reconciliation' });
+    const first = await waitFor(
+      async () => {
+        const s = await status(h!);
+        return s.lastRun?.ok ? s : null;
+      },
+      { what: 'the first reconciliation' },
+    );
     const requestsAfterFirst = proxy.requests;
     expect(first.lastRun!.requests).toBe(requestsAfterFirst);
     expect(requestsAfterFirst).toBeLessThanOrEqual(4);
@@ -153,7 +175,9 @@ describe('a storm of reconnects', () => {
     for (let i = 0; i < storm; i++) {
       const before = h.service.client.status().reconnects;
       h.sim.faults.disconnectAll();
-      await waitFor(() => h!.service.client.status().reconnects > before && h!.service.client.status().state === 'running', { what: `reconnect ${i + 1}` });
+      await waitFor(() => h!.service.client.status().reconnects > before && h!.service.client.status().state === 'running', {
+        what: `reconnect ${i + 1}`,
+      });
     }
     const after = await status(h);
     expect(after.requested).toBe(storm + 1);

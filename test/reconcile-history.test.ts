@@ -19,7 +19,11 @@ let dir: string;
 
 beforeAll(() => setLogLevel('ERROR'));
 beforeEach(async () => {
-  fake = await FakeBigQuery.start({ project: PROJECT, dataset: DATASET, schemas: { [MESSAGES_TABLE]: MESSAGE_COLUMNS, [DEAD_LETTERS_TABLE]: DEAD_LETTER_COLUMNS } });
+  fake = await FakeBigQuery.start({
+    project: PROJECT,
+    dataset: DATASET,
+    schemas: { [MESSAGES_TABLE]: MESSAGE_COLUMNS, [DEAD_LETTERS_TABLE]: DEAD_LETTER_COLUMNS },
+  });
   dir = mkdtempSync(join(tmpdir(), 'tote-bq-reconcile-'));
 });
 afterEach(async () => {
@@ -29,12 +33,28 @@ afterEach(async () => {
 
 function envelope(productId: string, delivery: 'live' | 'reconciled'): Envelope {
   const entry = entryForMessageType('ProductStatusChanged')!;
-  return makeEnvelope(entry, { productId, status: 'CLOSED' }, { productId }, { source: 'tote', protocol: null, connectionId: 'c', instanceId: 'i' }, new Date(), false, delivery);
+  return makeEnvelope(
+    entry,
+    { productId, status: 'CLOSED' },
+    { productId },
+    { source: 'tote', protocol: null, connectionId: 'c', instanceId: 'i' },
+    new Date(),
+    false,
+    delivery,
+  );
 }
 
 async function store(envelopes: Envelope[]) {
   const cfg = readHistoryConfig(
-    new EnvReader({ HISTORY: 'bigquery', BQ_PROJECT: PROJECT, BQ_DATASET: DATASET, BQ_API_ENDPOINT: fake.url, HISTORY_SPILL: 'file', HISTORY_SPILL_FILE: join(dir, 'spill.jsonl'), HISTORY_BATCH_MAX_DELAY_MS: '5' }),
+    new EnvReader({
+      HISTORY: 'bigquery',
+      BQ_PROJECT: PROJECT,
+      BQ_DATASET: DATASET,
+      BQ_API_ENDPOINT: fake.url,
+      HISTORY_SPILL: 'file',
+      HISTORY_SPILL_FILE: join(dir, 'spill.jsonl'),
+      HISTORY_BATCH_MAX_DELAY_MS: '5',
+    }),
   );
   const sink = createHistorySink(cfg, { bigqueryClientOptions: { authClient: localAuthClient() } });
   await sink.connect();
@@ -53,11 +73,19 @@ describe('the delivery column in BigQuery', () => {
   });
 
   it('on a table not yet given the column, refuses only the reconciled rows (dead-lettered for replay) and keeps every live one', async () => {
-    fake.setSchema(MESSAGES_TABLE, MESSAGE_COLUMNS.filter((c) => c.name !== 'delivery'));
+    fake.setSchema(
+      MESSAGES_TABLE,
+      MESSAGE_COLUMNS.filter((c) => c.name !== 'delivery'),
+    );
     const st = await store([envelope('live-1', 'live'), envelope('live-2', 'live'), envelope('fixed-1', 'reconciled')]);
     expect(st.stored).toBe(2);
     expect(st.deadLettered).toBe(1);
-    expect(fake.rows(MESSAGES_TABLE).map((r) => r.json.product_id).sort()).toEqual(['live-1', 'live-2']);
+    expect(
+      fake
+        .rows(MESSAGES_TABLE)
+        .map((r) => r.json.product_id)
+        .sort(),
+    ).toEqual(['live-1', 'live-2']);
     expect(fake.rows(DEAD_LETTERS_TABLE)[0]!.json.detail).toMatch(/no such field: delivery/);
   });
 });

@@ -23,7 +23,12 @@ function product(over: Partial<NonNullable<ProductStateNode['type']>> = {}): Pro
           nodes: [
             {
               dividend: { name: 'WIN', type: 'POOL', status: 'FINAL', amount: money(3.4) },
-              dividendLegs: { nodes: [{ id: 'leg1', dividendSelections: { nodes: [{ id: 's1', finishingPosition: '1' }], pageInfo: { hasNextPage: false } } }], pageInfo: { hasNextPage: false } },
+              dividendLegs: {
+                nodes: [
+                  { id: 'leg1', dividendSelections: { nodes: [{ id: 's1', finishingPosition: '1' }], pageInfo: { hasNextPage: false } } },
+                ],
+                pageInfo: { hasNextPage: false },
+              },
             },
           ],
           pageInfo: { hasNextPage: false },
@@ -35,7 +40,12 @@ function product(over: Partial<NonNullable<ProductStateNode['type']>> = {}): Pro
   };
 }
 
-const state = (products: ProductStateNode[], events: DayState['events'] = []): DayState => ({ products, events, truncated: false, requests: 1 });
+const state = (products: ProductStateNode[], events: DayState['events'] = []): DayState => ({
+  products,
+  events,
+  truncated: false,
+  requests: 1,
+});
 
 /** Every field path a selection allows. */
 function paths(value: unknown, prefix = ''): string[] {
@@ -53,7 +63,8 @@ function live(type: string, payload: Record<string, unknown>): Envelope {
 
 describe('the gateway-to-payload mapping', () => {
   it('parses every catalog selection into a payload shape', () => {
-    for (const e of CATALOG) expect(Object.keys(parseSelection(e.selection))).toEqual(expect.arrayContaining(e.keys.filter((k) => k.required).map((k) => k.name)));
+    for (const e of CATALOG)
+      expect(Object.keys(parseSelection(e.selection))).toEqual(expect.arrayContaining(e.keys.filter((k) => k.required).map((k) => k.name)));
     expect(parseSelection('a b { c d { e } } f')).toEqual({ a: null, b: { c: null, d: { e: null } }, f: null });
     expect(() => parseSelection('a { b')).toThrow(/unclosed/);
   });
@@ -66,14 +77,24 @@ describe('the gateway-to-payload mapping', () => {
           {
             id: 'e1',
             status: 'FINISHED',
-            result: { status: 'FINAL', results: { nodes: [{ id: 'c1', finishingPosition: '1', status: 'FINAL' }], pageInfo: { hasNextPage: false } } },
+            result: {
+              status: 'FINAL',
+              results: { nodes: [{ id: 'c1', finishingPosition: '1', status: 'FINAL' }], pageInfo: { hasNextPage: false } },
+            },
             eventCompetitors: { nodes: [{ id: 'c2', entryStatus: 'WITHDRAWN' }] },
           },
         ],
       ),
     );
     const types = m.observations.map((o) => o.entry.messageType).sort();
-    expect(types).toEqual(['CompetitorStatusChanged', 'EventResultChanged', 'EventStatusChanged', 'PoolDividendChanged', 'PoolTotalChanged', 'ProductStatusChanged']);
+    expect(types).toEqual([
+      'CompetitorStatusChanged',
+      'EventResultChanged',
+      'EventStatusChanged',
+      'PoolDividendChanged',
+      'PoolTotalChanged',
+      'ProductStatusChanged',
+    ]);
     for (const o of m.observations) {
       const allowed = new Set(paths(shapeOf(o.entry)));
       for (const p of paths(o.payload)) expect(allowed, `${o.entry.messageType}.${p}`).toContain(p);
@@ -81,7 +102,12 @@ describe('the gateway-to-payload mapping', () => {
     const dividend = m.observations.find((o) => o.entry.messageType === 'PoolDividendChanged')!.payload;
     expect(dividend).toEqual({
       productId: 'p1',
-      dividends: [{ dividend: { name: 'WIN', type: 'POOL', status: 'FINAL', amounts: [money(3.4)] }, legs: [{ legId: 'leg1', selections: [{ id: 's1', finishingPosition: '1' }] }] }],
+      dividends: [
+        {
+          dividend: { name: 'WIN', type: 'POOL', status: 'FINAL', amounts: [money(3.4)] },
+          legs: [{ legId: 'leg1', selections: [{ id: 's1', finishingPosition: '1' }] }],
+        },
+      ],
     });
     const result = m.observations.find((o) => o.entry.messageType === 'EventResultChanged')!.payload;
     expect(result).toEqual({ eventId: 'e1', competitorResults: [{ competitorId: 'c1', finishingPosition: '1', status: 'FINAL' }] });
@@ -113,34 +139,72 @@ describe('the gateway-to-payload mapping', () => {
     const seenDividend = {
       productId: 'p1',
       status: 'FINAL',
-      dividends: [{ dividend: { name: 'WIN', type: 'POOL', status: 'final', amounts: [{ ...money(3.4), stringAmount: '3.40' }] }, legs: [{ legId: 'leg1', selections: [{ id: 's1', finishingPosition: '1' }] }] }],
+      dividends: [
+        {
+          dividend: { name: 'WIN', type: 'POOL', status: 'final', amounts: [{ ...money(3.4), stringAmount: '3.40' }] },
+          legs: [{ legId: 'leg1', selections: [{ id: 's1', finishingPosition: '1' }] }],
+        },
+      ],
     };
     const shaped = (t: string, p: Record<string, unknown>) => project(p, shapeOf(entryForMessageType(t)!)).value as Record<string, unknown>;
     expect(covers(shaped('PoolDividendChanged', seenDividend), obs('PoolDividendChanged'))).toBe(true);
-    const seenPool = { productId: 'p1', isFinalized: true, total: { netAmounts: [money(888)], grossAmounts: [money(1200)], grossAmount: { value: 1200 } } };
+    const seenPool = {
+      productId: 'p1',
+      isFinalized: true,
+      total: { netAmounts: [money(888)], grossAmounts: [money(1200)], grossAmount: { value: 1200 } },
+    };
     expect(covers(shaped('PoolTotalChanged', seenPool), obs('PoolTotalChanged'))).toBe(true);
     // A different amount is a correction; a smaller total is older than the feed's, not a correction.
-    expect(covers(shaped('PoolTotalChanged', { ...seenPool, total: { grossAmounts: [money(1000)], netAmounts: [money(740)] } }), obs('PoolTotalChanged'))).toBe(false);
-    expect(covers(shaped('PoolTotalChanged', { ...seenPool, total: { grossAmounts: [money(1300)], netAmounts: [money(962)] } }), obs('PoolTotalChanged'))).toBe(true);
+    expect(
+      covers(
+        shaped('PoolTotalChanged', { ...seenPool, total: { grossAmounts: [money(1000)], netAmounts: [money(740)] } }),
+        obs('PoolTotalChanged'),
+      ),
+    ).toBe(false);
+    expect(
+      covers(
+        shaped('PoolTotalChanged', { ...seenPool, total: { grossAmounts: [money(1300)], netAmounts: [money(962)] } }),
+        obs('PoolTotalChanged'),
+      ),
+    ).toBe(true);
     // SETTLED is further along than the gateway's CLOSED; OPEN is behind it.
     expect(covers({ productId: 'p1', status: 'SETTLED' }, obs('ProductStatusChanged'))).toBe(true);
     expect(covers({ productId: 'p1', status: 'OPEN' }, obs('ProductStatusChanged'))).toBe(false);
   });
 
   it('takes a gateway answer behind the feed in the lifecycle as lagging, not as a correction', () => {
-    const lagging = mapDayState(state([product({ selling: { status: 'OPEN' } })])).observations.find((o) => o.entry.messageType === 'ProductStatusChanged')!;
+    const lagging = mapDayState(state([product({ selling: { status: 'OPEN' } })])).observations.find(
+      (o) => o.entry.messageType === 'ProductStatusChanged',
+    )!;
     expect(covers({ productId: 'p1', status: 'CLOSED' }, lagging)).toBe(true);
     const provisional = product();
     provisional.type!.result!.dividends!.nodes![0]!.dividend!.status = 'PROVISIONAL';
     const dividend = mapDayState(state([provisional])).observations.find((o) => o.entry.messageType === 'PoolDividendChanged')!;
-    const finalSeen = { productId: 'p1', dividends: [{ dividend: { name: 'WIN', type: 'POOL', status: 'FINAL', amounts: [money(3.5)] }, legs: [] }] };
+    const finalSeen = {
+      productId: 'p1',
+      dividends: [{ dividend: { name: 'WIN', type: 'POOL', status: 'FINAL', amounts: [money(3.5)] }, legs: [] }],
+    };
     expect(covers(finalSeen, dividend)).toBe(true);
     // A FINAL result revised to other positions is a correction.
     const revised = mapDayState(
-      state([], [{ id: 'e', status: null, eventCompetitors: null, result: { status: 'FINAL', results: { nodes: [{ id: 'b', finishingPosition: '1', status: 'FINAL' }] } } }]),
+      state(
+        [],
+        [
+          {
+            id: 'e',
+            status: null,
+            eventCompetitors: null,
+            result: { status: 'FINAL', results: { nodes: [{ id: 'b', finishingPosition: '1', status: 'FINAL' }] } },
+          },
+        ],
+      ),
     ).observations[0]!;
-    expect(covers({ eventId: 'e', competitorResults: [{ competitorId: 'a', finishingPosition: '1', status: 'FINAL' }] }, revised)).toBe(false);
-    expect(covers({ eventId: 'e', competitorResults: [{ competitorId: 'b', finishingPosition: '1', status: 'PROVISIONAL' }] }, revised)).toBe(false);
+    expect(covers({ eventId: 'e', competitorResults: [{ competitorId: 'a', finishingPosition: '1', status: 'FINAL' }] }, revised)).toBe(
+      false,
+    );
+    expect(
+      covers({ eventId: 'e', competitorResults: [{ competitorId: 'b', finishingPosition: '1', status: 'PROVISIONAL' }] }, revised),
+    ).toBe(false);
   });
 });
 
@@ -165,7 +229,9 @@ describe('the last state seen', () => {
     const seen = new SeenState(10, () => 'd');
     seen.observe(live('CompetitorStatusChanged', { eventId: 'e', competitorId: 'c', status: 'WITHDRAWN' }));
     expect(seen.get('CompetitorStatusChanged', 'e/c')!.payload.status).toBe('WITHDRAWN');
-    const obs: Observation = mapDayState(state([], [{ id: 'e', status: null, result: null, eventCompetitors: { nodes: [{ id: 'c', entryStatus: 'WITHDRAWN' }] } }])).observations[0]!;
+    const obs: Observation = mapDayState(
+      state([], [{ id: 'e', status: null, result: null, eventCompetitors: { nodes: [{ id: 'c', entryStatus: 'WITHDRAWN' }] } }]),
+    ).observations[0]!;
     expect(obs.entityKey).toBe('e/c');
   });
 });

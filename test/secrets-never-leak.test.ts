@@ -28,24 +28,41 @@ describe('the Tote API key never leaves the subscriber', () => {
   it('not in logs, /status, /metrics, dead letters, history, /snapshot or the SSE stream', async () => {
     setLogWriter((l) => logs.push(l));
     p = await startLocalPipeline({
-      env: { PORT: '0', SUBSCRIBER_PORT: '0', SIM_SPEED: '900', SIM_API_KEY: KEY, HISTORY: 'duckdb', DUCKDB_PATH: join(dir, 'h.duckdb'), LOG_LEVEL: 'DEBUG' },
+      env: {
+        PORT: '0',
+        SUBSCRIBER_PORT: '0',
+        SIM_SPEED: '900',
+        SIM_API_KEY: KEY,
+        HISTORY: 'duckdb',
+        DUCKDB_PATH: join(dir, 'h.duckdb'),
+        LOG_LEVEL: 'DEBUG',
+      },
       host: '127.0.0.1',
     });
     const stream = await SseStream.open(`${p.sseUrl}/events`);
     const sim = p.simulator!;
-    await waitFor(() => p!.subscriber.status().state === 'running' && p!.subscriber.status().totals.published > 20, { what: 'the feed running' });
+    await waitFor(() => p!.subscriber.status().state === 'running' && p!.subscriber.status().totals.published > 20, {
+      what: 'the feed running',
+    });
 
     // Echoes: inside a valid message, in a frame that is not JSON, in an operation's error.
     const product = sim.plan().products[0]!.id;
-    await waitFor(() => p!.subscriber.status().operations.onProductStatusChanged?.state === 'active', { what: 'product statuses streaming' });
+    await waitFor(() => p!.subscriber.status().operations.onProductStatusChanged?.state === 'active', {
+      what: 'product statuses streaming',
+    });
     const before = p.subscriber.status().types.ProductStatusChanged?.received ?? 0;
     expect(sim.emit('onProductStatusChanged', { productId: product, status: `OPEN Api-Key ${KEY}`, note: KEY })).toBeGreaterThan(0);
-    await waitFor(() => (p!.subscriber.status().types.ProductStatusChanged?.received ?? 0) > before, { what: 'the echoing message received' });
+    await waitFor(() => (p!.subscriber.status().types.ProductStatusChanged?.received ?? 0) > before, {
+      what: 'the echoing message received',
+    });
     sim.faults.sendRaw(`{"type":"data","id":"x","payload":"Api-Key ${KEY}"`);
     sim.faults.sendRaw(`not json at all, key=${KEY}`);
     sim.faults.failField('onLinesChanged', `unauthorised: Api-Key ${KEY}`);
     sim.faults.disconnectAll();
-    await waitFor(() => p!.subscriber.status().operations.onLinesChanged?.lastError?.includes('unauthorised'), { what: 'the refused operation', timeoutMs: 20_000 });
+    await waitFor(() => p!.subscriber.status().operations.onLinesChanged?.lastError?.includes('unauthorised'), {
+      what: 'the refused operation',
+      timeoutMs: 20_000,
+    });
     await waitFor(() => p!.subscriber.status().totals.deadLettered >= 2, { what: 'the malformed frames dead-lettered' });
     sim.faults.failField('onLinesChanged', null);
     await waitFor(() => p!.subscriber.status().totals.inFlight === 0, { what: 'everything settled' });
@@ -64,11 +81,15 @@ describe('the Tote API key never leaves the subscriber', () => {
     outputs.logs = logs.join('\n');
     const store = await DuckDbStore.open(join(dir, 'h.duckdb'), { readOnly: true });
     try {
-      const tables = await store.query(`select table_name from information_schema.tables where table_schema = 'main' and table_type = 'BASE TABLE'`);
+      const tables = await store.query(
+        `select table_name from information_schema.tables where table_schema = 'main' and table_type = 'BASE TABLE'`,
+      );
       expect(tables.length).toBeGreaterThan(0);
       for (const t of tables) {
         const name = String((t as Record<string, unknown>).table_name);
-        outputs[`history.${name}`] = JSON.stringify(await store.query(`select * from "${name}"`), (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+        outputs[`history.${name}`] = JSON.stringify(await store.query(`select * from "${name}"`), (_k, v) =>
+          typeof v === 'bigint' ? String(v) : v,
+        );
       }
     } finally {
       store.close();

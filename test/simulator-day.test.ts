@@ -41,7 +41,7 @@ describe('simulated racing day', () => {
         expect(m.placepot.legs.length).toBeGreaterThan(1);
         expect(m.placepot.name).toMatch(new RegExp(`^${m.venue.name} \\d\\d:\\d\\d - PLACEPOT$`));
         const gaps = m.races.slice(1).map((r, i) => (r.scheduledAt - m.races[i]!.scheduledAt) / 60_000);
-        for (const g of gaps) expect(g).toBeGreaterThanOrEqual(20), expect(g).toBeLessThanOrEqual(35);
+        for (const g of gaps) (expect(g).toBeGreaterThanOrEqual(20), expect(g).toBeLessThanOrEqual(35));
       }
       for (const r of p.races) {
         expect(r.scheduledAt).toBeGreaterThanOrEqual(londonTime(DATE, 12 * 60));
@@ -66,12 +66,28 @@ describe('simulated racing day', () => {
     for (const race of plan.races.slice(0, 8)) {
       const win = race.products[0]!;
       const at = (pred: (m: TimedMessage) => boolean) => day.find(pred)?.at ?? NaN;
-      const ev = (status: string) => at((m) => m.rootField === 'onEventStatusChanged' && m.payload.eventId === race.id && m.payload.status === status);
-      const prod = (status: string) => at((m) => m.rootField === 'onProductStatusChanged' && m.payload.productId === win.id && m.payload.status === status);
-      const result = (status: string) => at((m) => m.rootField === 'onEventResultChanged' && m.payload.eventId === race.id && m.payload.status === status);
-      const dividend = (status: string) => at((m) => m.rootField === 'onPoolDividendChanged' && m.payload.productId === win.id && m.payload.status === status);
+      const ev = (status: string) =>
+        at((m) => m.rootField === 'onEventStatusChanged' && m.payload.eventId === race.id && m.payload.status === status);
+      const prod = (status: string) =>
+        at((m) => m.rootField === 'onProductStatusChanged' && m.payload.productId === win.id && m.payload.status === status);
+      const result = (status: string) =>
+        at((m) => m.rootField === 'onEventResultChanged' && m.payload.eventId === race.id && m.payload.status === status);
+      const dividend = (status: string) =>
+        at((m) => m.rootField === 'onPoolDividendChanged' && m.payload.productId === win.id && m.payload.status === status);
       const finalPool = at((m) => m.rootField === 'onPoolTotalChanged' && m.payload.productId === win.id && m.payload.isFinalized === true);
-      const steps = [ev('SCHEDULED'), prod('OPEN'), ev('STARTED'), prod('CLOSED'), finalPool, ev('FINISHED'), result('PROVISIONAL'), dividend('PROVISIONAL'), result('FINAL'), dividend('FINAL'), prod('SETTLED')];
+      const steps = [
+        ev('SCHEDULED'),
+        prod('OPEN'),
+        ev('STARTED'),
+        prod('CLOSED'),
+        finalPool,
+        ev('FINISHED'),
+        result('PROVISIONAL'),
+        dividend('PROVISIONAL'),
+        result('FINAL'),
+        dividend('FINAL'),
+        prod('SETTLED'),
+      ];
       for (const s of steps) expect(s).not.toBeNaN();
       expect(steps).toEqual([...steps].sort((a, b) => a - b));
       const positions = day.find((m) => m.rootField === 'onEventResultChanged' && m.payload.eventId === race.id)!.payload
@@ -84,10 +100,13 @@ describe('simulated racing day', () => {
     const race = plan.races[3]!;
     const win = race.products[0]!;
     const totals = day.filter((m) => m.rootField === 'onPoolTotalChanged' && m.payload.productId === win.id);
-    const gross = totals.map((m) => ((m.payload.total as { grossAmounts: { decimalAmount: number }[] }).grossAmounts[0]!.decimalAmount));
+    const gross = totals.map((m) => (m.payload.total as { grossAmounts: { decimalAmount: number }[] }).grossAmounts[0]!.decimalAmount);
     expect(gross).toEqual([...gross].sort((a, b) => a - b));
     expect(totals.filter((m) => m.payload.isFinalized === true)).toHaveLength(1);
-    const last = totals.at(-1)!.payload.total as { grossAmounts: { decimalAmount: number }[]; netAmounts: { decimalAmount: number; currency: { code: string } }[] };
+    const last = totals.at(-1)!.payload.total as {
+      grossAmounts: { decimalAmount: number }[];
+      netAmounts: { decimalAmount: number; currency: { code: string } }[];
+    };
     expect(last.netAmounts[0]!.decimalAmount / last.grossAmounts[0]!.decimalAmount).toBeCloseTo(0.74, 2);
     expect(last.netAmounts[0]!.currency.code).toBe('GBP');
     const off = race.fate.offAt;
@@ -102,7 +121,9 @@ describe('simulated racing day', () => {
     const runner = race.runners[nr.runner]!;
     const withdrawn = day.find((m) => m.rootField === 'onCompetitorStatusChanged' && m.payload.competitorId === runner.id)!;
     expect(withdrawn.payload).toEqual({ eventId: race.id, competitorId: runner.id, status: 'WITHDRAWN' });
-    const selections = day.filter((m) => m.rootField === 'onSelectionStatusChanged' && m.at >= withdrawn.at && m.at < withdrawn.at + 10_000);
+    const selections = day.filter(
+      (m) => m.rootField === 'onSelectionStatusChanged' && m.at >= withdrawn.at && m.at < withdrawn.at + 10_000,
+    );
     const legs = race.products.map((p) => p.legs[0]!.selections[nr.runner]);
     for (const id of legs) expect(selections.find((m) => m.payload.selectionId === id)?.payload.status).toBe('NOT_AVAILABLE');
     const result = day.find((m) => m.rootField === 'onEventResultChanged' && m.payload.eventId === race.id)!;

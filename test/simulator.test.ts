@@ -86,7 +86,11 @@ async function sim(opts: Partial<SimulatorOptions> = {}): Promise<Simulator> {
 }
 
 /** Connects, authenticates as asked and waits for the ack. */
-async function connect(s: Simulator, protocol: string, auth: { header?: string; payload?: string } = { header: `Api-Key ${KEY}`, payload: `Api-Key ${KEY}` }) {
+async function connect(
+  s: Simulator,
+  protocol: string,
+  auth: { header?: string; payload?: string } = { header: `Api-Key ${KEY}`, payload: `Api-Key ${KEY}` },
+) {
   const p = await Probe.open(s.wsUrl, protocol, auth.header ? { Authorization: auth.header } : {});
   p.send({ type: 'connection_init', payload: { useragent: 'simulator-test', ...(auth.payload ? { authorization: auth.payload } : {}) } });
   await p.until((x) => x.of('connection_ack').length, 'connection_ack');
@@ -113,7 +117,7 @@ describe('simulator over WebSocket', () => {
     const s = await sim();
     const legacy = await connect(s, LEGACY);
     const transport = await connect(s, TRANSPORT);
-    for (const e of CATALOG) startField(legacy, e.rootField), startField(transport, e.rootField);
+    for (const e of CATALOG) (startField(legacy, e.rootField), startField(transport, e.rootField));
     await waitFor(() => s.stats().operations === 30, { what: '30 operations' });
     s.play();
     for (const p of [legacy, transport]) {
@@ -268,7 +272,9 @@ describe('simulator over HTTP', () => {
     const subscription = types.find((t) => t.name === body.data.__schema.subscriptionType.name)!;
     expect(subscription.fields!.map((f) => f.name).sort()).toEqual(CATALOG.map((e) => e.rootField).sort());
     const pool = types.find((t) => t.name === 'PoolTotalChanged')!;
-    expect(pool.fields!.map((f) => f.name)).toEqual(expect.arrayContaining(['productId', 'isFinalized', 'total', 'carryIn', 'guarantee', 'funds']));
+    expect(pool.fields!.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['productId', 'isFinalized', 'total', 'carryIn', 'guarantee', 'funds']),
+    );
     expect((await post(s.httpUrl, { query: '{ ping }' }, null)).status).toBe(401);
     expect((await post(s.gatewayUrl, { query: '{ events { nodes { id } } }' }, 'wrong')).status).toBe(401);
     const sdl = await fetch(s.httpUrl + '?sdl', { headers: { authorization: `Bearer ${KEY}` } });
@@ -305,7 +311,9 @@ describe('simulator faults', () => {
     expect(s.emit('onProductStatusChanged', { productId: 'p-9', status: 'OPEN' })).toBe(2);
     expect(s.emit('onProductStatusChanged', { productId: 'p-9', status: 'CLOSED' })).toBe(2);
     for (const p of [a, b]) await p.until((x) => x.dataFor('onProductStatusChanged').length === 2, 'two messages');
-    expect(b.dataFor('onProductStatusChanged')[1]!.payload).toEqual({ data: { onProductStatusChanged: { productId: 'p-9', status: 'CLOSED' } } });
+    expect(b.dataFor('onProductStatusChanged')[1]!.payload).toEqual({
+      data: { onProductStatusChanged: { productId: 'p-9', status: 'CLOSED' } },
+    });
     expect(s.lastSent('onProductStatusChanged', 'p-9')).toEqual({ productId: 'p-9', status: 'CLOSED' });
     expect(s.stats()).toMatchObject({ connections: 2, connectionsByProtocol: { [LEGACY]: 1, [TRANSPORT]: 1 } });
     expect(s.stats().sent.onProductStatusChanged).toBe(2);
@@ -351,7 +359,12 @@ describe('simulator faults', () => {
     const s = await sim();
     const legacy = await connect(s, LEGACY);
     const transport = await connect(s, TRANSPORT);
-    const raws = ['{not json', '{"id":"1","payload":{}}', '{"id":"no-such-op","type":"data","payload":{"data":{"onBetAccepted":{"betId":"x"}}}}', '{"id":"onBetAccepted","type":"data","payload":{"data":{"onBetAccepted":{}}}}'];
+    const raws = [
+      '{not json',
+      '{"id":"1","payload":{}}',
+      '{"id":"no-such-op","type":"data","payload":{"data":{"onBetAccepted":{"betId":"x"}}}}',
+      '{"id":"onBetAccepted","type":"data","payload":{"data":{"onBetAccepted":{}}}}',
+    ];
     for (const r of raws) s.faults.sendRaw(r);
     s.faults.sendRaw('legacy only', LEGACY);
     await legacy.until((x) => x.texts.includes('legacy only'), 'raw frames');
@@ -365,7 +378,7 @@ describe('simulator faults', () => {
     const pool = { productId: 'p', isFinalized: false, total: { grossAmounts: [], netAmounts: [] } };
     const legacy = await connect(s, LEGACY);
     const transport = await connect(s, TRANSPORT);
-    for (const p of [legacy, transport]) startField(p, 'onPoolTotalChanged'), startField(p, 'onEventStatusChanged');
+    for (const p of [legacy, transport]) (startField(p, 'onPoolTotalChanged'), startField(p, 'onEventStatusChanged'));
     await waitFor(() => s.stats().operations === 4, { what: '4 operations' });
     s.faults.failField('onPoolTotalChanged', 'Pool service unavailable');
     s.emit('onPoolTotalChanged', pool);
@@ -375,10 +388,13 @@ describe('simulator faults', () => {
       const failed = p.dataFor('onPoolTotalChanged')[0]!.payload;
       expect(failed.data).toBeNull();
       expect(failed.errors[0].message).toBe('Pool service unavailable');
-      expect(p.dataFor('onEventStatusChanged')[0]!.payload).toEqual({ data: { onEventStatusChanged: { eventId: 'e', status: 'SCHEDULED' } } });
+      expect(p.dataFor('onEventStatusChanged')[0]!.payload).toEqual({
+        data: { onEventStatusChanged: { eventId: 'e', status: 'SCHEDULED' } },
+      });
       start(p, 'again', bundledDocument(entryForRootField('onPoolTotalChanged')!));
       // graphql-ws reports a subscribe() that returns errors as next-with-errors then complete.
-      const refused = (f: Frame) => f.id === 'again' && (f.type === 'error' || (f.type === 'next' && f.payload.errors?.[0]?.message === 'Pool service unavailable'));
+      const refused = (f: Frame) =>
+        f.id === 'again' && (f.type === 'error' || (f.type === 'next' && f.payload.errors?.[0]?.message === 'Pool service unavailable'));
       await p.until((x) => x.frames.some(refused), 'new operation refused');
     }
     s.faults.failField('onPoolTotalChanged', null);
@@ -410,7 +426,7 @@ describe('simulator faults', () => {
     const s = await startSimulator({ apiKeys: [KEY], speed: 3000, kaIntervalMs: 20 });
     const a = await connect(s, LEGACY);
     const b = await connect(s, TRANSPORT);
-    for (const e of CATALOG) startField(a, e.rootField), startField(b, e.rootField);
+    for (const e of CATALOG) (startField(a, e.rootField), startField(b, e.rootField));
     await a.until((x) => x.frames.some((f) => f.type === 'data'), 'some data');
     await Probe.open(s.wsUrl, LEGACY);
     await s.close();

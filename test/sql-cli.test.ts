@@ -23,7 +23,9 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 function writerSink(): HistorySink {
-  return createHistorySink(readHistoryConfig(new EnvReader({ HISTORY: 'duckdb', DUCKDB_PATH: db, HISTORY_SPILL: 'none', HISTORY_BATCH_MAX_DELAY_MS: '0' })));
+  return createHistorySink(
+    readHistoryConfig(new EnvReader({ HISTORY: 'duckdb', DUCKDB_PATH: db, HISTORY_SPILL: 'none', HISTORY_BATCH_MAX_DELAY_MS: '0' })),
+  );
 }
 
 beforeAll(async () => {
@@ -114,7 +116,9 @@ describe('npm run sql', () => {
     try {
       const { code, out, err } = await sqlProcess('select 1; delete from tote_messages');
       expect(code).toBe(2);
-      expect(err).toMatch(/refused: DELETE changes data, .* \(the pipeline holds the file, so it would only have changed a temporary copy\); nothing was changed/);
+      expect(err).toMatch(
+        /refused: DELETE changes data, .* \(the pipeline holds the file, so it would only have changed a temporary copy\); nothing was changed/,
+      );
       expect(out).toBe('');
     } finally {
       await sink.close();

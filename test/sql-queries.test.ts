@@ -68,7 +68,9 @@ describe('history views on DuckDB', () => {
       [race.eventId],
     );
     expect(results.map((r) => r.finishing_position)).toEqual(['1', '2', '3', '4', '5']);
-    const divs = await store.query(`SELECT dividend_status, amount, currency FROM v_dividends WHERE product_id = ? ORDER BY received_at`, [race.productId]);
+    const divs = await store.query(`SELECT dividend_status, amount, currency FROM v_dividends WHERE product_id = ? ORDER BY received_at`, [
+      race.productId,
+    ]);
     expect(divs).toEqual([
       { dividend_status: 'PROVISIONAL', amount: 3.4, currency: 'GBP' },
       { dividend_status: 'FINAL', amount: 3.4, currency: 'GBP' },
@@ -101,7 +103,9 @@ describe('history views on DuckDB', () => {
           [e.id, e.type, e.rootField, e.receivedAt, e.source, JSON.stringify(e.payload)],
         );
       }
-      const dedupe = historyViews().find((v) => v.name === 'v_messages')!.duckdb.replace(/\btote_messages\b/, 'raw');
+      const dedupe = historyViews()
+        .find((v) => v.name === 'v_messages')!
+        .duckdb.replace(/\btote_messages\b/, 'raw');
       const [n] = await mem.query(`SELECT COUNT(*) AS n FROM (${dedupe}) AS v`);
       expect(n!.n).toBe(1);
     } finally {
@@ -119,7 +123,10 @@ describe('names in history', () => {
 
   it('puts venue, race time and name, bet type and runner beside the ids in the views, from the latest card', async () => {
     const r0 = day.races[0]!;
-    const [pool] = await store.query(`SELECT product_id, bet_type, venue, race_time, event_name FROM v_pool_totals WHERE product_id = ? LIMIT 1`, [r0.productId]);
+    const [pool] = await store.query(
+      `SELECT product_id, bet_type, venue, race_time, event_name FROM v_pool_totals WHERE product_id = ? LIMIT 1`,
+      [r0.productId],
+    );
     // 13:00 BST is 12:00 UTC: the race time is London's.
     expect(pool).toEqual({ product_id: r0.productId, bet_type: 'WIN', venue: 'Ascot', race_time: '13:00', event_name: 'Race 1 Handicap' });
     const results = await store.query(
@@ -137,7 +144,11 @@ describe('names in history', () => {
 
   it('names the documented queries too: final_pool_totals reads by venue, race time and bet type', async () => {
     const rows = await run('final_pool_totals');
-    expect(rows.map((r) => `${r.venue} ${r.race_time} ${r.bet_type}`).sort()).toEqual(['Ascot 13:00 WIN', 'Ascot 13:30 WIN', 'Ascot 14:00 WIN']);
+    expect(rows.map((r) => `${r.venue} ${r.race_time} ${r.bet_type}`).sort()).toEqual([
+      'Ascot 13:00 WIN',
+      'Ascot 13:30 WIN',
+      'Ascot 14:00 WIN',
+    ]);
     for (const q of ['pool_growth_to_off', 'close_to_final_dividend', 'last_total_before_close_vs_final']) {
       expect((await run(q)).every((r) => r.venue === 'Ascot' && r.bet_type === 'WIN')).toBe(true);
     }
@@ -249,7 +260,10 @@ describe('analysis queries on DuckDB', () => {
     const mem = await DuckDbStore.open(':memory:');
     try {
       // 13:00 BST on the 1st and 10:15 BST on the 3rd; nothing on the 2nd.
-      for (const [id, at] of [['a', '2026-07-01T12:00:30Z'], ['b', '2026-07-03T09:15:10Z']] as const) {
+      for (const [id, at] of [
+        ['a', '2026-07-01T12:00:30Z'],
+        ['b', '2026-07-03T09:15:10Z'],
+      ] as const) {
         await mem.connection.run(
           `INSERT INTO tote_messages (envelope_id, message_type, root_field, received_at, source, payload) VALUES (?, 'PoolTotalChanged', 'onPoolTotalChanged', ?::TIMESTAMPTZ, 'test', '{}'::JSON)`,
           [id, at],
@@ -271,7 +285,9 @@ describe('analysis queries on DuckDB', () => {
   it('feed_gaps: today ends at now, not at 23:00 (the rest of the day has not happened yet)', async () => {
     const mem = await DuckDbStore.open(':memory:');
     const london = (d: Date) => {
-      const [h, m] = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(d).split(':');
+      const [h, m] = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+        .format(d)
+        .split(':');
       return Number(h) * 60 + Number(m);
     };
     const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
@@ -285,7 +301,7 @@ describe('analysis queries on DuckDB', () => {
       const rows = await mem.query(loadQuery('feed_gaps')!.duckdb);
       const after = london(new Date());
       const ends = rows.map((r) => String(r.silent_until));
-      expect(ends.every((e) => e <= hhmm(Math.max(after, 360)) || e === '23:00' && after >= 1380)).toBe(true);
+      expect(ends.every((e) => e <= hhmm(Math.max(after, 360)) || (e === '23:00' && after >= 1380))).toBe(true);
       // Inside the window, the last gap runs up to the minute under way (two readings: the minute may turn meanwhile).
       if (before > 363 && after < 1380 && before === after) expect(ends.at(-1)).toBe(hhmm(after));
     } finally {
@@ -307,7 +323,11 @@ describe('the BigQuery texts', () => {
   it('differ from their DuckDB twins only in the UNNEST alias form', () => {
     const split = [...historyViews(), ...historyQueries()].filter((f) => f.split);
     expect(split.map((f) => f.name).sort()).toEqual(['v_dividends', 'v_event_results']);
-    const code = (sql: string) => sql.split('\n').filter((l) => !l.trim().startsWith('--')).join('\n');
+    const code = (sql: string) =>
+      sql
+        .split('\n')
+        .filter((l) => !l.trim().startsWith('--'))
+        .join('\n');
     for (const f of split) {
       expect(code(f.duckdb).replace(/\bAS u\((\w+)\)/g, 'AS $1'), f.name).toBe(code(f.bigquery));
     }

@@ -39,7 +39,12 @@ async function serve(env: Env): Promise<{ sse: SseService; bus: MemoryBus }> {
 }
 
 const hs = (claims: Record<string, unknown> = {}, secret = SECRET, expiresIn: string | number = '5m') =>
-  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('viewer-1').setIssuedAt().setExpirationTime(expiresIn).sign(new TextEncoder().encode(secret));
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('viewer-1')
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(secret));
 
 const stream = async (url: string, headers: Record<string, string> = {}) => {
   const s = await SseStream.open(url, headers);
@@ -72,7 +77,9 @@ describe('SSE access with HS256 tokens', () => {
     }
     const s = await stream(`${sse.url}/events`);
     expect(s.status).toBe(401);
-    expect(JSON.parse(s.raw).error).toMatch(/Authorization: Bearer header, the toteAuthorization cookie or the authorization query parameter/);
+    expect(JSON.parse(s.raw).error).toMatch(
+      /Authorization: Bearer header, the toteAuthorization cookie or the authorization query parameter/,
+    );
     expect(sse.status().access.refused.missing).toBe(3);
   });
 
@@ -163,10 +170,15 @@ describe('SSE access with HS256 tokens', () => {
     expect(res.headers.get('access-control-allow-credentials')).toBe('true');
     const s = await stream(`${sse.url}/events`, { Origin: 'https://dash.example.com', Cookie: `toteAuthorization=${token}` });
     expect(s.headers['access-control-allow-credentials']).toBe('true');
-    const preflight = await fetch(`${sse.url}/snapshot`, { method: 'OPTIONS', headers: { Origin: 'https://dash.example.com', 'Access-Control-Request-Headers': 'authorization' } });
+    const preflight = await fetch(`${sse.url}/snapshot`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://dash.example.com', 'Access-Control-Request-Headers': 'authorization' },
+    });
     expect(preflight.headers.get('access-control-allow-headers')).toContain('Authorization');
     const { sse: open } = await serve({ ...env, SSE_CORS_ORIGINS: '*' });
-    const wild = await fetch(`${open.url}/names`, { headers: { Origin: 'https://elsewhere.example.com', Authorization: `Bearer ${token}` } });
+    const wild = await fetch(`${open.url}/names`, {
+      headers: { Origin: 'https://elsewhere.example.com', Authorization: `Bearer ${token}` },
+    });
     expect(wild.headers.get('access-control-allow-origin')).toBe('*');
     expect(wild.headers.get('access-control-allow-credentials')).toBeNull();
   });
@@ -214,7 +226,12 @@ describe('SSE access with keys from a JWKS URL', () => {
   });
 
   const signed = (key: CryptoKey, alg: string, kid: string, claims: Record<string, unknown> = {}) =>
-    new SignJWT(claims).setProtectedHeader({ alg, kid }).setIssuer('https://login.example.com').setAudience('tote-dashboards').setExpirationTime('5m').sign(key);
+    new SignJWT(claims)
+      .setProtectedHeader({ alg, kid })
+      .setIssuer('https://login.example.com')
+      .setAudience('tote-dashboards')
+      .setExpirationTime('5m')
+      .sign(key);
 
   it('accepts RS256 and ES256 tokens signed by a published key, and refuses others', async () => {
     const { sse } = await serve({
@@ -229,9 +246,16 @@ describe('SSE access with keys from a JWKS URL', () => {
     expect(await get(await signed(unpublished, 'ES256', 'ec-2'))).toBe(401);
     expect(await get(await signed(unpublished, 'ES256', 'ec-1'))).toBe(401);
     expect(await get(await hs())).toBe(401); // no shared secret configured: an HMAC token cannot pass
-    const otherAudience = await new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' }).setIssuer('https://login.example.com').setAudience('someone-else').setExpirationTime('5m').sign(rsa);
+    const otherAudience = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' })
+      .setIssuer('https://login.example.com')
+      .setAudience('someone-else')
+      .setExpirationTime('5m')
+      .sign(rsa);
     expect(await get(otherAudience)).toBe(401);
-    const s = await stream(`${sse.url}/events?authorization=${await signed(ec, 'ES256', 'ec-1', { tote: { types: ['EventStatusChanged'] } })}`);
+    const s = await stream(
+      `${sse.url}/events?authorization=${await signed(ec, 'ES256', 'ec-1', { tote: { types: ['EventStatusChanged'] } })}`,
+    );
     expect(s.status).toBe(200);
   });
 
@@ -266,8 +290,12 @@ describe('SSE access configuration', () => {
     expect(problems({ SSE_ACCESS: 'token' })).toContainEqual(expect.stringContaining('SSE_ACCESS=token needs SSE_ACCESS_JWT_SECRET'));
     expect(problems({ SSE_ACCESS: 'token', SSE_ACCESS_JWT_SECRET: 'short' })).toContainEqual(expect.stringContaining('at least 32 bytes'));
     expect(problems({ SSE_ACCESS: 'iap' })).toContainEqual(expect.stringContaining('SSE_ACCESS_AUDIENCE'));
-    expect(problems({ SSE_ACCESS: 'token', SSE_ACCESS_JWKS_URL: 'http://keys.example.com/jwks' })).toContainEqual(expect.stringContaining('must use https'));
-    expect(problems({ SSE_ACCESS: 'token', SSE_ACCESS_JWT_SECRET: SECRET, SSE_ACCESS_ALGORITHMS: 'none' })).toContainEqual(expect.stringContaining('unknown algorithm'));
+    expect(problems({ SSE_ACCESS: 'token', SSE_ACCESS_JWKS_URL: 'http://keys.example.com/jwks' })).toContainEqual(
+      expect.stringContaining('must use https'),
+    );
+    expect(problems({ SSE_ACCESS: 'token', SSE_ACCESS_JWT_SECRET: SECRET, SSE_ACCESS_ALGORITHMS: 'none' })).toContainEqual(
+      expect.stringContaining('unknown algorithm'),
+    );
     // The secret itself never appears in a problem.
     expect(problems({ SSE_ACCESS: 'token', SSE_ACCESS_JWT_SECRET: 'short-secret-value' }).join(' ')).not.toContain('short-secret-value');
   });

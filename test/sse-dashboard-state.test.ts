@@ -42,7 +42,7 @@ const card = (version: number, day: string, eventId: string, productId: string, 
   selections: {},
 });
 
-describe("dashboard state across racing days", () => {
+describe('dashboard state across racing days', () => {
   it("forgets yesterday's races, pools and results once the next day's card arrives, keeping today's unnamed ones", () => {
     const state = new DayState(served());
     state.setNames(card(1, '2026-03-10', 'ev-old', 'pr-old', 'Ascot'));
@@ -50,7 +50,11 @@ describe("dashboard state across racing days", () => {
     state.loadSnapshot({
       products: {
         'pr-old': {
-          pool: { id: '0190-000000', receivedAt: yesterday, payload: { total: { grossAmounts: [{ decimalAmount: 1234, currency: { code: 'GBP' } }] } } },
+          pool: {
+            id: '0190-000000',
+            receivedAt: yesterday,
+            payload: { total: { grossAmounts: [{ decimalAmount: 1234, currency: { code: 'GBP' } }] } },
+          },
           selections: {},
         },
       },
@@ -107,14 +111,16 @@ describe("dashboard state across racing days", () => {
   it('caps its maps: past the cap the entity changed longest ago is forgotten', () => {
     const state = new DayState(served({ maxProducts: 3, maxEvents: 2 }));
     const at = (minute: number) => new Date(Date.UTC(2026, 2, 11, 10, minute)).toISOString();
-    const pool = (id: string, minute: number) => state.apply(env('PoolTotalChanged', at(minute), { productId: id }, { productId: id, total: {} }));
+    const pool = (id: string, minute: number) =>
+      state.apply(env('PoolTotalChanged', at(minute), { productId: id }, { productId: id, total: {} }));
     for (const [i, id] of ['p0', 'p1', 'p2'].entries()) pool(id, i);
     // p0 changes again, so p1 is now the one changed longest ago, though p0 came first.
     pool('p0', 10);
     pool('p3', 11);
     expect([...state.products.keys()].sort()).toEqual(['p0', 'p2', 'p3']);
     expect(state.poolChangedAt.has('p1')).toBe(false);
-    for (let i = 0; i < 5; i++) state.apply(env('EventStatusChanged', at(20 + i), { eventId: `e${i}` }, { eventId: `e${i}`, status: 'STARTED' }));
+    for (let i = 0; i < 5; i++)
+      state.apply(env('EventStatusChanged', at(20 + i), { eventId: `e${i}` }, { eventId: `e${i}`, status: 'STARTED' }));
     expect([...state.events.keys()].sort()).toEqual(['e3', 'e4']);
     expect(state.forgotten).toBe(1 + 3);
   });

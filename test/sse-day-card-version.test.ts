@@ -41,7 +41,8 @@ describe.skipIf(!host)(`day-card versions across SSE instances ${skipReason ? `(
     running.push(i);
     return i;
   };
-  const names = async (i: Instance) => (await (await fetch(`${i.sse.url}/names`)).json()) as { version: number; events: Record<string, { venue: string }> };
+  const names = async (i: Instance) =>
+    (await (await fetch(`${i.sse.url}/names`)).json()) as { version: number; events: Record<string, { venue: string }> };
   const showsVenue = (i: Instance, venue: string) =>
     waitFor(async () => (await names(i)).events['ev-v1']?.venue === venue, { timeoutMs: 20_000, what: `${venue} on the card` });
 

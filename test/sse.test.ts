@@ -239,7 +239,11 @@ describe('resume', () => {
     const { url, publish } = await start();
     const startedAt = Date.now();
     // UUIDv7 ids stamped at a given instant (uuidv7() itself never goes back in time within a process).
-    const idAt = (ms: number, n: number) => `${ms.toString(16).padStart(12, '0').replace(/^(.{8})/, '$1-')}-7000-8000-${String(n).padStart(12, '0')}`;
+    const idAt = (ms: number, n: number) =>
+      `${ms
+        .toString(16)
+        .padStart(12, '0')
+        .replace(/^(.{8})/, '$1-')}-7000-8000-${String(n).padStart(12, '0')}`;
     // A backlog stamped before the instance started (it arrives now), then the live feed.
     const backlog = { ...pool('p1', 1), id: idAt(startedAt - 5_000, 1) };
     const live = [2, 3].map((n) => envelope('EventStatusChanged', { eventId: 'e1', status: `S${n}` }, new Date(startedAt + 10 * n)));
@@ -385,7 +389,10 @@ describe('snapshot, status, health, metrics, CORS', () => {
       newer,
       envelope('SelectionStatusChanged', { productId: 'p1', legId: 'l1', selectionId: 's1', status: 'NOT_AVAILABLE' }),
       envelope('EventStatusChanged', { eventId: 'ev1', status: 'FINISHED' }),
-      envelope('EventResultChanged', { eventId: 'ev1', competitorResults: [{ competitorId: 'c1', finishingPosition: '1', status: 'FINAL' }] }),
+      envelope('EventResultChanged', {
+        eventId: 'ev1',
+        competitorResults: [{ competitorId: 'c1', finishingPosition: '1', status: 'FINAL' }],
+      }),
       envelope('PoolDividendChanged', { productId: 'p1', dividends: [{ dividend: { name: 'WIN', status: 'FINAL' } }] }),
       envelope('CompetitorStatusChanged', { eventId: 'ev1', competitorId: 'c7', status: 'WITHDRAWN' }),
       { ...pool('p2', 5), test: true },
@@ -461,11 +468,18 @@ describe('snapshot, status, health, metrics, CORS', () => {
     // browser on an allowed origin can read why it was refused.
     const pre = await fetch(`${url}/events`, {
       method: 'OPTIONS',
-      headers: { Origin: 'https://ops.example.com', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'last-event-id' },
+      headers: {
+        Origin: 'https://ops.example.com',
+        'Access-Control-Request-Method': 'GET',
+        'Access-Control-Request-Headers': 'last-event-id',
+      },
     });
     expect(pre.status).toBeLessThan(300);
     expect(pre.headers.get('access-control-allow-origin')).toBe('https://ops.example.com');
-    const evilPre = await fetch(`${url}/events`, { method: 'OPTIONS', headers: { Origin: 'https://evil.example.com', 'Access-Control-Request-Method': 'GET' } });
+    const evilPre = await fetch(`${url}/events`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://evil.example.com', 'Access-Control-Request-Method': 'GET' },
+    });
     expect(evilPre.headers.get('access-control-allow-origin')).toBeNull();
     const bad = await fetch(`${url}/events?types=NoSuchType`, { headers: { Origin: 'https://ops.example.com' } });
     expect(bad.status).toBe(400);

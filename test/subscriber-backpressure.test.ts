@@ -44,7 +44,9 @@ describe('subscriber under a stalled bus', () => {
     h = await startHarness({ publisher: bus, maxInFlight: 50, env: { TOTE_LIVENESS_TIMEOUT_MS: '1500' } });
     h.service.client.start();
     // Running means acked; the simulator must also have every operation before a burst reaches us.
-    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'connected and subscribed' });
+    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, {
+      what: 'connected and subscribed',
+    });
 
     bus.stall();
     const sent = h.sim.faults.burst(2_000);
@@ -79,7 +81,9 @@ describe('POST /stop with a bus that never answers', () => {
     h = await startHarness({ publisher: bus, env: { SHUTDOWN_GRACE_MS: '700' } });
     h.service.client.start();
     // Running means acked; the simulator must also have every operation before a burst reaches us.
-    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'connected and subscribed' });
+    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, {
+      what: 'connected and subscribed',
+    });
     bus.stall();
     h.sim.faults.burst(20);
     await waitFor(() => bus.pending === 20, { what: 'twenty stuck publishes' });
@@ -99,16 +103,22 @@ describe('paused across a reconnect', () => {
     const bus = new StalledBus();
     h = await startHarness({ publisher: bus, maxInFlight: 50, env: { TOTE_PROTOCOL: 'graphql-transport-ws' } });
     h.service.client.start();
-    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'connected and subscribed' });
+    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, {
+      what: 'connected and subscribed',
+    });
     bus.stall();
     h.sim.faults.burst(500);
     await waitFor(() => h!.service.client.status().paused, { what: 'the socket to pause' });
     // The server drops the socket while we are paused (a deploy, say); the client pings, notices, reconnects.
     h.sim.faults.disconnectAll();
-    await waitFor(() => h!.service.client.status().reconnects === 1 && h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, {
-      timeoutMs: 15_000,
-      what: 'reconnected and subscribed',
-    });
+    await waitFor(
+      () =>
+        h!.service.client.status().reconnects === 1 && h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15,
+      {
+        timeoutMs: 15_000,
+        what: 'reconnected and subscribed',
+      },
+    );
     h.sim.faults.burst(3_000);
     await new Promise((r) => setTimeout(r, 1_000));
     const backlog = h.service.status().publish.backlog;
@@ -122,7 +132,9 @@ describe('frames already sent when the subscriber stops', () => {
   it('are taken in and accounted for, not dropped with the socket', async () => {
     h = await startHarness();
     h.service.client.start();
-    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'connected and subscribed' });
+    await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, {
+      what: 'connected and subscribed',
+    });
     const writtenBefore = h.sim.stats().written;
     h.sim.faults.burst(3_000);
     // "Already sent" means on the wire: the simulator writes each operation's queue one frame at a time,

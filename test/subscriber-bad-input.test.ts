@@ -19,11 +19,18 @@ afterEach(async () => {
 });
 
 async function connected(name: string): Promise<{ h: Harness; opId: string }> {
-  const env = { TOTE_PROTOCOL: 'graphql-ws', HISTORY: 'duckdb', DUCKDB_PATH: join(dir, name, 'tote.duckdb'), HISTORY_SPILL_FILE: join(dir, name, 'spill.jsonl') };
+  const env = {
+    TOTE_PROTOCOL: 'graphql-ws',
+    HISTORY: 'duckdb',
+    DUCKDB_PATH: join(dir, name, 'tote.duckdb'),
+    HISTORY_SPILL_FILE: join(dir, name, 'spill.jsonl'),
+  };
   const history = createHistorySink(loadConfig({ ...env, TOTE_SUBSCRIPTIONS_URL: 'ws://unused', TOTE_API_KEY: TEST_KEY }).history);
   const harness = await startHarness({ env, history });
   harness.service.client.start();
-  await waitFor(() => harness.service.client.status().state === 'running' && harness.sim.stats().operations === 15, { what: 'connected and subscribed' });
+  await waitFor(() => harness.service.client.status().state === 'running' && harness.sim.stats().operations === 15, {
+    what: 'connected and subscribed',
+  });
   const opId = harness.service.client.status().operations.onPoolTotalChanged!.id!;
   return { h: harness, opId };
 }
@@ -53,7 +60,8 @@ describe('bad input from Tote', () => {
     const wantEnvelopes = expected.get('envelope') ?? 0;
     await waitFor(() => (h!.service.status() as any).totals.received === frames.length, {
       timeoutMs: 120_000,
-      what: () => `all ${frames.length} frames counted (have ${JSON.stringify((h!.service.status() as any).totals)} ${JSON.stringify((h!.service.status() as any).history)} reconnects ${h!.service.client.status().reconnects})`,
+      what: () =>
+        `all ${frames.length} frames counted (have ${JSON.stringify((h!.service.status() as any).totals)} ${JSON.stringify((h!.service.status() as any).history)} reconnects ${h!.service.client.status().reconnects})`,
     });
     await h.service.stopAndFlush();
     const s = h.service.status() as any;

@@ -15,7 +15,12 @@ describe('day card relay (names for the dashboard)', () => {
     const bus = new MemoryBus();
     const cards: DayCard[] = [];
     bus.subscribeDayCards((c) => cards.push(c));
-    h = await startHarness({ publisher: bus, sim: { autoplay: true, speed: 600 }, graphqlUrl: 'sim', env: { TOTE_DAY_CARD_MIN_GAP_MS: '200' } });
+    h = await startHarness({
+      publisher: bus,
+      sim: { autoplay: true, speed: 600 },
+      graphqlUrl: 'sim',
+      env: { TOTE_DAY_CARD_MIN_GAP_MS: '200' },
+    });
     // Stopped: no card yet, however long we wait for one tick.
     await new Promise((r) => setTimeout(r, 1_200));
     expect(cards).toHaveLength(0);
@@ -42,7 +47,12 @@ describe('day card relay (names for the dashboard)', () => {
 
   it('keeps the feed running and reports the error when the query API fails', async () => {
     const bus = new MemoryBus();
-    h = await startHarness({ publisher: bus, sim: { autoplay: false }, graphqlUrl: 'http://127.0.0.1:9/partner/gateway/graphql', env: { TOTE_DAY_CARD_MIN_GAP_MS: '200' } });
+    h = await startHarness({
+      publisher: bus,
+      sim: { autoplay: false },
+      graphqlUrl: 'http://127.0.0.1:9/partner/gateway/graphql',
+      env: { TOTE_DAY_CARD_MIN_GAP_MS: '200' },
+    });
     h.service.client.start();
     await waitFor(() => (h!.service.status().dayCard?.failures ?? 0) >= 1, { timeoutMs: 15_000, what: 'a refused fetch' });
     const status = h.service.status();

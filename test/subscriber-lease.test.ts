@@ -49,7 +49,9 @@ describe('two subscriber instances on one feed, file lease', () => {
     const seen: Envelope[] = [];
     bus.subscribe((e) => seen.push(e));
     const duckPath = join(dir, 'two', 'tote.duckdb');
-    const duck = createHistorySink(loadConfig({ HISTORY: 'duckdb', DUCKDB_PATH: duckPath, HISTORY_SPILL_FILE: join(dir, 'two', 'spill.jsonl') }).history);
+    const duck = createHistorySink(
+      loadConfig({ HISTORY: 'duckdb', DUCKDB_PATH: duckPath, HISTORY_SPILL_FILE: join(dir, 'two', 'spill.jsonl') }).history,
+    );
     await duck.connect();
     let duckClosed = false;
     cleanups.push(async () => {
@@ -88,7 +90,9 @@ describe('two subscriber instances on one feed, file lease', () => {
 
     // A deploy: the old revision gets SIGTERM-like stop; the standby connects once the lease is released.
     await a.service.stopAndFlush();
-    await waitFor(() => b.service.client.status().state === 'running' && subscribed(sim) && sim.connections() === 1, { what: 'b took over' });
+    await waitFor(() => b.service.client.status().state === 'running' && subscribed(sim) && sim.connections() === 1, {
+      what: 'b took over',
+    });
     expect(leaseOf(b)).toMatchObject({ state: 'held', holder: 'instance-b' });
     expect(sim.faults.burst(300)).toBe(300);
     await waitFor(() => poolTotals(seen).length === 600, { what: () => `600 after the takeover (have ${poolTotals(seen).length})` });
@@ -100,7 +104,9 @@ describe('two subscriber instances on one feed, file lease', () => {
     expect([...copies.values()].every((n) => n === 1)).toBe(true);
 
     await waitFor(() => stream.events.filter((e) => e.event === 'PoolTotalChanged').length >= 600, { what: 'the SSE stream to carry 600' });
-    const sseIdentities = stream.events.filter((e) => e.event === 'PoolTotalChanged').map((e) => JSON.stringify(JSON.parse(e.data).payload));
+    const sseIdentities = stream.events
+      .filter((e) => e.event === 'PoolTotalChanged')
+      .map((e) => JSON.stringify(JSON.parse(e.data).payload));
     expect(sseIdentities).toHaveLength(600);
     expect(new Set(sseIdentities).size).toBe(600);
 
@@ -122,7 +128,13 @@ describe('two subscriber instances on one feed, file lease', () => {
     const path = join(dir, 'dead', 'subscriber.lease');
     const store = new FileLeaseStore(path);
     const expiresAt = new Date(Date.now() + 1_500).toISOString();
-    const rec: LeaseRecord = { holder: 'crashed', token: 't', acquiredAt: new Date().toISOString(), renewedAt: new Date().toISOString(), expiresAt };
+    const rec: LeaseRecord = {
+      holder: 'crashed',
+      token: 't',
+      acquiredAt: new Date().toISOString(),
+      renewedAt: new Date().toISOString(),
+      expiresAt,
+    };
     expect(await store.write(rec, '0')).toBe('1');
     const sim = await startSimulator({ apiKeys: [TEST_KEY], autoplay: false, kaIntervalMs: 200 });
     cleanups.push(() => sim.close());
@@ -131,7 +143,10 @@ describe('two subscriber instances on one feed, file lease', () => {
     await waitFor(() => leaseOf(b).state === 'standby', { what: 'standing by behind the dead holder' });
     expect(leaseOf(b).holder).toBe('crashed');
     expect(sim.connections()).toBe(0);
-    await waitFor(() => leaseOf(b).state === 'held' && b.service.client.status().state === 'running', { timeoutMs: 15_000, what: 'taken over after expiry' });
+    await waitFor(() => leaseOf(b).state === 'held' && b.service.client.status().state === 'running', {
+      timeoutMs: 15_000,
+      what: 'taken over after expiry',
+    });
     expect(Date.now()).toBeGreaterThan(Date.parse(expiresAt));
   });
 });
@@ -143,25 +158,36 @@ describe('Cloud Storage lease against a stand-in', () => {
     cleanups.push(() => gcs.close());
   };
 
-  it.each(['gs', 'file'])('compare-and-swap (%s): of two instances racing for a free lease exactly one wins, and a stale generation cannot renew or delete', async (kind) => {
-    await start();
-    const path = join(dir, 'cas', 'subscriber.lease');
-    const stores: LeaseStore[] = [0, 1].map(() =>
-      kind === 'gs' ? new CloudStorageLeaseStore(new CloudStorageObjects({ bucket: 'lease-bucket', endpoint: gcs.endpoint }), 'subscriber/lease') : new FileLeaseStore(path),
-    );
-    const rec = (holder: string): LeaseRecord => ({ holder, token: holder, acquiredAt: 'x', renewedAt: 'x', expiresAt: new Date(Date.now() + 10_000).toISOString() });
-    const results = await Promise.all(stores.map((s, i) => s.write(rec(`i${i}`), '0')));
-    expect(results.filter((g) => g !== null)).toHaveLength(1);
-    const current = await stores[0]!.read();
-    const winner = results.findIndex((g) => g !== null);
-    expect(current!.record.holder).toBe(`i${winner}`);
-    const renewed = await stores[winner]!.write(rec(`i${winner}`), current!.generation);
-    expect(renewed).not.toBeNull();
-    expect(await stores[0]!.write(rec('late'), current!.generation)).toBeNull();
-    expect(await stores[0]!.delete(current!.generation)).toBe(false);
-    expect(await stores[0]!.delete(renewed!)).toBe(true);
-    expect(await stores[0]!.read()).toBeNull();
-  });
+  it.each(['gs', 'file'])(
+    'compare-and-swap (%s): of two instances racing for a free lease exactly one wins, and a stale generation cannot renew or delete',
+    async (kind) => {
+      await start();
+      const path = join(dir, 'cas', 'subscriber.lease');
+      const stores: LeaseStore[] = [0, 1].map(() =>
+        kind === 'gs'
+          ? new CloudStorageLeaseStore(new CloudStorageObjects({ bucket: 'lease-bucket', endpoint: gcs.endpoint }), 'subscriber/lease')
+          : new FileLeaseStore(path),
+      );
+      const rec = (holder: string): LeaseRecord => ({
+        holder,
+        token: holder,
+        acquiredAt: 'x',
+        renewedAt: 'x',
+        expiresAt: new Date(Date.now() + 10_000).toISOString(),
+      });
+      const results = await Promise.all(stores.map((s, i) => s.write(rec(`i${i}`), '0')));
+      expect(results.filter((g) => g !== null)).toHaveLength(1);
+      const current = await stores[0]!.read();
+      const winner = results.findIndex((g) => g !== null);
+      expect(current!.record.holder).toBe(`i${winner}`);
+      const renewed = await stores[winner]!.write(rec(`i${winner}`), current!.generation);
+      expect(renewed).not.toBeNull();
+      expect(await stores[0]!.write(rec('late'), current!.generation)).toBeNull();
+      expect(await stores[0]!.delete(current!.generation)).toBe(false);
+      expect(await stores[0]!.delete(renewed!)).toBe(true);
+      expect(await stores[0]!.read()).toBeNull();
+    },
+  );
 
   it('a holder that cannot renew stops consuming before its lease expires; when Cloud Storage is back an instance holds it again', async () => {
     await start();
@@ -174,13 +200,19 @@ describe('Cloud Storage lease against a stand-in', () => {
     gcs.failWith(503);
     // The last expiry written, plus one renewal that may have been in flight.
     const heldUntil = Date.parse(leaseOf(a).expiresAt) + 500;
-    await waitFor(() => leaseOf(a).state === 'fenced' || leaseOf(a).state === 'acquiring' || leaseOf(a).state === 'standby', { timeoutMs: 10_000, what: 'a fenced' });
+    await waitFor(() => leaseOf(a).state === 'fenced' || leaseOf(a).state === 'acquiring' || leaseOf(a).state === 'standby', {
+      timeoutMs: 10_000,
+      what: 'a fenced',
+    });
     await waitFor(() => a.service.client.status().state === 'stopped', { what: 'the socket closed' });
     // Fenced before the last record it wrote could have expired: no overlap with a successor.
     expect(Date.now()).toBeLessThan(heldUntil);
     expect(leaseOf(a).lastError).toMatch(/503/);
 
     gcs.failWith(null);
-    await waitFor(() => leaseOf(a).state === 'held' && a.service.client.status().state === 'running', { timeoutMs: 15_000, what: 'held again' });
+    await waitFor(() => leaseOf(a).state === 'held' && a.service.client.status().state === 'running', {
+      timeoutMs: 15_000,
+      what: 'held again',
+    });
   });
 });

@@ -44,18 +44,24 @@ describe('readiness: /ready, beside /health', () => {
   it('turns ready once every subscription streams, and not ready with the reason while Tote is away', async () => {
     h = await startHarness({ service: { now: () => new Date('2026-07-01T10:00:00Z') } });
     h.service.client.start();
-    const ready = await waitFor(async () => {
-      const r = await json(`${h!.service.url}/ready`);
-      return r.status === 200 ? r : null;
-    }, { what: '/ready to answer 200' });
+    const ready = await waitFor(
+      async () => {
+        const r = await json(`${h!.service.url}/ready`);
+        return r.status === 200 ? r : null;
+      },
+      { what: '/ready to answer 200' },
+    );
     expect(ready.body.state).toBe('serving');
 
     h.sim.faults.failField('onLinesChanged', 'refused for the test');
     h.sim.faults.disconnectAll();
-    const notReady = await waitFor(async () => {
-      const r = await json(`${h!.service.url}/ready`);
-      return r.status === 503 && r.body.reasons.some((x: string) => x.includes('onLinesChanged')) ? r : null;
-    }, { what: '/ready to name the refused subscription' });
+    const notReady = await waitFor(
+      async () => {
+        const r = await json(`${h!.service.url}/ready`);
+        return r.status === 503 && r.body.reasons.some((x: string) => x.includes('onLinesChanged')) ? r : null;
+      },
+      { what: '/ready to name the refused subscription' },
+    );
     expect(notReady.body.state).toBe('not-ready');
     expect(JSON.stringify(notReady.body)).toMatch(/not streaming/);
   });
@@ -67,7 +73,17 @@ describe('the control API', () => {
     const index = await json(`${h.service.url}/`);
     expect(index.status).toBe(200);
     const paths = index.body.endpoints.map((e: { method: string; path: string }) => `${e.method} ${e.path}`);
-    expect(paths).toEqual(expect.arrayContaining(['GET /health', 'GET /ready', 'GET /status', 'GET /metrics', 'POST /start', 'POST /stop', 'POST /test-pubsub']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'GET /health',
+        'GET /ready',
+        'GET /status',
+        'GET /metrics',
+        'POST /start',
+        'POST /stop',
+        'POST /test-pubsub',
+      ]),
+    );
     expect((await json(`${h.service.url}/nope`)).status).toBe(404);
   });
 
@@ -100,8 +116,7 @@ describe('/metrics', () => {
     await waitFor(() => h!.service.status().totals.published > 50, { what: 'messages published' });
     const status = h.service.status();
     const text = await (await fetch(`${h.service.url}/metrics`)).text();
-    const sum = (name: string) =>
-      [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+    const sum = (name: string) => [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
     // Counters only grow between the status read and the scrape.
     expect(sum('tote_messages_received_total')).toBeGreaterThanOrEqual(status.totals.received);
     expect(sum('tote_messages_published_total')).toBeGreaterThanOrEqual(status.totals.published);
@@ -138,7 +153,12 @@ describe('/metrics', () => {
       ctx.skip();
     }
     h = await startHarness({ sim: { autoplay: true, speed: 900 } });
-    const sse = await startSseService({ config: readSseConfig(new EnvReader({ PORT: '0' })), source: h.bus, host: '127.0.0.1', log: createLogger() });
+    const sse = await startSseService({
+      config: readSseConfig(new EnvReader({ PORT: '0' })),
+      source: h.bus,
+      host: '127.0.0.1',
+      log: createLogger(),
+    });
     try {
       h.service.client.start();
       await waitFor(() => h!.service.status().totals.published > 10, { what: 'messages published' });
@@ -237,7 +257,10 @@ describe('start-up errors name the fix', () => {
     h = await startHarness();
     const dir = mkdtempSync(join(tmpdir(), 'tote-second-'));
     dirs.push(dir);
-    const r = run({ PORT: '0', SUBSCRIBER_PORT: String(h.service.port), DUCKDB_PATH: join(dir, 't.duckdb'), SIM_SPEED: '60' }, 'src/main.ts');
+    const r = run(
+      { PORT: '0', SUBSCRIBER_PORT: String(h.service.port), DUCKDB_PATH: join(dir, 't.duckdb'), SIM_SPEED: '60' },
+      'src/main.ts',
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/already in use: set SUBSCRIBER_PORT/);
     expect(r.stderr).not.toMatch(/Cannot read properties/);
@@ -275,7 +298,13 @@ describe('start-up errors name the fix', () => {
   it('BUS=pubsub without Google credentials says so in one line, without stack traces', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tote-nocreds-'));
     dirs.push(dir);
-    const r = run({ ...base, BUS: 'pubsub', GOOGLE_CLOUD_PROJECT: 'p', GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'missing.json'), SUBSCRIBER_PORT: '0' });
+    const r = run({
+      ...base,
+      BUS: 'pubsub',
+      GOOGLE_CLOUD_PROJECT: 'p',
+      GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'missing.json'),
+      SUBSCRIBER_PORT: '0',
+    });
     expect(r.status).toBe(2);
     const out = oneLine(r);
     expect(out).toHaveLength(1);

@@ -41,7 +41,14 @@ async function setup(env: Record<string, string> = {}, outboxDir?: string) {
   const project = `outage-${randomBytes(4).toString('hex')}`;
   proxy = await startTcpProxy(host);
   admin = new PubSub({ projectId: project, apiEndpoint: host, emulatorMode: true });
-  const config = loadConfig({ BUS: 'pubsub', PUBSUB_EMULATOR_HOST: proxy.host, GOOGLE_CLOUD_PROJECT: project, PUBSUB_RETRY_MAX_MS: '800', PUBSUB_PUBLISH_TIMEOUT_MS: '1000', ...env });
+  const config = loadConfig({
+    BUS: 'pubsub',
+    PUBSUB_EMULATOR_HOST: proxy.host,
+    GOOGLE_CLOUD_PROJECT: project,
+    PUBSUB_RETRY_MAX_MS: '800',
+    PUBSUB_PUBLISH_TIMEOUT_MS: '1000',
+    ...env,
+  });
   const publisher = new PubSubPublisher(config.bus, createLogger({ component: 'test-publisher' }), {
     outbox: outboxDir ? createOutbox(`file:${outboxDir}`, 'test') : null,
   });
@@ -52,7 +59,9 @@ async function setup(env: Record<string, string> = {}, outboxDir?: string) {
 
 async function running(): Promise<void> {
   h!.service.client.start();
-  await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'connected and subscribed' });
+  await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, {
+    what: 'connected and subscribed',
+  });
 }
 
 /** `ticks` bursts of `perTick` pool totals, one every 100 ms (200/s at 20 a tick); `at` runs before tick i. */
@@ -78,7 +87,11 @@ describe.skipIf(!host)(`Pub/Sub outages${skip ? ` (skipped: ${skip})` : ''}`, ()
       10: () => proxy!.down(),
       // Back empty, as a restarted emulator is: the topics are new, the old subscription keeps its backlog.
       20: async () => {
-        for (const t of ALL_TOPICS) await admin!.topic(t).delete().catch(() => undefined);
+        for (const t of ALL_TOPICS)
+          await admin!
+            .topic(t)
+            .delete()
+            .catch(() => undefined);
         for (const t of ALL_TOPICS) await admin!.createTopic(t);
         await reader!.listen('check-after');
       },
@@ -91,7 +104,10 @@ describe.skipIf(!host)(`Pub/Sub outages${skip ? ` (skipped: ${skip})` : ''}`, ()
     });
     expect(totals().published).toBe(800);
     expect(totals().deadLettered).toBe(0);
-    await waitFor(() => reader!.distinct().size === 800, { timeoutMs: 30_000, what: () => `800 distinct on the topic (have ${reader!.distinct().size})` });
+    await waitFor(() => reader!.distinct().size === 800, {
+      timeoutMs: 30_000,
+      what: () => `800 distinct on the topic (have ${reader!.distinct().size})`,
+    });
     // Ordering keys keep their order across the retries (first copies, by envelope id = receive order).
     const firstSeen = new Map<string, string[]>();
     const seen = new Set<string>();
@@ -110,7 +126,10 @@ describe.skipIf(!host)(`Pub/Sub outages${skip ? ` (skipped: ${skip})` : ''}`, ()
     await running();
     await admin!.topic(POOL_TOPIC).delete();
     h!.sim.faults.burst(50);
-    await waitFor(() => totals().published === 50, { timeoutMs: 30_000, what: () => `50 published ${JSON.stringify(totals())} ${JSON.stringify(delivery())}` });
+    await waitFor(() => totals().published === 50, {
+      timeoutMs: 30_000,
+      what: () => `50 published ${JSON.stringify(totals())} ${JSON.stringify(delivery())}`,
+    });
     const [exists] = await admin!.topic(POOL_TOPIC).exists();
     expect(exists).toBe(true);
     expect(totals().deadLettered).toBe(0);
@@ -153,10 +172,15 @@ describe.skipIf(!host)(`Pub/Sub outages${skip ? ` (skipped: ${skip})` : ''}`, ()
 
     // The next start, with Pub/Sub back.
     proxy!.up();
-    const next = new PubSubPublisher(config.bus, createLogger({ component: 'test-publisher-2' }), { outbox: createOutbox(`file:${outboxDir}`, 'test-2') });
+    const next = new PubSubPublisher(config.bus, createLogger({ component: 'test-publisher-2' }), {
+      outbox: createOutbox(`file:${outboxDir}`, 'test-2'),
+    });
     await next.connect();
     await next.flush();
-    await waitFor(() => reader!.distinct().size === 30, { timeoutMs: 30_000, what: () => `30 on the topic (have ${reader!.distinct().size})` });
+    await waitFor(() => reader!.distinct().size === 30, {
+      timeoutMs: 30_000,
+      what: () => `30 on the topic (have ${reader!.distinct().size})`,
+    });
     expect(readdirSync(outboxDir).filter((f) => f.endsWith('.jsonl'))).toHaveLength(0);
     expect(next.deliveryStatus().outbox!.replayed).toBe(30);
     await next.close();

@@ -36,7 +36,9 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
     // Topics now exist (created on the emulator at start); listen on each before any message flows.
     pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: host, emulatorMode: true });
     for (const topic of [...CATALOG.map((e) => e.topic), DEAD_LETTER_TOPIC, DAY_CARD_TOPIC]) {
-      const [sub] = await pubsub.topic(topic).createSubscription(`${topic}-check`, { enableMessageOrdering: true, ackDeadlineSeconds: 600 });
+      const [sub] = await pubsub
+        .topic(topic)
+        .createSubscription(`${topic}-check`, { enableMessageOrdering: true, ackDeadlineSeconds: 600 });
       sub.on('message', (m: Message) => {
         m.ack();
         if (seenMessageIds.has(m.id)) {
@@ -58,7 +60,11 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
   it('publishes each of the 15 message types to its own topic with the designed attributes and ordering keys', async () => {
     await waitFor(() => CATALOG.every((e) => received.some((r) => r.topic === e.topic)), {
       timeoutMs: 45_000,
-      what: () => 'a message on every topic; missing ' + CATALOG.filter((e) => !received.some((r) => r.topic === e.topic)).map((e) => e.topic).join(','),
+      what: () =>
+        'a message on every topic; missing ' +
+        CATALOG.filter((e) => !received.some((r) => r.topic === e.topic))
+          .map((e) => e.topic)
+          .join(','),
     });
     for (const entry of CATALOG) {
       const onTopic = received.filter((r) => r.topic === entry.topic);
@@ -91,7 +97,10 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
       timeoutMs: 60_000,
       what: () => `the relay to publish a day card: ${JSON.stringify(h.service.status().dayCard)}`,
     });
-    const card = await waitFor(() => received.find((r) => r.topic === DAY_CARD_TOPIC), { timeoutMs: 30_000, what: 'the day card on its topic' });
+    const card = await waitFor(() => received.find((r) => r.topic === DAY_CARD_TOPIC), {
+      timeoutMs: 30_000,
+      what: 'the day card on its topic',
+    });
     expect(card.attributes.kind).toBe('day-card');
     expect(card.data.events.length).toBeGreaterThan(0);
     expect(card.data.products.length).toBeGreaterThan(0);
@@ -115,11 +124,14 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
     expect(t.received).toBe(t.published + t.deadLettered + t.outboxed);
     // Each published envelope on its topic, counted once by its envelope id: a publish the
     // client library retried may reach the topic twice, as at-least-once allows.
-    const feedIds = () => new Set(received.filter((r) => r.topic !== DEAD_LETTER_TOPIC && r.topic !== DAY_CARD_TOPIC).map((r) => (r.data as Envelope).id));
+    const feedIds = () =>
+      new Set(received.filter((r) => r.topic !== DEAD_LETTER_TOPIC && r.topic !== DAY_CARD_TOPIC).map((r) => (r.data as Envelope).id));
     await waitFor(() => feedIds().size === t.published, {
       timeoutMs: 30_000,
       what: () => `all ${t.published} published messages to arrive (have ${feedIds().size} distinct)`,
     });
-    console.log(`pubsub e2e: received ${t.received}, published ${t.published}, dead-lettered ${t.deadLettered}, redelivered by Pub/Sub ${redelivered}`);
+    console.log(
+      `pubsub e2e: received ${t.received}, published ${t.published}, dead-lettered ${t.deadLettered}, redelivered by Pub/Sub ${redelivered}`,
+    );
   });
 });

@@ -56,12 +56,17 @@ describe('Tote client edge cases', () => {
     await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.stats().operations === 15, { what: 'subscribed' });
     const firstId = h.service.client.status().operations.onPoolTotalChanged!.id;
     expect(h.sim.faults.complete('onPoolTotalChanged')).toBe(1);
-    await waitFor(() => {
-      const op = h!.service.client.status().operations.onPoolTotalChanged!;
-      return op.state === 'active' && op.id !== firstId;
-    }, { what: 'a new operation for onPoolTotalChanged' });
+    await waitFor(
+      () => {
+        const op = h!.service.client.status().operations.onPoolTotalChanged!;
+        return op.state === 'active' && op.id !== firstId;
+      },
+      { what: 'a new operation for onPoolTotalChanged' },
+    );
     const n = h.envelopes.filter((e) => e.type === 'PoolTotalChanged').length;
-    await waitFor(() => h!.envelopes.filter((e) => e.type === 'PoolTotalChanged').length > n, { what: 'pool totals after the resubscribe' });
+    await waitFor(() => h!.envelopes.filter((e) => e.type === 'PoolTotalChanged').length > n, {
+      what: 'pool totals after the resubscribe',
+    });
     expect(h.logs.some((l) => l.includes('tote completed an operation; resubscribing'))).toBe(true);
     expect(h.service.client.status().reconnects).toBe(0);
   });
@@ -82,7 +87,11 @@ describe('Tote client edge cases', () => {
       TOTE_RECONNECT_MIN_MS: '50',
       TOTE_RECONNECT_MAX_MS: '100',
     });
-    const client = new ToteClient({ config: config.tote, log: createLogger(), handlers: { onMessage: () => undefined, onBadFrame: () => undefined } });
+    const client = new ToteClient({
+      config: config.tote,
+      log: createLogger(),
+      handlers: { onMessage: () => undefined, onBadFrame: () => undefined },
+    });
     cleanup.push(() => client.stop());
     client.start();
     await waitFor(() => connections >= 2, { what: 'a second attempt' });

@@ -77,7 +77,9 @@ describe('a document Tote refuses', () => {
     // A reconnect does not walk down the same steps again.
     const refusals = pool(h).refusals;
     h.sim.faults.disconnectAll();
-    await waitFor(() => h!.service.client.status().reconnects === 1 && pool(h!).state === 'active', { what: 'resubscribed after a reconnect' });
+    await waitFor(() => h!.service.client.status().reconnects === 1 && pool(h!).state === 'active', {
+      what: 'resubscribed after a reconnect',
+    });
     expect(pool(h).selectionDepth).toBe(4);
     expect(pool(h).refusals).toBe(refusals);
 
@@ -120,7 +122,9 @@ describe('a document Tote refuses', () => {
     });
     expect(pool(h).selection).toBe('bundled');
     // The bundled PoolDividendChanged document is depth 6: it must come down too.
-    await waitFor(() => h!.service.client.status().operations.onPoolDividendChanged!.selectionDepth === 4, { what: 'dividends at depth 4' });
+    await waitFor(() => h!.service.client.status().operations.onPoolDividendChanged!.selectionDepth === 4, {
+      what: 'dividends at depth 4',
+    });
     h.sim.faults.burst(2);
     await waitFor(() => h!.envelopes.some((e) => e.type === 'PoolTotalChanged'), { what: 'a pool total' });
   });
@@ -131,7 +135,9 @@ describe.each([
   ['graphql-transport-ws', 'next with errors and no data, then complete (graphql-ws)'],
 ] as const)('a subscribe error over %s: %s', (protocol, _form) => {
   it('fails the operation without counting a message of its type or dead-lettering anything', async () => {
-    h = await startHarness({ env: { TOTE_PROTOCOL: protocol, TOTE_OPERATION_RETRY_MIN_MS: '60000', TOTE_OPERATION_RETRY_MAX_MS: '60000' } });
+    h = await startHarness({
+      env: { TOTE_PROTOCOL: protocol, TOTE_OPERATION_RETRY_MIN_MS: '60000', TOTE_OPERATION_RETRY_MAX_MS: '60000' },
+    });
     h.sim.faults.refusalsAsData(true);
     h.sim.faults.failField('onPoolTotalChanged', 'Pool totals are unavailable');
     h.service.client.start();
@@ -286,7 +292,10 @@ describe('frames the client must survive', () => {
       ];
       for (const [text] of frames) sim.faults.sendRaw(text);
       const outcome = () => calls.messages.length + calls.bad.length;
-      await waitFor(() => outcome() >= frames.length, { timeoutMs: 20_000, what: () => `${frames.length} handled frames (have ${outcome()})` });
+      await waitFor(() => outcome() >= frames.length, {
+        timeoutMs: 20_000,
+        what: () => `${frames.length} handled frames (have ${outcome()})`,
+      });
       expect(calls.messages.map((m) => m.payload.productId)).toEqual(['p2', 'p3', 'p4', 12345, 'p5']);
       expect(calls.bad.map((b) => b.reason)).toEqual(frames.map(([, r]) => r).filter((r) => r !== 'message'));
       expect(calls.bad.every((b) => b.detail.length > 0)).toBe(true);
@@ -300,7 +309,11 @@ describe('frames the client must survive', () => {
   });
 
   it('fails the operation on an error frame whose message is not text, without throwing out of the socket', async () => {
-    const { client, calls, sim } = await directClient({ TOTE_PROTOCOL: 'graphql-ws', TOTE_OPERATION_RETRY_MIN_MS: '60000', TOTE_OPERATION_RETRY_MAX_MS: '60000' });
+    const { client, calls, sim } = await directClient({
+      TOTE_PROTOCOL: 'graphql-ws',
+      TOTE_OPERATION_RETRY_MIN_MS: '60000',
+      TOTE_OPERATION_RETRY_MAX_MS: '60000',
+    });
     client.start();
     await waitFor(() => client.status().state === 'running' && sim.stats().operations === 15, { what: 'connected' });
     const op = client.status().operations.onPoolTotalChanged!.id!;

@@ -64,7 +64,7 @@ describe('Tote client', () => {
     expect(pool.payload).toHaveProperty('carryIn');
     expect(pool.payload).toHaveProperty('funds');
     // Deprecated fields are still asked for while Tote has them (total.grossAmount is deprecated in the simulator).
-    expect((pool.payload.total as Record<string, unknown>)).toHaveProperty('grossAmount');
+    expect(pool.payload.total as Record<string, unknown>).toHaveProperty('grossAmount');
     const status = await json(`${h.service.url}/status`);
     expect(status.operations.onPoolTotalChanged.selection).toBe('introspection');
   });
@@ -83,10 +83,13 @@ describe('Tote client', () => {
     const badKey = 'wrong-key-123456789';
     h = await startHarness({ apiKey: badKey });
     h.service.client.start();
-    const status = await waitFor(async () => {
-      const s = await json(`${h!.service.url}/status`);
-      return s.state === 'backoff' && s.lastError ? s : null;
-    }, { what: 'backoff after a rejected key' });
+    const status = await waitFor(
+      async () => {
+        const s = await json(`${h!.service.url}/status`);
+        return s.state === 'backoff' && s.lastError ? s : null;
+      },
+      { what: 'backoff after a rejected key' },
+    );
     expect(status.lastError).toMatch(/rejected the (API key|connection)/);
     const retryIn = Date.parse(status.nextRetryAt) - Date.now();
     expect(retryIn).toBeGreaterThan(30_000); // TOTE_AUTH_RETRY_MS=60000 with jitter, not the 50 ms backoff
@@ -222,7 +225,6 @@ describe('subscriber control API', () => {
   });
 });
 
-
 describe('subscriber logs for monitoring', () => {
   it('logs per-type counts since the previous stats line, zeros included, for log-based metrics', async () => {
     h = await startHarness({ sim: { autoplay: true, speed: 900 }, service: { statsIntervalMs: 300 } });
@@ -249,7 +251,8 @@ describe('stop then start at once', () => {
     await stopping;
     await fetch(`${h.service.url}/start`, { method: 'POST' });
     await waitFor(() => h!.service.client.status().state === 'running' && h!.sim.connections() === 1 && h!.sim.stats().operations === 15, {
-      what: () => `one running connection (state ${h!.service.client.status().state}, sockets ${h!.sim.connections()}, operations ${h!.sim.stats().operations})`,
+      what: () =>
+        `one running connection (state ${h!.service.client.status().state}, sockets ${h!.sim.connections()}, operations ${h!.sim.stats().operations})`,
     });
     const ops = Object.values(h.service.client.status().operations);
     expect(ops.every((o) => o.state === 'active' && o.id !== null)).toBe(true);
@@ -265,7 +268,9 @@ describe('frames the pipeline cannot carry', () => {
     await waitFor(() => h!.service.client.status().state === 'running', { what: 'connected' });
     h.sim.faults.sendRaw(JSON.stringify({ type: 'ka', padding: 'x'.repeat(10_000) }));
     await waitFor(() => h!.bus.recentDeadLetters().some((d) => d.reason === 'frame-too-large'), { what: 'a frame-too-large dead letter' });
-    await waitFor(() => h!.service.client.status().reconnects === 1 && h!.service.client.status().state === 'running', { what: 'reconnected' });
+    await waitFor(() => h!.service.client.status().reconnects === 1 && h!.service.client.status().state === 'running', {
+      what: 'reconnected',
+    });
     expect((h.service.status() as any).deadLetterReasons['frame-too-large']).toBe(1);
   });
 
@@ -278,7 +283,9 @@ describe('frames the pipeline cannot carry', () => {
     const bus = new RefusingBus();
     h = await startHarness({ publisher: bus, sim: { autoplay: true, speed: 900 } });
     h.service.client.start();
-    const dl = await waitFor(() => bus.recentDeadLetters().find((d) => d.reason === 'publish-failed'), { what: 'a publish-failed dead letter' });
+    const dl = await waitFor(() => bus.recentDeadLetters().find((d) => d.reason === 'publish-failed'), {
+      what: 'a publish-failed dead letter',
+    });
     expect(dl.type).toBeTruthy();
     expect(dl.rootField).toBeTruthy();
     expect(JSON.parse(dl.raw).type).toBe(dl.type);

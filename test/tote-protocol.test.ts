@@ -86,7 +86,9 @@ describe('reconnect policy', () => {
   });
 
   it('waits the slow retry only for a refused key or a missing configuration, never for a fault on our side', () => {
-    expect(retryClass({ kind: 'connection-error', payload: { message: 'x', extensions: { code: 'AUTH_NOT_AUTHENTICATED' } } })).toBe('auth');
+    expect(retryClass({ kind: 'connection-error', payload: { message: 'x', extensions: { code: 'AUTH_NOT_AUTHENTICATED' } } })).toBe(
+      'auth',
+    );
     expect(retryClass({ kind: 'connection-error', payload: { message: 'Too many connections' } })).toBe('retry');
     expect(retryClass({ kind: 'unconfigured' })).toBe('auth');
     expect(retryClass({ kind: 'fault' })).toBe('retry');

@@ -54,7 +54,8 @@ afterEach(async () => {
 
 describe('secrets from Secret Manager', () => {
   it('resolves the key at each connect, so a rotated key is used on the next reconnect, and never shows it', async () => {
-    const OLD = 'old-key-0a1b2c3d4e', NEW = 'new-key-9f8e7d6c5b';
+    const OLD = 'old-key-0a1b2c3d4e',
+      NEW = 'new-key-9f8e7d6c5b';
     const values = new Map([['projects/p/secrets/tote-api-key', OLD]]);
     const { server, calls } = secretServer(values);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -76,7 +77,10 @@ describe('secrets from Secret Manager', () => {
       what: () => 'the old key to be refused: ' + JSON.stringify(client.status().lastError) + ' ' + client.status().state,
     });
     values.set('projects/p/secrets/tote-api-key', NEW); // rotation
-    await waitFor(() => client.status().state === 'running' && h.envelopes.length > 0, { timeoutMs: 15_000, what: 'connected with the new key' });
+    await waitFor(() => client.status().state === 'running' && h.envelopes.length > 0, {
+      timeoutMs: 15_000,
+      what: 'connected with the new key',
+    });
     expect(calls.filter((c) => c.includes('tote-api-key/versions/latest:access')).length).toBeGreaterThanOrEqual(2);
 
     const visible = JSON.stringify(h.service.status()) + (await (await fetch(`${h.service.url}/status`)).text()) + h.logs.join('\n');
@@ -91,7 +95,9 @@ describe('secrets from Secret Manager', () => {
     const sm = localSecretManager(server);
     cleanup.push(() => sm.close());
     const ref = 'sm://projects/p/secrets/missing/versions/3';
-    await expect(createSecretResolver(sm)(ref)).rejects.toThrow(/could not read sm:\/\/projects\/p\/secrets\/missing\/versions\/3 from Secret Manager/);
+    await expect(createSecretResolver(sm)(ref)).rejects.toThrow(
+      /could not read sm:\/\/projects\/p\/secrets\/missing\/versions\/3 from Secret Manager/,
+    );
 
     const h = await startHarness({ apiKey: ref, service: { resolveSecret: createSecretResolver(sm) } });
     cleanup.push(() => h.close());

@@ -67,7 +67,11 @@ export class Identities extends Construct {
       ['spill', messaging.spillTopic],
     ] as const;
     for (const [name, topic] of published) {
-      new PubsubTopicIamMember(this, `subscriber-publishes-${name}`, { topic: topic.name, role: 'roles/pubsub.publisher', member: subscriber });
+      new PubsubTopicIamMember(this, `subscriber-publishes-${name}`, {
+        topic: topic.name,
+        role: 'roles/pubsub.publisher',
+        member: subscriber,
+      });
     }
     // Subscriber: streaming inserts into its three tables only. tabledata.insertAll checks
     // bigquery.tables.updateData and bigquery.tables.get on the table and bigquery.datasets.get on the
@@ -79,7 +83,11 @@ export class Identities extends Construct {
       permissions: ['bigquery.tables.get', 'bigquery.tables.updateData'],
       dependsOn,
     });
-    for (const [name, table] of [[MESSAGES_TABLE, history.messages], [DEAD_LETTERS_TABLE, history.deadLetters], [NAMES_TABLE, history.names]] as const) {
+    for (const [name, table] of [
+      [MESSAGES_TABLE, history.messages],
+      [DEAD_LETTERS_TABLE, history.deadLetters],
+      [NAMES_TABLE, history.names],
+    ] as const) {
       new BigqueryTableIamMember(this, `subscriber-writes-${name}`, {
         datasetId: table.datasetId,
         tableId: table.tableId,

@@ -23,9 +23,7 @@ export class LogMetrics extends Construct {
           unit: spec.unit ?? '1',
           labels: labels.map(([key]) => ({ key, valueType: 'STRING' })),
         },
-        labelExtractors: labels.length
-          ? Object.fromEntries(labels.map(([key, field]) => [key, `EXTRACT(${field})`]))
-          : undefined,
+        labelExtractors: labels.length ? Object.fromEntries(labels.map(([key, field]) => [key, `EXTRACT(${field})`])) : undefined,
         ...(spec.value
           ? {
               valueExtractor: `EXTRACT(${spec.value})`,

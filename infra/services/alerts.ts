@@ -1,8 +1,5 @@
 import { Construct } from 'constructs';
-import {
-  MonitoringAlertPolicy,
-  type MonitoringAlertPolicyConditions,
-} from '@cdktf/provider-google/lib/monitoring-alert-policy/index.js';
+import { MonitoringAlertPolicy, type MonitoringAlertPolicyConditions } from '@cdktf/provider-google/lib/monitoring-alert-policy/index.js';
 import { MonitoringNotificationChannel } from '@cdktf/provider-google/lib/monitoring-notification-channel/index.js';
 import { HISTORY_SPILL_SUBSCRIPTION } from '../../src/history/spill/names.js';
 import type { InfraConfig } from '../config.js';
@@ -110,12 +107,14 @@ export class Alerts extends Construct {
       'reconnect-storm',
       'Tote reconnect storm',
       'ERROR',
-      [threshold(`More than ${a.reconnectsPer10Min} reconnects in 10 minutes`, 'reconnects', {
-        aligner: 'ALIGN_SUM',
-        reducer: 'REDUCE_SUM',
-        period: '600s',
-        above: a.reconnectsPer10Min,
-      })],
+      [
+        threshold(`More than ${a.reconnectsPer10Min} reconnects in 10 minutes`, 'reconnects', {
+          aligner: 'ALIGN_SUM',
+          reducer: 'REDUCE_SUM',
+          period: '600s',
+          above: a.reconnectsPer10Min,
+        }),
+      ],
       'The Tote socket keeps dropping. The "tote reconnecting" log lines carry the reason and class ' +
         '(auth: check the key in Secret Manager; network or server: Tote status).',
     );
@@ -123,12 +122,14 @@ export class Alerts extends Construct {
       'dead-letters',
       'Dead letters growing',
       'WARNING',
-      [threshold(`More than ${a.deadLettersPer15Min} dead letters in 15 minutes`, 'deadLetters', {
-        aligner: 'ALIGN_SUM',
-        reducer: 'REDUCE_SUM',
-        period: '900s',
-        above: a.deadLettersPer15Min,
-      })],
+      [
+        threshold(`More than ${a.deadLettersPer15Min} dead letters in 15 minutes`, 'deadLetters', {
+          aligner: 'ALIGN_SUM',
+          reducer: 'REDUCE_SUM',
+          period: '900s',
+          above: a.deadLettersPer15Min,
+        }),
+      ],
       'Messages are being dead-lettered (by reason on the dashboard). They are kept on the tote-dead-letter-archive ' +
         'subscription and in the tote_dead_letters table; a new or renamed Tote field is the usual cause.',
     );
@@ -136,13 +137,15 @@ export class Alerts extends Construct {
       'http-5xx',
       'HTTP 5xx',
       'ERROR',
-      [threshold(`More than ${a.http5xxPer5Min} 5xx responses in 5 minutes`, 'http5xx', {
-        aligner: 'ALIGN_SUM',
-        reducer: 'REDUCE_SUM',
-        period: '300s',
-        above: a.http5xxPer5Min,
-        groupBy: ['resource.label.service_name'],
-      })],
+      [
+        threshold(`More than ${a.http5xxPer5Min} 5xx responses in 5 minutes`, 'http5xx', {
+          aligner: 'ALIGN_SUM',
+          reducer: 'REDUCE_SUM',
+          period: '300s',
+          above: a.http5xxPer5Min,
+          groupBy: ['resource.label.service_name'],
+        }),
+      ],
       'One of the services answers with server errors; the service name is in the incident. See its request and application logs.',
     );
     policy(

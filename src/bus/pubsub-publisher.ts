@@ -10,7 +10,14 @@ import { FlowControl } from './flow-control.js';
 import { LatencyWindow } from './latency.js';
 import { createPubSub, grpcCode, GrpcStatus } from './pubsub-client.js';
 import { RetryLanes, type FailureKind, type OutgoingMessage } from './retry-lanes.js';
-import { PublishError, type DayCardPublisher, type BusHealth, type DeliveryStatus, type EnvelopePublisher, type PublishOutcome } from './types.js';
+import {
+  PublishError,
+  type DayCardPublisher,
+  type BusHealth,
+  type DeliveryStatus,
+  type EnvelopePublisher,
+  type PublishOutcome,
+} from './types.js';
 
 /** gRPC status codes that mean the request itself is wrong (besides those in GrpcStatus). */
 const INVALID_ARGUMENT = 3;
@@ -77,7 +84,13 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
         this.lastError = redact((err as Error)?.message ?? String(err));
         this.lastFailure = { at: Date.now(), message: this.lastError };
         if (attempt === 1 || attempt % 10 === 0) {
-          this.log.warn('publish failed; retrying', { topic: m.topic, orderingKey: m.orderingKey, attempt, delayMs, error: this.lastError });
+          this.log.warn('publish failed; retrying', {
+            topic: m.topic,
+            orderingKey: m.orderingKey,
+            attempt,
+            delayMs,
+            error: this.lastError,
+          });
         }
       },
       minDelayMs: cfg.retryMinMs,
@@ -130,7 +143,11 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     const batches = await outbox.pending();
     for (const batch of batches) {
       this.outboxPending += batch.messages.length;
-      this.log.notice('publishing messages kept in the outbox at an earlier shutdown', { batch: batch.name, messages: batch.messages.length, outbox: outbox.target });
+      this.log.notice('publishing messages kept in the outbox at an earlier shutdown', {
+        batch: batch.name,
+        messages: batch.messages.length,
+        outbox: outbox.target,
+      });
       const sent = batch.messages.map((m) =>
         this.lanes.send(m).then((outcome) => {
           this.outboxPending--;
@@ -218,7 +235,9 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     const last = this.missingLogged.get(topic) ?? 0;
     if (Date.now() - last > 60_000) {
       this.missingLogged.set(topic, Date.now());
-      this.log.error('pubsub topic does not exist; messages for it are held and retried (create it with the infrastructure stack)', { topic });
+      this.log.error('pubsub topic does not exist; messages for it are held and retried (create it with the infrastructure stack)', {
+        topic,
+      });
     }
   }
 
@@ -245,10 +264,16 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
         try {
           await this.outbox.write(unsent.map((u) => u.m));
           this.outboxWritten += unsent.length;
-          this.log.notice('unpublished messages kept in the outbox for the next start', { messages: unsent.length, outbox: this.outbox.target });
+          this.log.notice('unpublished messages kept in the outbox for the next start', {
+            messages: unsent.length,
+            outbox: this.outbox.target,
+          });
           for (const u of unsent) u.settle(true);
         } catch (err) {
-          this.log.error('outbox could not be written; unpublished messages are lost', { messages: unsent.length, error: (err as Error).message });
+          this.log.error('outbox could not be written; unpublished messages are lost', {
+            messages: unsent.length,
+            error: (err as Error).message,
+          });
           for (const u of unsent) u.settle(false, err);
         }
       } else {
@@ -285,7 +310,9 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
       retryingLanes: failing.length,
       missingTopics: [...this.missingTopics],
       lastError: failing.length ? (failing[0]!.lastError ?? this.lastError) : null,
-      outbox: this.outbox ? { target: this.outbox.target, written: this.outboxWritten, replayed: this.outboxReplayed, pendingReplay: this.outboxPending } : null,
+      outbox: this.outbox
+        ? { target: this.outbox.target, written: this.outboxWritten, replayed: this.outboxReplayed, pendingReplay: this.outboxPending }
+        : null,
     };
   }
 }

@@ -11,27 +11,10 @@
  */
 
 /** Entity keys a message can carry; each becomes a history column and a Pub/Sub attribute. */
-export const ENTITY_KEYS = [
-  'productId',
-  'eventId',
-  'betId',
-  'customerBetId',
-  'legId',
-  'selectionId',
-  'competitorId',
-] as const;
+export const ENTITY_KEYS = ['productId', 'eventId', 'betId', 'customerBetId', 'legId', 'selectionId', 'competitorId'] as const;
 export type EntityKey = (typeof ENTITY_KEYS)[number];
 
-export type Family =
-  | 'bet'
-  | 'product'
-  | 'selection'
-  | 'pool-total'
-  | 'dividend'
-  | 'event'
-  | 'result'
-  | 'competitor'
-  | 'lines';
+export type Family = 'bet' | 'product' | 'selection' | 'pool-total' | 'dividend' | 'event' | 'result' | 'competitor' | 'lines';
 
 export interface KeySpec {
   readonly name: EntityKey;
@@ -65,12 +48,7 @@ const AMOUNTS = `grossAmounts { ${MONEY} } netAmounts { ${MONEY} }`;
 const req = (name: EntityKey): KeySpec => ({ name, required: true });
 const opt = (name: EntityKey): KeySpec => ({ name, required: false });
 
-function bet(
-  rootField: string,
-  messageType: string,
-  description: string,
-  withReason = false,
-): CatalogEntry {
+function bet(rootField: string, messageType: string, description: string, withReason = false): CatalogEntry {
   return {
     rootField,
     messageType,
@@ -133,9 +111,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
     keys: [req('productId')],
     orderingKey: 'productId',
     selection:
-      'productId dividends { dividend { name type status amounts { ' +
-      MONEY +
-      ' } } legs { legId selections { id finishingPosition } } }',
+      'productId dividends { dividend { name type status amounts { ' + MONEY + ' } } legs { legId selections { id finishingPosition } } }',
     description: 'Dividends were declared or revised (provisional, then final).',
   },
   {

@@ -87,7 +87,10 @@ export class EnvReader {
   list(name: string, def: readonly string[]): string[] {
     const v = this.raw(name);
     if (v === undefined) return [...def];
-    return v.split(',').map((s) => s.trim()).filter(Boolean);
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
 
   /**

@@ -25,7 +25,8 @@ const PROTOCOLS: readonly SimulatorProtocol[] = ['graphql-ws', 'graphql-transpor
 export function readSimulatorConfig(r: EnvReader): SimulatorConfig {
   const protocols = r.list('SIM_PROTOCOLS', PROTOCOLS);
   const bad = protocols.filter((p) => !(PROTOCOLS as readonly string[]).includes(p));
-  if (bad.length || protocols.length === 0) r.fail(`SIM_PROTOCOLS must list graphql-ws and/or graphql-transport-ws, got "${protocols.join(',')}"`);
+  if (bad.length || protocols.length === 0)
+    r.fail(`SIM_PROTOCOLS must list graphql-ws and/or graphql-transport-ws, got "${protocols.join(',')}"`);
   const startAt = r.optionalStr('SIM_START_AT');
   if (startAt !== undefined && !/^([01]?\d|2[0-3]):[0-5]\d$/.test(startAt)) r.fail(`SIM_START_AT must be HH:MM, got "${startAt}"`);
   return {

@@ -47,7 +47,8 @@ export function readSseAccessConfig(r: EnvReader): SseAccessConfig {
     try {
       const u = new URL(jwksUrl);
       const loopback = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
-      if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) r.fail('SSE_ACCESS_JWKS_URL must use https (http only on loopback)');
+      if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback))
+        r.fail('SSE_ACCESS_JWKS_URL must use https (http only on loopback)');
     } catch {
       r.fail('SSE_ACCESS_JWKS_URL is not a valid URL');
     }
@@ -58,7 +59,8 @@ export function readSseAccessConfig(r: EnvReader): SseAccessConfig {
   const defaultAlgorithms = mode === 'iap' ? ['ES256'] : [...(secret ? ['HS256'] : []), ...(jwksUrl ? ['RS256', 'ES256'] : [])];
   const algorithms = r.list('SSE_ACCESS_ALGORITHMS', defaultAlgorithms);
   const known = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
-  for (const a of algorithms) if (!known.includes(a)) r.fail(`SSE_ACCESS_ALGORITHMS: unknown algorithm "${a}" (known: ${known.join(', ')})`);
+  for (const a of algorithms)
+    if (!known.includes(a)) r.fail(`SSE_ACCESS_ALGORITHMS: unknown algorithm "${a}" (known: ${known.join(', ')})`);
   if (algorithms.some((a) => a.startsWith('HS')) && secret === undefined && mode !== 'public') {
     r.fail('SSE_ACCESS_ALGORITHMS allows HS* but SSE_ACCESS_JWT_SECRET is not set');
   }

@@ -66,7 +66,8 @@ export function readSubscriberConfig(r: EnvReader): SubscriberConfig {
 function readLease(r: EnvReader) {
   // One process locally needs no lease; the cloud sets a gs:// object (Cloud Run overlaps revisions on deploy).
   const lease = r.str('SUBSCRIBER_LEASE', 'none');
-  if (!/^(none|file:.+|gs:\/\/[^/]+\/.+)$/.test(lease)) r.fail(`SUBSCRIBER_LEASE must be none, file:<path> or gs://<bucket>/<object>, got "${lease}"`);
+  if (!/^(none|file:.+|gs:\/\/[^/]+\/.+)$/.test(lease))
+    r.fail(`SUBSCRIBER_LEASE must be none, file:<path> or gs://<bucket>/<object>, got "${lease}"`);
   // A dead holder delays a standby by at most this; long enough to ride out a few failed renewals.
   const leaseTtlMs = r.int('SUBSCRIBER_LEASE_TTL_MS', 30_000, 1_000, 600_000);
   // A third of the TTL: two renewals can fail before the holder must fence itself.

@@ -4,8 +4,7 @@ import { uuidv7Time } from '../envelope/uuidv7.js';
 import type { DayCard } from '../day-card/day-card.js';
 
 export type Decoded =
-  | { readonly ok: true; readonly envelope: Envelope }
-  | { readonly ok: false; readonly reason: DeadLetterReason; readonly detail: string };
+  { readonly ok: true; readonly envelope: Envelope } | { readonly ok: false; readonly reason: DeadLetterReason; readonly detail: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -76,12 +75,14 @@ export function decodeDayCard(data: Buffer, attributes: Readonly<Record<string, 
     return { ok: false, reason: 'invalid-json', detail: `day card is not JSON: ${(err as Error).message}` };
   }
   const problems: string[] = [];
-  if (attributes.kind !== undefined && attributes.kind !== 'day-card') problems.push(`kind ${JSON.stringify(attributes.kind)} is not day-card`);
+  if (attributes.kind !== undefined && attributes.kind !== 'day-card')
+    problems.push(`kind ${JSON.stringify(attributes.kind)} is not day-card`);
   const fetchedAt = attributes.fetchedAt === undefined ? NaN : Date.parse(attributes.fetchedAt);
   if (!Number.isFinite(fetchedAt)) problems.push('fetchedAt attribute is not a timestamp');
   if (!isObject(parsed)) problems.push('data is not a JSON object');
   else {
-    if (!isList(parsed.events) || parsed.events.some((e) => typeof e.id !== 'string')) problems.push('events is not a list of events with ids');
+    if (!isList(parsed.events) || parsed.events.some((e) => typeof e.id !== 'string'))
+      problems.push('events is not a list of events with ids');
     if (!isList(parsed.products) || parsed.products.some((p) => typeof p.id !== 'string')) {
       problems.push('products is not a list of products with ids');
     }

@@ -146,7 +146,9 @@ export class ConsumerSubscriptions {
 
   /** Creates and seeks every subscription; each outcome, so the caller can clean up after a partial failure. */
   createAll(): Promise<PromiseSettledResult<void>[]> {
-    return Promise.allSettled(this.slotList.map((s) => this.create(s, seekTarget(Date.now(), this.o.config.seekBackMs, this.o.feedWindow))));
+    return Promise.allSettled(
+      this.slotList.map((s) => this.create(s, seekTarget(Date.now(), this.o.config.seekBackMs, this.o.feedWindow))),
+    );
   }
 
   private async create(slot: Slot, target: number): Promise<void> {
@@ -267,7 +269,10 @@ export class ConsumerSubscriptions {
       if (slot.listening) this.listen(slot);
       slot.lastError = null;
       this.counts.reopened++;
-      this.o.log.notice('pubsub subscription reopened', { subscription: slot.name, seekTarget: slot.seekTarget === null ? null : new Date(slot.seekTarget).toISOString() });
+      this.o.log.notice('pubsub subscription reopened', {
+        subscription: slot.name,
+        seekTarget: slot.seekTarget === null ? null : new Date(slot.seekTarget).toISOString(),
+      });
       this.o.onReopened(slot);
     } catch (err) {
       this.onStreamError(slot, err as Error);

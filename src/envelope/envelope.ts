@@ -81,9 +81,7 @@ export interface Origin {
   readonly instanceId: string;
 }
 
-export type KeyResult =
-  | { ok: true; keys: Partial<Record<EntityKey, string>> }
-  | { ok: false; missing: EntityKey[] };
+export type KeyResult = { ok: true; keys: Partial<Record<EntityKey, string>> } | { ok: false; missing: EntityKey[] };
 
 /** Reads the catalog's entity keys from the top level of a payload. */
 export function extractKeys(entry: CatalogEntry, payload: Record<string, unknown>): KeyResult {

@@ -34,9 +34,11 @@ export function checkPayloadShape(value: unknown, limits: PayloadLimits = DEFAUL
   while (stack.length) {
     const { v, depth } = stack.pop()!;
     values++;
-    if (values > limits.maxValues) return { ok: false, reason: 'payload-too-large', detail: `payload holds more than ${limits.maxValues} values` };
+    if (values > limits.maxValues)
+      return { ok: false, reason: 'payload-too-large', detail: `payload holds more than ${limits.maxValues} values` };
     if (v === null || typeof v !== 'object') continue;
-    if (depth > limits.maxDepth) return { ok: false, reason: 'payload-too-deep', detail: `payload nested deeper than ${limits.maxDepth} levels` };
+    if (depth > limits.maxDepth)
+      return { ok: false, reason: 'payload-too-deep', detail: `payload nested deeper than ${limits.maxDepth} levels` };
     const children = Array.isArray(v) ? v : Object.values(v as Record<string, unknown>);
     for (const c of children) stack.push({ v: c, depth: depth + 1 });
   }

@@ -58,18 +58,29 @@ export class BatchingHistorySink implements HistorySink {
     private readonly options: BatchingSinkOptions,
   ) {
     const lane = (table: HistoryTable, stored: (rows: readonly HistoryRow[]) => void, refused: RefusedRows) =>
-      new BatchLane(table, inserter, spill, options, {
-        stored,
-        // Only message rows are reported ('report'); the others' lanes spill refused rows themselves.
-        invalid: (row, reason) => (refused === 'report' ? this.rejected(row, reason) : this.lostRows([row], reason)),
-        spilled: (rows, reason) => this.spilledRows(rows, reason),
-        lost: (rows, reason) => this.lostRows(rows, reason),
-        error: (message) => log.warn('history insert failed', { sink: name, table, error: message }),
-      }, refused);
-    this.messages = lane(MESSAGES_TABLE, (rows) => {
-      this.counts.stored += rows.length;
-      this.lastWriteAt = new Date().toISOString();
-    }, 'report');
+      new BatchLane(
+        table,
+        inserter,
+        spill,
+        options,
+        {
+          stored,
+          // Only message rows are reported ('report'); the others' lanes spill refused rows themselves.
+          invalid: (row, reason) => (refused === 'report' ? this.rejected(row, reason) : this.lostRows([row], reason)),
+          spilled: (rows, reason) => this.spilledRows(rows, reason),
+          lost: (rows, reason) => this.lostRows(rows, reason),
+          error: (message) => log.warn('history insert failed', { sink: name, table, error: message }),
+        },
+        refused,
+      );
+    this.messages = lane(
+      MESSAGES_TABLE,
+      (rows) => {
+        this.counts.stored += rows.length;
+        this.lastWriteAt = new Date().toISOString();
+      },
+      'report',
+    );
     // A dead letter or a name the store refuses has nowhere better to go than the spill (or the log).
     this.deadLetters = lane(DEAD_LETTERS_TABLE, (rows) => (this.counts.deadLettersStored += rows.length), 'spill');
     this.names = lane(NAMES_TABLE, (rows) => (this.counts.namesStored += rows.length), 'spill');

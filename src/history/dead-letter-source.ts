@@ -48,7 +48,8 @@ export class DeadLetterSource implements ReplaySource {
       if (d.reason !== 'history-rejected' || d.receivedAt < this.since || d.receivedAt > this.until) continue;
       seen++;
       const row = d.raw ? rowFromRejectedRaw(d.raw) : null;
-      if (!row) unreadable++; // cut at 64 KiB or not a row: the dead letter itself is the record
+      if (!row)
+        unreadable++; // cut at 64 KiB or not a row: the dead letter itself is the record
       else if (!this.seenIds.has(row.insertId)) {
         this.seenIds.add(row.insertId);
         rows.push(row);
@@ -71,7 +72,11 @@ export async function* bigqueryDeadLetters(table: Table, pageRows = 1000): Async
     const [rows, next] = (await table.getRows(query)) as unknown as [Record<string, unknown>[], Record<string, unknown> | null];
     for (const r of rows) {
       const ts = r.received_at as { value?: string } | string | undefined;
-      yield { reason: String(r.reason ?? ''), raw: (r.raw as string | null) ?? null, receivedAt: new Date(typeof ts === 'string' ? ts : (ts?.value ?? 0)) };
+      yield {
+        reason: String(r.reason ?? ''),
+        raw: (r.raw as string | null) ?? null,
+        receivedAt: new Date(typeof ts === 'string' ? ts : (ts?.value ?? 0)),
+      };
     }
     query = next;
   }
@@ -87,13 +92,18 @@ export async function* duckdbDeadLetters(store: DuckDbStore, since: Date, pageRo
   const [top] = await store.query(`SELECT MAX(dead_letter_id) AS id FROM tote_dead_letters WHERE ${filter}`, [since.toISOString()]);
   const last = (top?.id as string | null | undefined) ?? null;
   if (last === null) return;
-  for (let after = ''; ; ) {
+  for (let after = ''; ;) {
     const rows = await store.query(
       `SELECT dead_letter_id, reason, raw, CAST(received_at AS VARCHAR) AS received_at FROM tote_dead_letters
        WHERE ${filter} AND dead_letter_id > ? AND dead_letter_id <= ? ORDER BY dead_letter_id LIMIT ${pageRows}`,
       [since.toISOString(), after, last],
     );
-    for (const r of rows) yield { reason: String(r.reason), raw: (r.raw as string | null) ?? null, receivedAt: new Date(String(r.received_at).replace(' ', 'T').replace(/\+00$/, 'Z')) };
+    for (const r of rows)
+      yield {
+        reason: String(r.reason),
+        raw: (r.raw as string | null) ?? null,
+        receivedAt: new Date(String(r.received_at).replace(' ', 'T').replace(/\+00$/, 'Z')),
+      };
     if (rows.length < pageRows) return;
     after = String(rows[rows.length - 1]!.dead_letter_id);
   }

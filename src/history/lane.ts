@@ -468,7 +468,11 @@ export class BatchLane {
       let spilled = false;
       if (this.spill) {
         try {
-          spilled = await raceDeadline(this.spill.spill(rows, reason).then(() => true), Date.now() + spillMs, false);
+          spilled = await raceDeadline(
+            this.spill.spill(rows, reason).then(() => true),
+            Date.now() + spillMs,
+            false,
+          );
           if (!spilled) this.noteSpillFailure(new Error(`no answer within ${spillMs} ms`));
         } catch (err) {
           this.noteSpillFailure(err);

@@ -79,13 +79,18 @@ function target(config: HistoryConfig, opts: ReplayCliOptions): RowInserter {
 
 function source(config: HistoryConfig, a: Args, store: RowInserter, opts: ReplayCliOptions): ReplaySource {
   if (a.source === 'dead-letters') {
-    if (store instanceof DuckDbInserter) return new DeadLetterSource(`duckdb:${DEAD_LETTERS_TABLE}`, duckdbDeadLetters(store.db, a.since), a.since);
+    if (store instanceof DuckDbInserter)
+      return new DeadLetterSource(`duckdb:${DEAD_LETTERS_TABLE}`, duckdbDeadLetters(store.db, a.since), a.since);
     const bq = new BigQuery({
       ...(config.bigquery.projectId ? { projectId: config.bigquery.projectId } : {}),
       ...(config.bigquery.apiEndpoint ? { apiEndpoint: config.bigquery.apiEndpoint } : {}),
       ...opts.bigqueryClientOptions,
     });
-    return new DeadLetterSource(`bigquery:${DEAD_LETTERS_TABLE}`, bigqueryDeadLetters(bq.dataset(config.bigquery.dataset).table(DEAD_LETTERS_TABLE)), a.since);
+    return new DeadLetterSource(
+      `bigquery:${DEAD_LETTERS_TABLE}`,
+      bigqueryDeadLetters(bq.dataset(config.bigquery.dataset).table(DEAD_LETTERS_TABLE)),
+      a.since,
+    );
   }
   if (config.spill.kind === 'pubsub') return new PubsubSpillSource(spillPubSub(config.spill), config.spill.subscription, a.idleMs, a.batch);
   if (config.spill.kind === 'file') return new FileSpillSource(config.spill.filePath);
@@ -93,7 +98,12 @@ function source(config: HistoryConfig, a: Args, store: RowInserter, opts: Replay
 }
 
 /** `npm run replay-history`: returns the exit code (0 all replayed, 1 rows left, refused again or failed, 2 usage). */
-export async function runReplayCli(argv: readonly string[], config: HistoryConfig, io: ReplayCliIo, opts: ReplayCliOptions = {}): Promise<number> {
+export async function runReplayCli(
+  argv: readonly string[],
+  config: HistoryConfig,
+  io: ReplayCliIo,
+  opts: ReplayCliOptions = {},
+): Promise<number> {
   const a = parse(argv);
   if (typeof a === 'string') {
     io.err(a);
@@ -126,7 +136,9 @@ export async function runReplayCli(argv: readonly string[], config: HistoryConfi
       `left in source ${report.leftInSource}, unreadable ${report.unreadable}, refused again ${report.refusedAgain}`,
   );
   if (report.stoppedBecause) io.err(`stopped early: ${report.stoppedBecause}`);
-  if (report.refusedAgain) io.err(`${report.refusedAgain} rows refused again: still in ${DEAD_LETTERS_TABLE} with the reason; fix the cause and replay`);
-  const incomplete = (report.leftInSource > 0 && !a.dryRun) || report.refusedAgain > 0 || report.unreadable > 0 || report.stoppedBecause !== null;
+  if (report.refusedAgain)
+    io.err(`${report.refusedAgain} rows refused again: still in ${DEAD_LETTERS_TABLE} with the reason; fix the cause and replay`);
+  const incomplete =
+    (report.leftInSource > 0 && !a.dryRun) || report.refusedAgain > 0 || report.unreadable > 0 || report.stoppedBecause !== null;
   return incomplete ? 1 : 0;
 }

@@ -62,7 +62,16 @@ export interface ReplayReport {
  * by envelope_id.
  */
 export async function replayHistory(source: ReplaySource, target: RowInserter, opts: ReplayOptions): Promise<ReplayReport> {
-  const report: ReplayReport = { source: source.name, read: 0, stored: 0, deadLettered: 0, refusedAgain: 0, leftInSource: 0, unreadable: 0, stoppedBecause: null };
+  const report: ReplayReport = {
+    source: source.name,
+    read: 0,
+    stored: 0,
+    deadLettered: 0,
+    refusedAgain: 0,
+    leftInSource: 0,
+    unreadable: 0,
+    stoppedBecause: null,
+  };
   for (;;) {
     const batch = await source.next(opts.batchRows);
     if (!batch) break;

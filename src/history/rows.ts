@@ -2,7 +2,15 @@ import { ENTITY_KEYS, keyColumn } from '../catalog/catalog.js';
 import { makeDeadLetter, type DeadLetter, type Envelope } from '../envelope/envelope.js';
 import { createHash } from 'node:crypto';
 import type { DayCard } from '../day-card/day-card.js';
-import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE, NAME_COLUMNS, NAMES_TABLE, ORIGINAL_TEXT_COLUMN } from './schema.js';
+import {
+  DEAD_LETTER_COLUMNS,
+  DEAD_LETTERS_TABLE,
+  MESSAGE_COLUMNS,
+  MESSAGES_TABLE,
+  NAME_COLUMNS,
+  NAMES_TABLE,
+  ORIGINAL_TEXT_COLUMN,
+} from './schema.js';
 import { storableText } from './well-formed.js';
 
 export type HistoryTable = typeof MESSAGES_TABLE | typeof DEAD_LETTERS_TABLE | typeof NAMES_TABLE;
@@ -105,19 +113,45 @@ export function dayCardNameRows(card: DayCard, at: Date = new Date()): { key: st
   const add = (key: string, fields: NameFields) => {
     const content = JSON.stringify(fields);
     const nameId = createHash('sha256').update(`${content}\n${receivedAt}`).digest('hex').slice(0, 32);
-    out.push({ key, content, row: sized(NAMES_TABLE, nameId, { name_id: nameId, received_at: receivedAt, ...fields, card_truncated: truncated }) });
+    out.push({
+      key,
+      content,
+      row: sized(NAMES_TABLE, nameId, { name_id: nameId, received_at: receivedAt, ...fields, card_truncated: truncated }),
+    });
   };
   for (const e of card.events) {
-    add(`e:${e.id}`, { kind: 'event', event_id: e.id, venue: e.venue || null, event_name: e.name || null, scheduled_start: e.scheduledStart || null, event_status: e.status || null });
+    add(`e:${e.id}`, {
+      kind: 'event',
+      event_id: e.id,
+      venue: e.venue || null,
+      event_name: e.name || null,
+      scheduled_start: e.scheduledStart || null,
+      event_status: e.status || null,
+    });
     for (const c of e.competitors) {
-      add(`r:${e.id}:${c.id}`, { kind: 'runner', event_id: e.id, competitor_id: c.id, runner_name: c.name || null, runner_number: c.number === null ? null : String(c.number) });
+      add(`r:${e.id}:${c.id}`, {
+        kind: 'runner',
+        event_id: e.id,
+        competitor_id: c.id,
+        runner_name: c.name || null,
+        runner_number: c.number === null ? null : String(c.number),
+      });
     }
   }
   for (const p of card.products) {
     p.eventIds.forEach((eventId, i) => {
-      add(`p:${p.id}:${i + 1}`, { kind: 'product', product_id: p.id, leg_number: String(i + 1), event_id: eventId, product_name: p.name || null, bet_type: p.betType || null, product_status: p.status || null });
+      add(`p:${p.id}:${i + 1}`, {
+        kind: 'product',
+        product_id: p.id,
+        leg_number: String(i + 1),
+        event_id: eventId,
+        product_name: p.name || null,
+        bet_type: p.betType || null,
+        product_status: p.status || null,
+      });
     });
-    for (const s of p.selections) add(`s:${p.id}:${s.id}`, { kind: 'selection', product_id: p.id, selection_id: s.id, competitor_id: s.competitorId });
+    for (const s of p.selections)
+      add(`s:${p.id}:${s.id}`, { kind: 'selection', product_id: p.id, selection_id: s.id, competitor_id: s.competitorId });
   }
   return out;
 }

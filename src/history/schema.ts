@@ -32,9 +32,7 @@ export const MESSAGE_COLUMNS: readonly Column[] = [
   { name: 'root_field', type: 'STRING', mode: 'REQUIRED', description: 'GraphQL subscription root field' },
   { name: 'received_at', type: 'TIMESTAMP', mode: 'REQUIRED', description: 'When the subscriber read the frame' },
   { name: 'source', type: 'STRING', mode: 'REQUIRED', description: 'tote, simulator or test' },
-  ...ENTITY_KEYS.map(
-    (k): Column => ({ name: keyColumn(k), type: 'STRING', mode: 'NULLABLE', description: `Entity key ${k}` }),
-  ),
+  ...ENTITY_KEYS.map((k): Column => ({ name: keyColumn(k), type: 'STRING', mode: 'NULLABLE', description: `Entity key ${k}` })),
   { name: 'payload', type: 'JSON', mode: 'REQUIRED', description: 'The message exactly as Tote sent it' },
   { name: 'protocol', type: 'STRING', mode: 'NULLABLE', description: 'graphql-ws or graphql-transport-ws' },
   { name: 'connection_id', type: 'STRING', mode: 'NULLABLE', description: 'Upstream socket the message arrived on' },
@@ -87,8 +85,13 @@ export const NAME_COLUMNS: readonly Column[] = [
   { name: 'product_name', type: 'STRING', mode: 'NULLABLE', description: "Product's name on the card" },
   { name: 'bet_type', type: 'STRING', mode: 'NULLABLE', description: 'Bet type code, e.g. WIN, PLACE, EXACTA' },
   { name: 'product_status', type: 'STRING', mode: 'NULLABLE', description: 'Selling status on the card' },
-  { name: 'leg_number', type: 'INTEGER', mode: 'NULLABLE', description: "1-based leg of the product (kind product)" },
-  { name: 'card_truncated', type: 'BOOLEAN', mode: 'NULLABLE', description: 'True when the card it came from was cut at its page or size limits' },
+  { name: 'leg_number', type: 'INTEGER', mode: 'NULLABLE', description: '1-based leg of the product (kind product)' },
+  {
+    name: 'card_truncated',
+    type: 'BOOLEAN',
+    mode: 'NULLABLE',
+    description: 'True when the card it came from was cut at its page or size limits',
+  },
   ORIGINAL_TEXT,
 ];
 

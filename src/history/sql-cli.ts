@@ -141,7 +141,9 @@ export async function runSqlCli(argv: readonly string[], defaultDb: string, io: 
       sql = await readFile(a.file, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      io.err(`cannot read ${a.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : String((err as Error).message)}`);
+      io.err(
+        `cannot read ${a.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : String((err as Error).message)}`,
+      );
       return 2;
     }
   } else sql = a.sql!;
@@ -164,7 +166,11 @@ export async function runSqlCli(argv: readonly string[], defaultDb: string, io: 
     }
     const { columns, rows } = await opened.store.table(sql);
     io.out(textTable(columns, rows.slice(0, a.maxRows)));
-    io.out(rows.length > a.maxRows ? `(${rows.length} rows, first ${a.maxRows} shown; --max-rows to see more)` : `(${rows.length} row${rows.length === 1 ? '' : 's'})`);
+    io.out(
+      rows.length > a.maxRows
+        ? `(${rows.length} rows, first ${a.maxRows} shown; --max-rows to see more)`
+        : `(${rows.length} row${rows.length === 1 ? '' : 's'})`,
+    );
     return 0;
   } catch (err) {
     io.err(String(err instanceof Error ? err.message : err));

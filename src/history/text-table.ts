@@ -14,6 +14,9 @@ export function textTable(columns: readonly string[], rows: readonly (readonly u
   const numeric = columns.map((_, i) => rows.length > 0 && rows.every((r) => r[i] === null || typeof r[i] === 'number'));
   const width = columns.map((c, i) => Math.max(c.length, ...text.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (numeric[i] ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join(' | ').trimEnd();
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(width[i]!) : c.padEnd(width[i]!)))
+      .join(' | ')
+      .trimEnd();
   return [line(columns), width.map((w) => '-'.repeat(w)).join('-+-'), ...text.map(line)].join('\n');
 }

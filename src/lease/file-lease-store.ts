@@ -49,7 +49,10 @@ export class FileLeaseStore implements LeaseStore {
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const age = await stat(this.lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+        const age = await stat(this.lock).then(
+          (s) => Date.now() - s.mtimeMs,
+          () => 0,
+        );
         if (age > STALE_LOCK_MS) await rmdir(this.lock).catch(() => undefined);
         else if (Date.now() > deadline) throw new Error(`lease lock ${this.lock} is held`);
         else await new Promise((r) => setTimeout(r, 10));

@@ -11,7 +11,10 @@ export function createLeaseStore(spec: string, storageEndpoint?: string): LeaseS
   if (spec.startsWith('file:')) return new FileLeaseStore(spec.slice('file:'.length));
   if (spec.startsWith('gs://')) {
     const { bucket, object } = parseGsUrl(spec);
-    return new CloudStorageLeaseStore(new CloudStorageObjects({ bucket, ...(storageEndpoint ? { endpoint: storageEndpoint } : {}) }), object);
+    return new CloudStorageLeaseStore(
+      new CloudStorageObjects({ bucket, ...(storageEndpoint ? { endpoint: storageEndpoint } : {}) }),
+      object,
+    );
   }
   throw new Error(`SUBSCRIBER_LEASE must be none, file:<path> or gs://<bucket>/<object>, got "${spec}"`);
 }

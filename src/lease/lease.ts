@@ -154,11 +154,20 @@ export class Lease {
       this.seenExpiry = current.record.expiresAt;
       const expired = at > Date.parse(current.record.expiresAt) + this.skewMs;
       if (!expired) {
-        if (this.state !== 'standby') this.o.log.info('lease held by another instance; standing by', { lease: this.o.store.target, holder: current.record.holder, expiresAt: current.record.expiresAt });
+        if (this.state !== 'standby')
+          this.o.log.info('lease held by another instance; standing by', {
+            lease: this.o.store.target,
+            holder: current.record.holder,
+            expiresAt: current.record.expiresAt,
+          });
         this.state = 'standby';
         return;
       }
-      this.o.log.notice('lease expired; taking over', { lease: this.o.store.target, previousHolder: current.record.holder, expiredAt: current.record.expiresAt });
+      this.o.log.notice('lease expired; taking over', {
+        lease: this.o.store.target,
+        previousHolder: current.record.holder,
+        expiredAt: current.record.expiresAt,
+      });
     }
     this.token = randomBytes(8).toString('hex');
     this.acquiredAt = new Date(at).toISOString();
@@ -173,7 +182,11 @@ export class Lease {
     this.state = 'held';
     this.lastError = null;
     this.acquisitions++;
-    this.o.log.notice('lease acquired', { lease: this.o.store.target, holder: this.o.holder, expiresAt: new Date(this.expiresAt).toISOString() });
+    this.o.log.notice('lease acquired', {
+      lease: this.o.store.target,
+      holder: this.o.holder,
+      expiresAt: new Date(this.expiresAt).toISOString(),
+    });
     // stop() came while this step ran: it releases what was just taken, without connecting.
     if (this.wanted) this.o.onAcquired();
   }

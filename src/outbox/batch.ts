@@ -10,7 +10,8 @@ export function decodeBatch(text: string): OutgoingMessage[] {
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const m = JSON.parse(line) as OutgoingMessage;
-    if (typeof m.topic !== 'string' || typeof m.data !== 'string' || typeof m.id !== 'string') throw new Error('outbox line is not a message');
+    if (typeof m.topic !== 'string' || typeof m.data !== 'string' || typeof m.id !== 'string')
+      throw new Error('outbox line is not a message');
     out.push(m);
   }
   return out;

@@ -11,7 +11,11 @@ export function createOutbox(spec: string, instanceId: string, storageEndpoint?:
   if (spec.startsWith('file:')) return new FileOutbox(spec.slice('file:'.length), instanceId);
   if (spec.startsWith('gs://')) {
     const { bucket, object } = parseGsUrl(spec);
-    return new CloudStorageOutbox(new CloudStorageObjects({ bucket, ...(storageEndpoint ? { endpoint: storageEndpoint } : {}) }), object.endsWith('/') ? object : `${object}/`, instanceId);
+    return new CloudStorageOutbox(
+      new CloudStorageObjects({ bucket, ...(storageEndpoint ? { endpoint: storageEndpoint } : {}) }),
+      object.endsWith('/') ? object : `${object}/`,
+      instanceId,
+    );
   }
   throw new Error(`outbox must be none, file:<dir> or gs://<bucket>/<prefix>, got "${spec}"`);
 }

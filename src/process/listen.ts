@@ -11,7 +11,9 @@ export function listenOrExplain(server: Server, port: number, host: string, vari
     const onError = (err: NodeJS.ErrnoException) => {
       server.close();
       if (err.code === 'EADDRINUSE') {
-        reject(new StartupError(`${host}:${port} is already in use: set ${variable} to a free port (or stop what holds it)`, { cause: err }));
+        reject(
+          new StartupError(`${host}:${port} is already in use: set ${variable} to a free port (or stop what holds it)`, { cause: err }),
+        );
       } else if (err.code === 'EACCES') {
         reject(new StartupError(`not allowed to listen on ${host}:${port}: set ${variable} to a port above 1023`, { cause: err }));
       } else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') {

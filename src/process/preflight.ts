@@ -20,7 +20,8 @@ export async function preflight(config: Config, parts: { bus: boolean; history: 
     else cloud.push('BUS=pubsub');
   }
   // A loopback BQ_API_ENDPOINT is a local stand-in: it asks for no Google credentials.
-  if (parts.history && config.history.kind === 'bigquery' && !isLoopbackUrl(config.history.bigquery.apiEndpoint)) cloud.push('HISTORY=bigquery');
+  if (parts.history && config.history.kind === 'bigquery' && !isLoopbackUrl(config.history.bigquery.apiEndpoint))
+    cloud.push('HISTORY=bigquery');
   if (cloud.length) await checkCredentials(cloud.join(' and '));
 }
 
@@ -31,7 +32,9 @@ export function checkWritableFolder(file: string, variable: string): void {
     try {
       mkdirSync(folder, { recursive: true });
     } catch (err) {
-      throw new StartupError(`${variable}=${file}: its folder ${folder} does not exist and cannot be created (${(err as NodeJS.ErrnoException).code}); point ${variable} at a writable folder`);
+      throw new StartupError(
+        `${variable}=${file}: its folder ${folder} does not exist and cannot be created (${(err as NodeJS.ErrnoException).code}); point ${variable} at a writable folder`,
+      );
     }
   }
   if (!statSync(folder).isDirectory()) throw new StartupError(`${variable}=${file}: ${folder} is not a folder`);
@@ -39,7 +42,9 @@ export function checkWritableFolder(file: string, variable: string): void {
     accessSync(folder, constants.W_OK);
     if (existsSync(file)) accessSync(file, constants.R_OK | constants.W_OK);
   } catch {
-    throw new StartupError(`${variable}=${file}: ${existsSync(file) ? 'the file' : `the folder ${folder}`} is not writable (read-only file system or permissions); point ${variable} at a writable folder`);
+    throw new StartupError(
+      `${variable}=${file}: ${existsSync(file) ? 'the file' : `the folder ${folder}`} is not writable (read-only file system or permissions); point ${variable} at a writable folder`,
+    );
   }
 }
 
@@ -51,7 +56,11 @@ export function checkReachable(hostPort: string, variable: string, what: string)
     const socket = connect({ host: host!, port: Number(port) });
     const fail = (why: string) => {
       socket.destroy();
-      reject(new StartupError(`${variable}=${hostPort}: ${what} does not answer (${why}); start it (gcloud beta emulators pubsub start --host-port=${hostPort}) or fix ${variable}`));
+      reject(
+        new StartupError(
+          `${variable}=${hostPort}: ${what} does not answer (${why}); start it (gcloud beta emulators pubsub start --host-port=${hostPort}) or fix ${variable}`,
+        ),
+      );
     };
     socket.setTimeout(CHECK_TIMEOUT_MS, () => fail(`no answer in ${CHECK_TIMEOUT_MS / 1000} s`));
     socket.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
@@ -73,7 +82,9 @@ export async function checkCredentials(needs: string): Promise<void> {
   try {
     await Promise.race([
       auth.getClient(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS / 1000} s`)), CHECK_TIMEOUT_MS))),
+      new Promise(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS / 1000} s`)), CHECK_TIMEOUT_MS)),
+      ),
     ]);
   } catch (err) {
     throw new StartupError(
@@ -94,5 +105,7 @@ function isLoopbackUrl(url: string | undefined): boolean {
 }
 
 function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 160);
+  return String((err as Error)?.message ?? err)
+    .split('\n')[0]!
+    .slice(0, 160);
 }

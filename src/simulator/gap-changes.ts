@@ -18,7 +18,10 @@ export interface GapChange {
 export function raceSettledChanges(plan: DayPlan, race: RacePlan): GapChange[] {
   const changes: GapChange[] = [];
   for (const nr of race.fate.nonRunners) {
-    changes.push({ rootField: 'onCompetitorStatusChanged', payload: { eventId: race.id, competitorId: race.runners[nr.runner]!.id, status: 'WITHDRAWN' } });
+    changes.push({
+      rootField: 'onCompetitorStatusChanged',
+      payload: { eventId: race.id, competitorId: race.runners[nr.runner]!.id, status: 'WITHDRAWN' },
+    });
   }
   changes.push({ rootField: 'onEventStatusChanged', payload: { eventId: race.id, status: 'FINISHED' } });
   for (const product of race.products) {

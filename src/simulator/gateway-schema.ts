@@ -98,7 +98,9 @@ function parseDate(value: unknown): string {
 function parseDateTime(value: unknown): number {
   const ms = typeof value === 'string' && ISO_DATE_TIME.test(value) ? Date.parse(value) : NaN;
   if (Number.isFinite(ms)) return ms;
-  throw new GraphQLError(`DateTime must be an ISO-8601 date and time with an offset, such as 2026-11-21T13:40:00Z, got ${JSON.stringify(value)}.`);
+  throw new GraphQLError(
+    `DateTime must be an ISO-8601 date and time with an offset, such as 2026-11-21T13:40:00Z, got ${JSON.stringify(value)}.`,
+  );
 }
 
 interface EventArgs extends PageArgs {
@@ -135,7 +137,12 @@ export function buildGatewaySchema(source: CardSource): GraphQLSchema {
     return {
       status,
       results: (args: PageArgs) =>
-        page(r.competitorResults, args, (c) => ({ id: c.competitorId, name: c.name ?? null, finishingPosition: c.finishingPosition, status: FINAL_OR_PROVISIONAL(c.status ?? status) })),
+        page(r.competitorResults, args, (c) => ({
+          id: c.competitorId,
+          name: c.name ?? null,
+          finishingPosition: c.finishingPosition,
+          status: FINAL_OR_PROVISIONAL(c.status ?? status),
+        })),
     };
   };
   const eventStatus = (race: RacePlan, now: number) => {
@@ -173,7 +180,8 @@ export function buildGatewaySchema(source: CardSource): GraphQLSchema {
           dividendLegs: (legArgs: PageArgs) =>
             page(line.legs, legArgs, (leg) => ({
               id: leg.legId,
-              dividendSelections: (selArgs: PageArgs) => page(leg.selections, selArgs, (sel) => ({ id: sel.id, finishingPosition: sel.finishingPosition })),
+              dividendSelections: (selArgs: PageArgs) =>
+                page(leg.selections, selArgs, (sel) => ({ id: sel.id, finishingPosition: sel.finishingPosition })),
             })),
         })),
     };
@@ -204,7 +212,9 @@ export function buildGatewaySchema(source: CardSource): GraphQLSchema {
           return {
             id: leg.id,
             event: () => event(race, now),
-            selections: () => ({ nodes: leg.selections.map((id, i) => ({ id, name: race.runners[i]!.name, competitor: competitor(race, i, now) })) }),
+            selections: () => ({
+              nodes: leg.selections.map((id, i) => ({ id, name: race.runners[i]!.name, competitor: competitor(race, i, now) })),
+            }),
           };
         }),
       }),

@@ -63,260 +63,321 @@
  * 50 by default, and cursors are base64 of an index.
  */
 export const GATEWAY_SDL = /* GraphQL */ `
-"An ISO-8601 calendar date: YYYY-MM-DD."
-scalar Date
+  "An ISO-8601 calendar date: YYYY-MM-DD."
+  scalar Date
 
-"An ISO-8601 date and time with an offset, such as 2026-11-21T13:40:00Z."
-scalar DateTime
+  "An ISO-8601 date and time with an offset, such as 2026-11-21T13:40:00Z."
+  scalar DateTime
 
-enum EventStatus { UNKNOWN SCHEDULED STARTED FINISHED CANCELLED DELAYED }
-enum EntryStatus { UNKNOWN PROVISIONAL CONFIRMED WITHDRAWN }
-enum BettingProductSellingStatus { UNKNOWN OPEN CLOSED }
-enum ResultStatus { PENDING PROVISIONAL FINAL }
-enum BettingProductResultStatus { PROVISIONAL FINAL }
-enum DividendStatus { PROVISIONAL FINAL }
-enum DividendType { FIXED POOL }
-enum CurrencyCode { GBP EUR HKD }
+  enum EventStatus {
+    UNKNOWN
+    SCHEDULED
+    STARTED
+    FINISHED
+    CANCELLED
+    DELAYED
+  }
+  enum EntryStatus {
+    UNKNOWN
+    PROVISIONAL
+    CONFIRMED
+    WITHDRAWN
+  }
+  enum BettingProductSellingStatus {
+    UNKNOWN
+    OPEN
+    CLOSED
+  }
+  enum ResultStatus {
+    PENDING
+    PROVISIONAL
+    FINAL
+  }
+  enum BettingProductResultStatus {
+    PROVISIONAL
+    FINAL
+  }
+  enum DividendStatus {
+    PROVISIONAL
+    FINAL
+  }
+  enum DividendType {
+    FIXED
+    POOL
+  }
+  enum CurrencyCode {
+    GBP
+    EUR
+    HKD
+  }
 
-"The built-in Decimal scalar type."
-scalar Decimal
+  "The built-in Decimal scalar type."
+  scalar Decimal
 
-type Currency {
-  code: CurrencyCode!
-  name: String
-  number: Int!
-  symbol: String
-}
+  type Currency {
+    code: CurrencyCode!
+    name: String
+    number: Int!
+    symbol: String
+  }
 
-type Money {
-  currency: Currency
-  decimalAmount: Decimal!
-  stringAmount: String
-  minorUnitsTotalAmount: Int!
-}
-enum BetTypeCode {
-  WIN PLACE SHOW EXACTA QUINELLA TRIFECTA DOUBLE TREBLE QUADPOT PLACEPOT PLACEPOT7 SUPERFECTA SWINGER JACKPOT SCOOP6
-  TRIO SURVIVOR IRISHJACKPOT V64 V65 V75 G75 V86 V4 V5 FIRST4 DOUBLETRIO TRIPLETRIO SIXUP QUARTET
-}
+  type Money {
+    currency: Currency
+    decimalAmount: Decimal!
+    stringAmount: String
+    minorUnitsTotalAmount: Int!
+  }
+  enum BetTypeCode {
+    WIN
+    PLACE
+    SHOW
+    EXACTA
+    QUINELLA
+    TRIFECTA
+    DOUBLE
+    TREBLE
+    QUADPOT
+    PLACEPOT
+    PLACEPOT7
+    SUPERFECTA
+    SWINGER
+    JACKPOT
+    SCOOP6
+    TRIO
+    SURVIVOR
+    IRISHJACKPOT
+    V64
+    V65
+    V75
+    G75
+    V86
+    V4
+    V5
+    FIRST4
+    DOUBLETRIO
+    TRIPLETRIO
+    SIXUP
+    QUARTET
+  }
 
-type PageInfo {
-  hasNextPage: Boolean!
-  hasPreviousPage: Boolean!
-  startCursor: String
-  endCursor: String
-}
+  type PageInfo {
+    hasNextPage: Boolean!
+    hasPreviousPage: Boolean!
+    startCursor: String
+    endCursor: String
+  }
 
-type DateTimeWrapper {
-  "Projected to real wall-clock time at the simulator's current speed."
-  iso8601: String
-}
+  type DateTimeWrapper {
+    "Projected to real wall-clock time at the simulator's current speed."
+    iso8601: String
+  }
 
-type Country {
-  name: String
-  alpha2Code: String
-  alpha3Code: String
-  numericCode: String
-}
+  type Country {
+    name: String
+    alpha2Code: String
+    alpha3Code: String
+    numericCode: String
+  }
 
-type Venue {
-  id: ID
-  name: String
-  country: Country
-}
+  type Venue {
+    id: ID
+    name: String
+    country: Country
+  }
 
-"Sport-specific facts of a competitor: HorseDetails for horse racing, GreyhoundDetails for greyhounds."
-interface CompetitorDetails {
-  id: ID
-}
+  "Sport-specific facts of a competitor: HorseDetails for horse racing, GreyhoundDetails for greyhounds."
+  interface CompetitorDetails {
+    id: ID
+  }
 
-type HorseDetails implements CompetitorDetails {
-  id: ID
-  clothNumber: Int!
-}
+  type HorseDetails implements CompetitorDetails {
+    id: ID
+    clothNumber: Int!
+  }
 
-type GreyhoundDetails implements CompetitorDetails {
-  id: ID
-  trapNumber: Int!
-}
+  type GreyhoundDetails implements CompetitorDetails {
+    id: ID
+    trapNumber: Int!
+  }
 
-"A runner. Its id is the competitorId of CompetitorStatusChanged and EventResultChanged."
-type Competitor {
-  id: ID
-  name: String
-  entryStatus: EntryStatus!
-  details: CompetitorDetails
-}
+  "A runner. Its id is the competitorId of CompetitorStatusChanged and EventResultChanged."
+  type Competitor {
+    id: ID
+    name: String
+    entryStatus: EntryStatus!
+    details: CompetitorDetails
+  }
 
-"Unpaged: nodes holds every competitor of the event, non-runners included (entryStatus WITHDRAWN)."
-type EventCompetitorsConnection {
-  nodes: [Competitor]
-}
+  "Unpaged: nodes holds every competitor of the event, non-runners included (entryStatus WITHDRAWN)."
+  type EventCompetitorsConnection {
+    nodes: [Competitor]
+  }
 
-type Event {
-  id: ID
-  name: String
-  scheduledStartDateTime: DateTimeWrapper
-  status: EventStatus!
-  venue: Venue
-  eventCompetitors: EventCompetitorsConnection
-  "Null until a result has been declared."
-  result: EventResult
-}
+  type Event {
+    id: ID
+    name: String
+    scheduledStartDateTime: DateTimeWrapper
+    status: EventStatus!
+    venue: Venue
+    eventCompetitors: EventCompetitorsConnection
+    "Null until a result has been declared."
+    result: EventResult
+  }
 
-type EventCompetitorResult {
-  id: ID
-  name: String
-  finishingPosition: String
-  status: ResultStatus!
-}
+  type EventCompetitorResult {
+    id: ID
+    name: String
+    finishingPosition: String
+    status: ResultStatus!
+  }
 
-"A connection to a list of items."
-type ResultsConnection {
-  pageInfo: PageInfo!
-  "A flattened list of the nodes."
-  nodes: [EventCompetitorResult]
-}
+  "A connection to a list of items."
+  type ResultsConnection {
+    pageInfo: PageInfo!
+    "A flattened list of the nodes."
+    nodes: [EventCompetitorResult]
+  }
 
-type EventResult {
-  status: ResultStatus!
-  results(first: Int, after: String): ResultsConnection
-}
+  type EventResult {
+    status: ResultStatus!
+    results(first: Int, after: String): ResultsConnection
+  }
 
-"A connection to a list of items."
-type EventsConnection {
-  pageInfo: PageInfo!
-  "A flattened list of the nodes."
-  nodes: [Event]
-}
+  "A connection to a list of items."
+  type EventsConnection {
+    pageInfo: PageInfo!
+    "A flattened list of the nodes."
+    nodes: [Event]
+  }
 
-interface ProductType {
-  id: ID
-  name: String
-}
+  interface ProductType {
+    id: ID
+    name: String
+  }
 
-interface Product {
-  id: ID
-  name: String
-  "The product itself as its kind of product: read BettingProduct fields with a fragment here."
-  type: ProductType
-}
+  interface Product {
+    id: ID
+    name: String
+    "The product itself as its kind of product: read BettingProduct fields with a fragment here."
+    type: ProductType
+  }
 
-type BetTypeWithRulesGraphQl {
-  id: ID
-  code: BetTypeCode!
-}
+  type BetTypeWithRulesGraphQl {
+    id: ID
+    code: BetTypeCode!
+  }
 
-type BettingProductSelling {
-  status: BettingProductSellingStatus!
-}
+  type BettingProductSelling {
+    status: BettingProductSellingStatus!
+  }
 
-"A runner as offered in one product leg. Its id is the selectionId of SelectionStatusChanged and the selection id in dividends; each product has its own, so competitor ties it to the runner."
-type BettingProductLegSelection {
-  id: String
-  name: String
-  competitor: Competitor
-}
+  "A runner as offered in one product leg. Its id is the selectionId of SelectionStatusChanged and the selection id in dividends; each product has its own, so competitor ties it to the runner."
+  type BettingProductLegSelection {
+    id: String
+    name: String
+    competitor: Competitor
+  }
 
-"Unpaged: nodes holds every selection of the leg."
-type SelectionsConnection {
-  nodes: [BettingProductLegSelection]
-}
+  "Unpaged: nodes holds every selection of the leg."
+  type SelectionsConnection {
+    nodes: [BettingProductLegSelection]
+  }
 
-type BettingProductLeg {
-  id: String
-  selections: SelectionsConnection
-  event: Event
-}
+  type BettingProductLeg {
+    id: String
+    selections: SelectionsConnection
+    event: Event
+  }
 
-"Unpaged: nodes holds every leg of the product."
-type LegsConnection {
-  nodes: [BettingProductLeg]
-}
+  "Unpaged: nodes holds every leg of the product."
+  type LegsConnection {
+    nodes: [BettingProductLeg]
+  }
 
-type BettingProductPoolTotal {
-  grossAmount: Money
-  netAmount: Money
-}
+  type BettingProductPoolTotal {
+    grossAmount: Money
+    netAmount: Money
+  }
 
-type BettingProductPoolTakeout {
-  percentage: Decimal!
-}
+  type BettingProductPoolTakeout {
+    percentage: Decimal!
+  }
 
-"Null until the first pool total has been announced."
-type BettingProductPool {
-  total: BettingProductPoolTotal
-  takeout: BettingProductPoolTakeout
-}
+  "Null until the first pool total has been announced."
+  type BettingProductPool {
+    total: BettingProductPoolTotal
+    takeout: BettingProductPoolTakeout
+  }
 
-type Dividend {
-  name: String
-  type: DividendType!
-  status: DividendStatus!
-  amount: Money
-}
+  type Dividend {
+    name: String
+    type: DividendType!
+    status: DividendStatus!
+    amount: Money
+  }
 
-type DividendLegSelection {
-  id: String
-  finishingPosition: String
-}
+  type DividendLegSelection {
+    id: String
+    finishingPosition: String
+  }
 
-"A connection to a list of items."
-type DividendSelectionsConnection {
-  pageInfo: PageInfo!
-  nodes: [DividendLegSelection]
-}
+  "A connection to a list of items."
+  type DividendSelectionsConnection {
+    pageInfo: PageInfo!
+    nodes: [DividendLegSelection]
+  }
 
-type DividendLeg {
-  id: String
-  dividendSelections(first: Int, after: String): DividendSelectionsConnection
-}
+  type DividendLeg {
+    id: String
+    dividendSelections(first: Int, after: String): DividendSelectionsConnection
+  }
 
-"A connection to a list of items."
-type DividendLegsConnection {
-  pageInfo: PageInfo!
-  nodes: [DividendLeg]
-}
+  "A connection to a list of items."
+  type DividendLegsConnection {
+    pageInfo: PageInfo!
+    nodes: [DividendLeg]
+  }
 
-type DividendLine {
-  dividend: Dividend
-  dividendLegs(first: Int, after: String): DividendLegsConnection
-}
+  type DividendLine {
+    dividend: Dividend
+    dividendLegs(first: Int, after: String): DividendLegsConnection
+  }
 
-"A connection to a list of items."
-type DividendsConnection {
-  pageInfo: PageInfo!
-  nodes: [DividendLine]
-}
+  "A connection to a list of items."
+  type DividendsConnection {
+    pageInfo: PageInfo!
+    nodes: [DividendLine]
+  }
 
-"Null until dividends have been declared."
-type BettingProductResult {
-  status: BettingProductResultStatus!
-  dividends(first: Int, after: String): DividendsConnection
-}
+  "Null until dividends have been declared."
+  type BettingProductResult {
+    status: BettingProductResultStatus!
+    dividends(first: Int, after: String): DividendsConnection
+  }
 
-type BettingProduct implements ProductType & Product {
-  betType: BetTypeWithRulesGraphQl
-  selling: BettingProductSelling
-  legs: LegsConnection
-  pool: BettingProductPool
-  result: BettingProductResult
-  country: Country
-  id: ID
-  name: String
-  type: ProductType
-}
+  type BettingProduct implements ProductType & Product {
+    betType: BetTypeWithRulesGraphQl
+    selling: BettingProductSelling
+    legs: LegsConnection
+    pool: BettingProductPool
+    result: BettingProductResult
+    country: Country
+    id: ID
+    name: String
+    type: ProductType
+  }
 
-"A connection to a list of items."
-type ProductsConnection {
-  pageInfo: PageInfo!
-  "A flattened list of the nodes."
-  nodes: [Product]
-}
+  "A connection to a list of items."
+  type ProductsConnection {
+    pageInfo: PageInfo!
+    "A flattened list of the nodes."
+    nodes: [Product]
+  }
 
-type Query {
-  events(since: DateTime, until: DateTime, first: Int, after: String): EventsConnection
-  event(id: String): Event
-  products(date: Date, first: Int, after: String): ProductsConnection
-  product(id: String): Product
-}
+  type Query {
+    events(since: DateTime, until: DateTime, first: Int, after: String): EventsConnection
+    event(id: String): Event
+    products(date: Date, first: Int, after: String): ProductsConnection
+    product(id: String): Product
+  }
 `;

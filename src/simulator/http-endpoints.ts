@@ -98,10 +98,14 @@ export async function handleHttp(req: IncomingMessage, res: ServerResponse, deps
     const schema = url.pathname === SUBSCRIPTIONS_PATH ? deps.subscriptions : url.pathname === GATEWAY_PATH ? deps.gateway : undefined;
     if (!schema) return reply(res, 404, { errors: [{ message: `No endpoint at ${url.pathname}.` }] });
     if (!deps.keys.accepts(req.headers.authorization)) {
-      return reply(res, 401, { errors: [{ message: 'The API key is missing or not valid.', extensions: { code: 'AUTH_NOT_AUTHENTICATED' } }] });
+      return reply(res, 401, {
+        errors: [{ message: 'The API key is missing or not valid.', extensions: { code: 'AUTH_NOT_AUTHENTICATED' } }],
+      });
     }
     if (req.method === 'GET' && url.searchParams.has('sdl')) {
-      return deps.introspection ? reply(res, 200, printSchema(schema)) : reply(res, 403, { errors: [{ message: 'Introspection is disabled.' }] });
+      return deps.introspection
+        ? reply(res, 200, printSchema(schema))
+        : reply(res, 403, { errors: [{ message: 'Introspection is disabled.' }] });
     }
     if (req.method !== 'POST') return reply(res, 405, { errors: [{ message: 'Use POST with a JSON body {query, variables}.' }] });
     const [status, body] = await runQuery(req, schema, deps.rules);

@@ -119,7 +119,10 @@ export class LegacyConnection {
       return this.close(LEGACY_CLOSE.normal, 'Connection refused');
     }
     if (!this.deps.keys.accepts(this.request.headers.authorization, initAuthorization(payload))) {
-      this.send({ type: 'connection_error', payload: { message: 'The API key is missing or not valid.', extensions: { code: 'AUTH_NOT_AUTHENTICATED' } } });
+      this.send({
+        type: 'connection_error',
+        payload: { message: 'The API key is missing or not valid.', extensions: { code: 'AUTH_NOT_AUTHENTICATED' } },
+      });
       return this.close(LEGACY_CLOSE.normal, 'Unauthorized');
     }
     this.initialised = true;

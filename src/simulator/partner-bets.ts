@@ -81,7 +81,9 @@ export function partnerBets(rng: Rng, races: readonly RacePlan[], w: BetWindow):
     add(answered, 'onBetAccepted', () => betMessage(bet, 'ACCEPTED'));
     if (outcome === 'cancelled') {
       const at = Math.min(w.to, answered + Math.round(rng.range(10, 120) * SEC));
-      add(Math.max(at, answered + SEC), 'onBetCancelled', () => betMessage(bet, 'CANCELLED', { reason: 'Cancelled at the partner\'s request' }));
+      add(Math.max(at, answered + SEC), 'onBetCancelled', () =>
+        betMessage(bet, 'CANCELLED', { reason: "Cancelled at the partner's request" }),
+      );
       continue;
     }
     const returned = bet.stake * unitReturn(product, races, picks);

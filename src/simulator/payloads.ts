@@ -48,7 +48,9 @@ export function linesChanged(product: ProductPlan, lines: readonly LineOdds[], s
   return {
     productId: product.id,
     lines: lines.map((l) => ({
-      legs: [{ legId: l.legId, lineSelections: l.selectionIds.map((selectionId, i) => ({ selectionId, finishingPosition: String(i + 1) })) }],
+      legs: [
+        { legId: l.legId, lineSelections: l.selectionIds.map((selectionId, i) => ({ selectionId, finishingPosition: String(i + 1) })) },
+      ],
       odds: [{ name: product.betType, decimal: l.decimal, status, type: 'POOL' }],
     })),
   };

@@ -38,7 +38,7 @@ export function* poolStream(plan: DayPlan, product: ProductPlan, rate: number): 
   const drift = race.runners.map(() => 0);
   let gross = 0;
   let n = 0;
-  for (let t = product.openAt + Math.round(rng.range(30, 60) * SEC); t < end; ) {
+  for (let t = product.openAt + Math.round(rng.range(30, 60) * SEC); t < end;) {
     const tau = (product.closeAt - t) / MIN;
     // Never falls, never reaches the final figure before the close.
     const target = product.finalGross * staked(tau, window);
@@ -48,7 +48,11 @@ export function* poolStream(plan: DayPlan, product: ProductPlan, rate: number): 
     yield { at, rootField: 'onPoolTotalChanged', payload: poolTotal(product, amount, false) };
     if (withLines && ++n % linesEvery === 0) {
       for (let i = 0; i < drift.length; i++) drift[i]! += 0.08 * rng.normal();
-      yield { at, rootField: 'onLinesChanged', payload: linesChanged(product, odds(product, race.runners, drift, availableRunners(race, at)), 'PROVISIONAL') };
+      yield {
+        at,
+        rootField: 'onLinesChanged',
+        payload: linesChanged(product, odds(product, race.runners, drift, availableRunners(race, at)), 'PROVISIONAL'),
+      };
     }
     t += Math.max(20, Math.round((gapSeconds(tau) * SEC * rng.range(0.6, 1.4)) / rate));
   }

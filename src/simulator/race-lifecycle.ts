@@ -53,7 +53,12 @@ export function raceResult(race: RacePlan, status: string): Payload {
   };
 }
 
-export function raceLifecycle(plan: DayPlan, race: RacePlan, placepot: ProductPlan | undefined, timeText: TimeText): Generator<TimedMessage> {
+export function raceLifecycle(
+  plan: DayPlan,
+  race: RacePlan,
+  placepot: ProductPlan | undefined,
+  timeText: TimeText,
+): Generator<TimedMessage> {
   const rng = Rng.for(plan.seed, plan.dayIndex, 'lifecycle', race.id);
   const s = new Script();
   const f = race.fate;
@@ -133,8 +138,13 @@ export function placepotLifecycle(plan: DayPlan, meeting: MeetingPlan): Generato
   const lastLeg = legRaces.reduce((a, b) => (b.fate.finalAt > a.fate.finalAt ? b : a));
   settleProduct(s, rng, pp, plan.races, lastLeg.fate.provisionalAt);
   s.pending.push(
-    ...partnerBets(rng, plan.races, { products: [pp], weights: [1], from: pp.openAt + MIN, to: pp.closeAt - 30 * SEC, count: rng.int(1, 3) }),
+    ...partnerBets(rng, plan.races, {
+      products: [pp],
+      weights: [1],
+      from: pp.openAt + MIN,
+      to: pp.closeAt - 30 * SEC,
+      count: rng.int(1, 3),
+    }),
   );
   return inTimeOrder(s.pending);
 }
-

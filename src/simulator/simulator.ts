@@ -118,7 +118,10 @@ export interface SimulatorFaults {
    * to nobody. Resolves with the deliveries made, which is 0 unless a socket
    * outlived the wait. src/simulator/gap-changes.ts builds a realistic set of changes.
    */
-  changeWhileDisconnected(changes: readonly { rootField: string; payload: Record<string, unknown> }[], opts?: { holdMs?: number }): Promise<number>;
+  changeWhileDisconnected(
+    changes: readonly { rootField: string; payload: Record<string, unknown> }[],
+    opts?: { holdMs?: number },
+  ): Promise<number>;
   /** Sends `bytes` as one text frame to every open socket, valid UTF-8 or not. */
   sendBytes(bytes: Buffer): void;
   /** Refuses documents deeper than `depth` (the root field is 1), as HotChocolate's depth limit does; null clears. */
@@ -179,7 +182,9 @@ export class SimulatorError extends Error {
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  );
 }
 
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
@@ -248,8 +253,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const transport = new TransportServer(deps);
 
   const wssFor = (protocol: WireProtocol) =>
-    new WebSocketServer({ noServer: true, maxPayload: MAX_INBOUND_BYTES, handleProtocols: (offered) => (offered.has(protocol) ? protocol : false) });
-  const wss: Record<WireProtocol, WebSocketServer> = { 'graphql-ws': wssFor('graphql-ws'), 'graphql-transport-ws': wssFor('graphql-transport-ws') };
+    new WebSocketServer({
+      noServer: true,
+      maxPayload: MAX_INBOUND_BYTES,
+      handleProtocols: (offered) => (offered.has(protocol) ? protocol : false),
+    });
+  const wss: Record<WireProtocol, WebSocketServer> = {
+    'graphql-ws': wssFor('graphql-ws'),
+    'graphql-transport-ws': wssFor('graphql-transport-ws'),
+  };
 
   const onSocket = (ws: WebSocket, request: IncomingMessage, protocol: WireProtocol) => {
     const sock = new SimSocket(ws, protocol, counters);

@@ -56,7 +56,10 @@ export class StreamAccess {
     private readonly log: Logger,
   ) {
     this.secret = cfg.secret === undefined ? undefined : new TextEncoder().encode(cfg.secret);
-    this.getKey = cfg.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(cfg.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
+    this.getKey =
+      cfg.jwksUrl === undefined
+        ? undefined
+        : createRemoteJWKSet(new URL(cfg.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
     this.refusals = new Counter({
       name: 'sse_access_refused_total',
       help: 'Requests to /events, /snapshot or /names refused for want of a valid token, by reason',
@@ -123,7 +126,10 @@ export class StreamAccess {
   private async verify(req: IncomingMessage, query: Record<string, unknown>): Promise<Grant> {
     const token = this.tokenOf(req, query);
     if (!token) {
-      const where = this.cfg.mode === 'iap' ? `the ${this.cfg.iapHeader} header (is the identity-aware proxy in front?)` : `an Authorization: Bearer header, the ${this.cfg.cookieName} cookie or the ${this.cfg.queryParam} query parameter`;
+      const where =
+        this.cfg.mode === 'iap'
+          ? `the ${this.cfg.iapHeader} header (is the identity-aware proxy in front?)`
+          : `an Authorization: Bearer header, the ${this.cfg.cookieName} cookie or the ${this.cfg.queryParam} query parameter`;
       return this.refuse(401, 'missing', `a token is required in ${where}`);
     }
     if (token.length > MAX_TOKEN_LENGTH) return this.refuse(401, 'invalid', 'token too long');
@@ -220,7 +226,10 @@ function cookie(header: string | undefined, name: string): string | undefined {
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    const raw = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    const raw = part
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
     try {
       return decodeURIComponent(raw);
     } catch {

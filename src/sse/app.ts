@@ -97,7 +97,10 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/health', (_req: Request, res: Response) => {
     const h = deps.health();
-    res.set(NO_STORE_HEADERS).status(h.ok ? 200 : 503).json({ status: h.ok ? 'ok' : 'unavailable', ...h.detail });
+    res
+      .set(NO_STORE_HEADERS)
+      .status(h.ok ? 200 : 503)
+      .json({ status: h.ok ? 'ok' : 'unavailable', ...h.detail });
   });
 
   app.get('/status', (_req: Request, res: Response) => {

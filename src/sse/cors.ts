@@ -8,7 +8,11 @@ export function corsHeaders(origins: readonly string[], origin: string | undefin
   if (!origin || origins.length === 0) return {};
   if (origins.includes('*')) return { 'Access-Control-Allow-Origin': '*' };
   if (origins.includes(origin)) {
-    return { 'Access-Control-Allow-Origin': origin, Vary: 'Origin', ...(credentials ? { 'Access-Control-Allow-Credentials': 'true' } : {}) };
+    return {
+      'Access-Control-Allow-Origin': origin,
+      Vary: 'Origin',
+      ...(credentials ? { 'Access-Control-Allow-Credentials': 'true' } : {}),
+    };
   }
   return {};
 }

@@ -58,12 +58,7 @@ export function parseFilter(query: Record<string, QueryValue>): StreamFilter {
   return { types, productIds: values('productId', query.productId), eventIds: values('eventId', query.eventId) };
 }
 
-export function matches(
-  f: StreamFilter,
-  type: string,
-  productId: string | undefined,
-  eventId: string | undefined,
-): boolean {
+export function matches(f: StreamFilter, type: string, productId: string | undefined, eventId: string | undefined): boolean {
   if (f.types && !f.types.has(type)) return false;
   if (!f.productIds && !f.eventIds) return true;
   return (

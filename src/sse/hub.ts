@@ -107,7 +107,9 @@ export class Hub {
 
   constructor(private readonly opts: HubOptions) {
     this.heartbeatMs = opts.heartbeatMs;
-    this.reorder = new ReorderWindow(opts.reorderWindowMs ?? 0, opts.reorderMaxHeld ?? 10_000, (x, late) => this.deliver(x.e, x.item, late));
+    this.reorder = new ReorderWindow(opts.reorderWindowMs ?? 0, opts.reorderMaxHeld ?? 10_000, (x, late) =>
+      this.deliver(x.e, x.item, late),
+    );
     this.openingFrame = openingFrame(opts.retryMs);
     this.timers.push(setInterval(() => this.heartbeat(), this.heartbeatMs));
     if (opts.maxConnectionMs > 0) this.timers.push(setInterval(() => this.expireLifetimes(), LIFETIME_CHECK_MS));
@@ -230,11 +232,8 @@ export class Hub {
     res.writeHead(200, { ...SSE_HEADERS, ...extraHeaders });
     res.flushHeaders();
     req.socket.setNoDelay(true);
-    const deadline =
-      this.opts.maxConnectionMs > 0 ? Date.now() + Math.round(this.opts.maxConnectionMs * (0.8 + 0.2 * Math.random())) : 0;
-    const client = new SseClient(this.nextClientId++, res, filter, this.opts.clientLimits, deadline, (c, reason) =>
-      this.onEnd(c, reason),
-    );
+    const deadline = this.opts.maxConnectionMs > 0 ? Date.now() + Math.round(this.opts.maxConnectionMs * (0.8 + 0.2 * Math.random())) : 0;
+    const client = new SseClient(this.nextClientId++, res, filter, this.opts.clientLimits, deadline, (c, reason) => this.onEnd(c, reason));
     this.clients.add(client);
     this.counts.connectionsOpened++;
     this.counts.peakConnections = Math.max(this.counts.peakConnections, this.clients.size);

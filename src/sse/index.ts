@@ -127,7 +127,10 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     hub,
     metrics,
     log,
-    extraRegistries: () => [access.metricsRegistry, ...(isReportingSource(source) && source.metricsRegistry ? [source.metricsRegistry] : [])],
+    extraRegistries: () => [
+      access.metricsRegistry,
+      ...(isReportingSource(source) && source.metricsRegistry ? [source.metricsRegistry] : []),
+    ],
     names,
     corsOrigins: config.corsOrigins,
     access,

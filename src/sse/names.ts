@@ -48,7 +48,12 @@ export type NamesStatus =
 export { MAX_CARD_COMPETITORS, MAX_CARD_EVENTS, MAX_CARD_PRODUCTS, MAX_CARD_SELECTIONS } from './day-card.js';
 
 /** What /names answers when the service has no source of names. */
-export const NO_NAMES: Readonly<NamesJson> = Object.freeze({ version: 0, fetchedAt: null, error: 'names are not configured', ...EMPTY_CARD_NAMES });
+export const NO_NAMES: Readonly<NamesJson> = Object.freeze({
+  version: 0,
+  fetchedAt: null,
+  error: 'names are not configured',
+  ...EMPTY_CARD_NAMES,
+});
 
 /**
  * Names for the ids the feed carries: venue, race time, product and runner

@@ -110,7 +110,12 @@ export class SnapshotState {
   apply(e: Envelope, now = Date.now()): void {
     if (e.test) return;
     this.sweep(now);
-    const aspect: Aspect = { id: e.id, receivedAt: e.receivedAt, payload: e.payload, ...(e.delivery === 'reconciled' ? { reconciled: true as const } : {}) };
+    const aspect: Aspect = {
+      id: e.id,
+      receivedAt: e.receivedAt,
+      payload: e.payload,
+      ...(e.delivery === 'reconciled' ? { reconciled: true as const } : {}),
+    };
     const productId = e.keys.productId;
     const eventId = e.keys.eventId;
     if (productId !== undefined) {

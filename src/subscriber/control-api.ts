@@ -15,11 +15,21 @@ export interface ControlActions {
 /** The endpoints, for GET / and for the docs: one list, so the index cannot fall behind. */
 export const CONTROL_ENDPOINTS = [
   { method: 'GET', path: '/health', auth: false, what: 'liveness: 200 while the process serves, connected to Tote or not' },
-  { method: 'GET', path: '/ready', auth: false, what: 'readiness: 200 when serving inside the window (or correctly idle outside it), else 503 with the reasons' },
+  {
+    method: 'GET',
+    path: '/ready',
+    auth: false,
+    what: 'readiness: 200 when serving inside the window (or correctly idle outside it), else 503 with the reasons',
+  },
   { method: 'GET', path: '/status', auth: false, what: 'connection, subscriptions, per-type counters, bus, history, day card (JSON)' },
   { method: 'GET', path: '/metrics', auth: false, what: 'the same figures as /status in Prometheus text format' },
   { method: 'POST', path: '/start', auth: true, what: 'connect to Tote and subscribe (idempotent)' },
-  { method: 'POST', path: '/stop', auth: true, what: 'close the Tote socket and flush the bus and history; 503 if work is still pending after the grace' },
+  {
+    method: 'POST',
+    path: '/stop',
+    auth: true,
+    what: 'close the Tote socket and flush the bus and history; 503 if work is still pending after the grace',
+  },
   { method: 'POST', path: '/test-pubsub', auth: true, what: 'publish a test message to every topic' },
 ] as const;
 
@@ -38,7 +48,10 @@ export function createControlApp(o: { actions: ControlActions; log: Logger; cont
   app.get('/', (_req, res) => {
     res.json({
       service: 'subscriber',
-      endpoints: CONTROL_ENDPOINTS.map((e) => ({ ...e, auth: e.auth && o.controlToken ? 'bearer token' : e.auth ? 'none configured' : 'none' })),
+      endpoints: CONTROL_ENDPOINTS.map((e) => ({
+        ...e,
+        auth: e.auth && o.controlToken ? 'bearer token' : e.auth ? 'none configured' : 'none',
+      })),
     });
   });
   app.get('/health', (_req, res) => {

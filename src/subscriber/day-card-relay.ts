@@ -130,7 +130,12 @@ export class DayCardRelay {
       const digest = createHash('sha256').update(JSON.stringify(card)).digest('hex');
       const level = digest === this.lastDigest ? 'debug' : 'info';
       this.lastDigest = digest;
-      this.o.log[level]('day card published', { events: card.events.length, products: card.products.length, truncated: card.truncated, changed: level === 'info' });
+      this.o.log[level]('day card published', {
+        events: card.events.length,
+        products: card.products.length,
+        truncated: card.truncated,
+        changed: level === 'info',
+      });
     } catch (err) {
       this.s.failures++;
       this.s.lastError = redact((err as Error).message);

@@ -154,7 +154,10 @@ export class Ingest {
     const c = this.counter(entry.messageType);
     if (!keys.ok) {
       c.received++;
-      this.deadLetter(makeDeadLetter('missing-keys', `reconciled: missing ${keys.missing.join(', ')}`, JSON.stringify(payload), origin, entry), c);
+      this.deadLetter(
+        makeDeadLetter('missing-keys', `reconciled: missing ${keys.missing.join(', ')}`, JSON.stringify(payload), origin, entry),
+        c,
+      );
       return;
     }
     const envelope = makeEnvelope(entry, payload, keys.keys, origin, new Date(), false, 'reconciled');
@@ -218,8 +221,18 @@ export class Ingest {
       },
       (err: Error) => {
         c.inFlight--;
-        this.opts.log.error('publish failed; dead-lettering the envelope', { envelopeId: envelope.id, type: envelope.type, error: err.message });
-        const dl = makeDeadLetter('publish-failed', err.message, envelopeText(envelope), this.originOf(envelope), entryForMessageType(envelope.type));
+        this.opts.log.error('publish failed; dead-lettering the envelope', {
+          envelopeId: envelope.id,
+          type: envelope.type,
+          error: err.message,
+        });
+        const dl = makeDeadLetter(
+          'publish-failed',
+          err.message,
+          envelopeText(envelope),
+          this.originOf(envelope),
+          entryForMessageType(envelope.type),
+        );
         this.deadLetter(dl, c, envelope);
       },
     );
@@ -280,11 +293,18 @@ export class Ingest {
     const under = pending <= this.maxInFlight / 2 && this.bytesPending <= this.maxInFlightBytes / 2;
     if (!this.paused && over) {
       this.paused = true;
-      this.opts.log.warn('downstream is slow; pausing the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending, bytesPending: this.bytesPending });
+      this.opts.log.warn('downstream is slow; pausing the Tote socket', {
+        publishPending: this.publishPending,
+        historyPending: this.historyPending,
+        bytesPending: this.bytesPending,
+      });
       this.opts.onPressure?.(true);
     } else if (this.paused && under) {
       this.paused = false;
-      this.opts.log.info('downstream caught up; resuming the Tote socket', { publishPending: this.publishPending, historyPending: this.historyPending });
+      this.opts.log.info('downstream caught up; resuming the Tote socket', {
+        publishPending: this.publishPending,
+        historyPending: this.historyPending,
+      });
       this.opts.onPressure?.(false);
     }
   }

@@ -17,11 +17,14 @@ import { onShutdown } from '../process/shutdown.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   setLogLevel(config.log.level);
-  if (!config.tote.subscriptionsUrl) throw new ConfigError(['TOTE_SUBSCRIPTIONS_URL is required for the standalone subscriber (npm start runs the simulator)']);
+  if (!config.tote.subscriptionsUrl)
+    throw new ConfigError(['TOTE_SUBSCRIPTIONS_URL is required for the standalone subscriber (npm start runs the simulator)']);
   await preflight(config, { bus: true, history: true });
   const publisher =
     config.bus.kind === 'pubsub'
-      ? new PubSubPublisher(config.bus, log, { outbox: createOutbox(config.bus.outbox, config.subscriber.instanceId, config.subscriber.storageEndpoint) })
+      ? new PubSubPublisher(config.bus, log, {
+          outbox: createOutbox(config.bus.outbox, config.subscriber.instanceId, config.subscriber.storageEndpoint),
+        })
       : new MemoryBus(config.bus.memoryDeadLettersKept);
   if (config.bus.kind === 'memory') log.warn('BUS=memory: envelopes stay in this process (set BUS=pubsub in the cloud)');
   const history = createHistorySink(config.history);

@@ -18,7 +18,8 @@ export function createSubscriberMetrics(
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Gauges named like counters: promtool rejects the names, and the figures add little to a handle count.
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+    registry.removeSingleMetric(name);
   // One status read per scrape: every metric below is computed from this copy.
   let current: SubscriberStatus | null = null;
   const s = () => (current ??= read());
@@ -49,14 +50,20 @@ export function createSubscriberMetrics(
     Object.entries(s().types).map(([type, c]) => ({ labels: { type }, value: c[f] }));
   const seconds = (iso: string | null | undefined) => (iso ? Date.parse(iso) / 1000 : null);
 
-  gauge('tote_ready', '1 when /ready answers 200 (serving, or correctly idle outside the window)', [], () => [{ value: s().readiness.ready ? 1 : 0 }]);
-  gauge('tote_connected', '1 while the Tote connection is acknowledged and running', [], () => [{ value: s().state === 'running' ? 1 : 0 }]);
+  gauge('tote_ready', '1 when /ready answers 200 (serving, or correctly idle outside the window)', [], () => [
+    { value: s().readiness.ready ? 1 : 0 },
+  ]);
+  gauge('tote_connected', '1 while the Tote connection is acknowledged and running', [], () => [
+    { value: s().state === 'running' ? 1 : 0 },
+  ]);
   gauge('tote_client_state', 'The Tote client state (1 for the current one)', ['state'], () =>
     ['stopped', 'connecting', 'running', 'backoff'].map((state) => ({ labels: { state }, value: s().state === state ? 1 : 0 })),
   );
   gauge('tote_in_window', '1 inside the daily window', [], () => [{ value: s().window.inWindow ? 1 : 0 }]);
   gauge('tote_paused', '1 while the Tote socket is paused by backpressure', [], () => [{ value: s().paused ? 1 : 0 }]);
-  gauge('tote_connected_since_timestamp_seconds', 'When the current Tote connection was acknowledged', [], () => one(seconds(s().connectedSince)));
+  gauge('tote_connected_since_timestamp_seconds', 'When the current Tote connection was acknowledged', [], () =>
+    one(seconds(s().connectedSince)),
+  );
   gauge('tote_operations', 'Tote subscriptions by state', ['state'], () => {
     const n: Record<string, number> = { pending: 0, active: 0, failed: 0, completed: 0 };
     for (const op of Object.values(s().operations)) n[op.state] = (n[op.state] ?? 0) + 1;
@@ -66,30 +73,46 @@ export function createSubscriberMetrics(
     Object.entries(s().operations).map(([operation, op]) => ({ labels: { operation }, value: op.failures })),
   );
   counter('tote_reconnects_total', 'Tote sockets replaced since start', [], () => [{ value: s().reconnects }]);
-  counter('tote_frames_received_total', 'WebSocket frames received from Tote, keep-alives included', [], () => [{ value: s().framesReceived }]);
+  counter('tote_frames_received_total', 'WebSocket frames received from Tote, keep-alives included', [], () => [
+    { value: s().framesReceived },
+  ]);
   counter('tote_keepalives_received_total', 'Keep-alive frames received from Tote', [], () => [{ value: s().keepAlives }]);
   counter('tote_messages_received_total', 'Tote messages received, by message type', ['type'], byType('received'));
   counter('tote_messages_published_total', 'Envelopes published to the bus, by message type', ['type'], byType('published'));
   counter('tote_messages_dead_lettered_total', 'Messages dead-lettered, by message type', ['type'], byType('deadLettered'));
-  gauge('tote_messages_in_flight', 'Envelopes handed to the bus or history and not yet settled, by message type', ['type'], byType('inFlight'));
+  gauge(
+    'tote_messages_in_flight',
+    'Envelopes handed to the bus or history and not yet settled, by message type',
+    ['type'],
+    byType('inFlight'),
+  );
   gauge('tote_last_message_timestamp_seconds', 'When the last message of each type arrived', ['type'], () =>
     Object.entries(s().types).flatMap(([type, c]) => one(seconds(c.lastMessageAt)).map((x) => ({ ...x, labels: { type } }))),
   );
   counter('tote_dead_letters_total', 'Dead letters, by reason', ['reason'], () =>
     Object.entries(s().deadLetterReasons).map(([reason, value]) => ({ labels: { reason }, value })),
   );
-  counter('tote_dead_letters_not_published_total', 'Dead letters the bus refused as well (logged, counted, not on the dead-letter topic)', [], () => [
-    { value: s().deadLettersNotPublished },
-  ]);
+  counter(
+    'tote_dead_letters_not_published_total',
+    'Dead letters the bus refused as well (logged, counted, not on the dead-letter topic)',
+    [],
+    () => [{ value: s().deadLettersNotPublished }],
+  );
   gauge('tote_publish_backlog', 'Envelopes handed to the bus and not yet confirmed', [], () => [{ value: s().publish.backlog }]);
-  gauge('tote_bus_backlog', "Messages inside the bus client's flow control (outstanding and waiting)", [], () => [{ value: s().publish.busBacklog }]);
+  gauge('tote_bus_backlog', "Messages inside the bus client's flow control (outstanding and waiting)", [], () => [
+    { value: s().publish.busBacklog },
+  ]);
   gauge('tote_bus_healthy', '1 while the bus takes messages (0 after a failed publish until the next success)', [], () =>
     one(s().publish.health === null ? null : s().publish.health!.ok ? 1 : 0),
   );
   gauge('tote_history_backlog', 'Rows waiting to be stored in history', [], () => [{ value: s().history.backlog }]);
   counter('tote_history_rows_stored_total', 'Rows stored in history', [], () => [{ value: s().history.stored }]);
-  counter('tote_history_rows_spilled_total', 'Rows spilled for replay because history could not take them', [], () => [{ value: s().history.spilled }]);
-  counter('tote_history_rows_dead_lettered_total', 'Rows the history store refused as invalid', [], () => [{ value: s().history.deadLettered }]);
+  counter('tote_history_rows_spilled_total', 'Rows spilled for replay because history could not take them', [], () => [
+    { value: s().history.spilled },
+  ]);
+  counter('tote_history_rows_dead_lettered_total', 'Rows the history store refused as invalid', [], () => [
+    { value: s().history.deadLettered },
+  ]);
   gauge('tote_history_last_write_timestamp_seconds', 'When history last stored a batch', [], () => one(seconds(s().history.lastWriteAt)));
   counter('tote_day_card_fetches_total', 'Day-card fetches from the query API', [], () => one(s().dayCard?.fetches));
   counter('tote_day_card_fetch_failures_total', 'Day-card fetches that failed', [], () => one(s().dayCard?.failures));
@@ -109,12 +132,21 @@ export function createSubscriberMetrics(
       { labels: { outcome: 'ok' }, value: Math.max(0, r.runs - r.failures - (r.state === 'running' ? 1 : 0)) },
     ];
   });
-  counter('tote_reconciliation_corrections_total', 'Envelopes emitted by reconciliations because Tote had moved on while no socket was open, by message type', ['type'], () =>
-    Object.entries(rec()?.correctionsByType ?? {}).map(([type, value]) => ({ labels: { type }, value })),
+  counter(
+    'tote_reconciliation_corrections_total',
+    'Envelopes emitted by reconciliations because Tote had moved on while no socket was open, by message type',
+    ['type'],
+    () => Object.entries(rec()?.correctionsByType ?? {}).map(([type, value]) => ({ labels: { type }, value })),
   );
-  gauge('tote_reconciliation_last_success_timestamp_seconds', 'When the last reconciliation succeeded', [], () => one(seconds(rec()?.lastSuccessAt)));
-  gauge('tote_reconciliation_entities_checked', 'Products and events the last reconciliation read', [], () => one(rec()?.lastRun?.entitiesChecked));
-  gauge('tote_reconciliation_consecutive_failures', 'Reconciliations failed in a row (0 after a success)', [], () => one(rec()?.consecutiveFailures));
+  gauge('tote_reconciliation_last_success_timestamp_seconds', 'When the last reconciliation succeeded', [], () =>
+    one(seconds(rec()?.lastSuccessAt)),
+  );
+  gauge('tote_reconciliation_entities_checked', 'Products and events the last reconciliation read', [], () =>
+    one(rec()?.lastRun?.entitiesChecked),
+  );
+  gauge('tote_reconciliation_consecutive_failures', 'Reconciliations failed in a row (0 after a success)', [], () =>
+    one(rec()?.consecutiveFailures),
+  );
 
   // Publish latency as a histogram of every publish since start, in seconds.
   registry.registerMetric({

@@ -20,18 +20,35 @@ export interface Readiness {
  * takes messages; outside it, that the client is stopped (a manual /start
  * outside the window is serving, and judged like inside).
  */
-export function readiness(input: { client: ClientStatus; inWindow: boolean; bus: BusHealth | null; lease?: { state: string; holder?: string | null } }): Readiness {
+export function readiness(input: {
+  client: ClientStatus;
+  inWindow: boolean;
+  bus: BusHealth | null;
+  lease?: { state: string; holder?: string | null };
+}): Readiness {
   const { client, inWindow, bus, lease } = input;
   // During a deploy the new instance waits for the old one's lease: correctly not connected.
   if (client.state === 'stopped' && lease?.state === 'standby') {
-    return { ready: true, state: 'standby', reasons: [`another instance (${lease.holder ?? 'unknown'}) holds the Tote lease; this one takes over when it is released or expires`] };
+    return {
+      ready: true,
+      state: 'standby',
+      reasons: [`another instance (${lease.holder ?? 'unknown'}) holds the Tote lease; this one takes over when it is released or expires`],
+    };
   }
   if (client.state === 'stopped' && lease?.state === 'fenced') {
-    return { ready: false, state: 'not-ready', reasons: ['the Tote lease could not be renewed in time, so this instance stopped consuming (fenced) until it holds the lease again'] };
+    return {
+      ready: false,
+      state: 'not-ready',
+      reasons: ['the Tote lease could not be renewed in time, so this instance stopped consuming (fenced) until it holds the lease again'],
+    };
   }
   if (client.state === 'stopped') {
     return inWindow
-      ? { ready: false, state: 'not-ready', reasons: ['the Tote client is stopped inside the daily window (POST /start, or wait for the window check)'] }
+      ? {
+          ready: false,
+          state: 'not-ready',
+          reasons: ['the Tote client is stopped inside the daily window (POST /start, or wait for the window check)'],
+        }
       : { ready: true, state: 'idle', reasons: ['outside the daily window: correctly idle'] };
   }
   const reasons: string[] = [];
@@ -40,7 +57,9 @@ export function readiness(input: { client: ClientStatus; inWindow: boolean; bus:
   } else {
     const notStreaming = Object.entries(client.operations).filter(([, op]) => op.state !== 'active');
     if (notStreaming.length) {
-      reasons.push(`${notStreaming.length} of ${Object.keys(client.operations).length} subscriptions are not streaming: ${notStreaming.map(([root, op]) => `${root} ${op.state}`).join(', ')}`);
+      reasons.push(
+        `${notStreaming.length} of ${Object.keys(client.operations).length} subscriptions are not streaming: ${notStreaming.map(([root, op]) => `${root} ${op.state}`).join(', ')}`,
+      );
     }
   }
   if (bus && !bus.ok) reasons.push(`the bus is not taking messages${bus.detail ? `: ${bus.detail}` : ''}`);

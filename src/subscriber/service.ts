@@ -93,7 +93,9 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
           // The card goes to the SSE side and into history (names beside the ids for analysts).
           publisher: {
             publishDayCard: async (card) => {
-              const kept = o.history.writeDayCard?.(card).catch((err: Error) => log.warn('day card not kept in history', { error: err.message }));
+              const kept = o.history
+                .writeDayCard?.(card)
+                .catch((err: Error) => log.warn('day card not kept in history', { error: err.message }));
               await publisher.publishDayCard(card);
               await kept;
             },
@@ -194,7 +196,14 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       types: s.types,
       deadLetterReasons: s.deadLetterReasons,
       deadLettersNotPublished: s.deadLettersNotPublished,
-      publish: { bus: o.publisher.name, backlog: s.publishBacklog, busBacklog: o.publisher.backlog(), health: bus, latency: lat, delivery: o.publisher.deliveryStatus?.() ?? null },
+      publish: {
+        bus: o.publisher.name,
+        backlog: s.publishBacklog,
+        busBacklog: o.publisher.backlog(),
+        health: bus,
+        latency: lat,
+        delivery: o.publisher.deliveryStatus?.() ?? null,
+      },
       history: h,
       dayCard: relay?.status() ?? null,
       reconciliation: reconciler?.status() ?? { enabled: false },
@@ -215,7 +224,11 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       // After the flush, so the next holder's messages for a product cannot overtake this one's backlog.
       await connection.release();
       if (!flushed) {
-        log.error('stopped with work still pending', { ...ingest.stats().totals, publishBacklog: ingest.stats().publishBacklog, historyBacklog: o.history.status().backlog });
+        log.error('stopped with work still pending', {
+          ...ingest.stats().totals,
+          publishBacklog: ingest.stats().publishBacklog,
+          historyBacklog: o.history.status().backlog,
+        });
       }
       return flushed;
     })().finally(() => {
@@ -285,8 +298,7 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       });
       lastCounts.set(type, { received: c.received, published: c.published, deadLettered: c.deadLettered });
     }
-    const pick = (f: 'received' | 'published' | 'deadLettered') =>
-      Object.fromEntries(Object.entries(s.types).map(([t, c]) => [t, c[f]]));
+    const pick = (f: 'received' | 'published' | 'deadLettered') => Object.fromEntries(Object.entries(s.types).map(([t, c]) => [t, c[f]]));
     log.info('subscriber stats', {
       state: client.status().state,
       received: pick('received'),

@@ -123,7 +123,9 @@ export class ToteClient {
     this.connectedSince = null;
     if (!conn) return;
     const dialect = conn.dialect;
-    const farewell = dialect ? [...ids.map((id) => dialect.unsubscribe(id)), ...[dialect.terminate()].filter((t): t is string => t !== null)] : [];
+    const farewell = dialect
+      ? [...ids.map((id) => dialect.unsubscribe(id)), ...[dialect.terminate()].filter((t): t is string => t !== null)]
+      : [];
     // Frames Tote sent before it saw our stop are still ours to account for.
     await conn.close(farewell, 1000, 'subscriber stopping');
     this.ops.forget(conn);

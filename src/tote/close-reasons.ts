@@ -51,8 +51,10 @@ export type SocketEnd =
   | { readonly kind: 'fault' };
 
 /** extensions.code values that servers use for a refused credential (HotChocolate, Apollo, and common gateways). */
-const AUTH_CODES = /^(AUTH_NOT_AUTHENTICATED|AUTH_NOT_AUTHORIZED|AUTH_NOT_ALLOWED|UNAUTHENTICATED|UNAUTHORIZED|FORBIDDEN|ACCESS_DENIED|INVALID_API_KEY)$/i;
-const AUTH_WORDS = /\b(api[ -]?key|unauthori[sz]ed|unauthenticated|not authenticated|not authori[sz]ed|forbidden|access denied|credentials?)\b/i;
+const AUTH_CODES =
+  /^(AUTH_NOT_AUTHENTICATED|AUTH_NOT_AUTHORIZED|AUTH_NOT_ALLOWED|UNAUTHENTICATED|UNAUTHORIZED|FORBIDDEN|ACCESS_DENIED|INVALID_API_KEY)$/i;
+const AUTH_WORDS =
+  /\b(api[ -]?key|unauthori[sz]ed|unauthenticated|not authenticated|not authori[sz]ed|forbidden|access denied|credentials?)\b/i;
 
 /** True when a connection_error payload says the key was refused, by its code or, failing that, its words. */
 export function isAuthFailure(payload: unknown): boolean {

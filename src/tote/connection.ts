@@ -288,11 +288,14 @@ export class ToteConnection {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
     // A connection that stays up a while proves the path healthy even on a quiet feed.
-    this.stableTimer = setTimeout(() => {
-      if (this.phase !== 'acked' || this.proven) return;
-      this.proven = true;
-      this.events.onProven(this);
-    }, Math.min(30_000, this.o.livenessTimeoutMs));
+    this.stableTimer = setTimeout(
+      () => {
+        if (this.phase !== 'acked' || this.proven) return;
+        this.proven = true;
+        this.events.onProven(this);
+      },
+      Math.min(30_000, this.o.livenessTimeoutMs),
+    );
     if (!this.paused) this.armLiveness();
     const ping = this.dialectInUse!.ping();
     if (ping) {
@@ -330,14 +333,18 @@ export class ToteConnection {
     this.lastFrameAt = Date.now();
     const timeout = this.o.livenessTimeoutMs;
     const silent = () => Date.now() - this.lastFrameAt >= timeout;
-    this.livenessTimer = setInterval(() => {
-      if (!silent()) return;
-      // Timers run before pending socket reads: after the event loop was held up (a GC pause, a
-      // starved CPU) frames may be waiting unread. Judge again once they have been read.
-      setImmediate(() => {
-        if (this.livenessTimer && silent()) this.replace('retry', `no frame from Tote for ${timeout} ms; replacing the socket`, 'liveness timeout');
-      });
-    }, Math.max(50, Math.floor(timeout / 5)));
+    this.livenessTimer = setInterval(
+      () => {
+        if (!silent()) return;
+        // Timers run before pending socket reads: after the event loop was held up (a GC pause, a
+        // starved CPU) frames may be waiting unread. Judge again once they have been read.
+        setImmediate(() => {
+          if (this.livenessTimer && silent())
+            this.replace('retry', `no frame from Tote for ${timeout} ms; replacing the socket`, 'liveness timeout');
+        });
+      },
+      Math.max(50, Math.floor(timeout / 5)),
+    );
   }
 
   private clearLiveness(): void {

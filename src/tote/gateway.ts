@@ -91,7 +91,14 @@ export const DAY_CARD_EVENTS_QUERY = `query DayCardEvents($since: DateTime, $unt
   }
 }`;
 
-const DEFAULTS = { timeoutMs: 10_000, pageSize: 250, maxPages: 20, maxCompetitorsPerEvent: 64, maxSelectionsPerProduct: 512, minRequestGapMs: 0 };
+const DEFAULTS = {
+  timeoutMs: 10_000,
+  pageSize: 250,
+  maxPages: 20,
+  maxCompetitorsPerEvent: 64,
+  maxSelectionsPerProduct: 512,
+  minRequestGapMs: 0,
+};
 /**
  * The events window reaches this far past the products' first and last start:
  * Tote does not say whether `until` is inclusive, and a start time can move
@@ -191,7 +198,10 @@ async function post(url: string, apiKey: string, query: string, variables: Recor
   } catch (err) {
     if (timeout.aborted) throw fail(`no answer within ${o.timeoutMs} ms`, 'timeout');
     if (o.signal?.aborted) throw fail('aborted', 'aborted');
-    throw fail(`request failed: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`, 'network');
+    throw fail(
+      `request failed: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`,
+      'network',
+    );
   }
   if (res.status === 401 || res.status === 403) throw fail(`HTTP ${res.status}: the API key was refused`, 'auth', res.status);
   let body: { data?: Record<string, unknown> | null; errors?: { message?: unknown }[] };
@@ -203,7 +213,8 @@ async function post(url: string, apiKey: string, query: string, variables: Recor
   const message = body?.errors?.[0]?.message;
   const firstError = message === undefined ? undefined : scrub(String(message).slice(0, 300), apiKey);
   if (!res.ok) throw fail(`HTTP ${res.status}${firstError ? `: ${firstError}` : ''}`, 'http', res.status);
-  if (!body?.data) throw fail(firstError ? `GraphQL error: ${firstError}` : 'response without data', firstError ? 'graphql' : 'bad-response', res.status);
+  if (!body?.data)
+    throw fail(firstError ? `GraphQL error: ${firstError}` : 'response without data', firstError ? 'graphql' : 'bad-response', res.status);
   return { data: body.data, firstError };
 }
 
@@ -253,7 +264,9 @@ const legsOf = (p: ProductNode): LegNode[] => (p.type?.legs?.nodes ?? []).filter
 
 function selectionsOf(p: ProductNode): DayCardSelection[] {
   return legsOf(p).flatMap((l) =>
-    (l.selections?.nodes ?? []).flatMap((s) => (s && isId(s.id) && isId(s.competitor?.id) ? [{ id: s.id, competitorId: s.competitor.id }] : [])),
+    (l.selections?.nodes ?? []).flatMap((s) =>
+      s && isId(s.id) && isId(s.competitor?.id) ? [{ id: s.id, competitorId: s.competitor.id }] : [],
+    ),
   );
 }
 
@@ -410,7 +423,10 @@ interface NestedPage<N> {
 
 export interface DividendLineNode {
   dividend: { name: string | null; type: string | null; status: string | null; amount: MoneyNode | null } | null;
-  dividendLegs: NestedPage<{ id: string | null; dividendSelections: NestedPage<{ id: string | null; finishingPosition: string | null }> | null }> | null;
+  dividendLegs: NestedPage<{
+    id: string | null;
+    dividendSelections: NestedPage<{ id: string | null; finishingPosition: string | null }> | null;
+  }> | null;
 }
 
 /** A product as STATE_PRODUCTS_QUERY answers it; every field may be null, as in Tote's schema. */
@@ -428,7 +444,10 @@ export interface ProductStateNode {
 export interface EventStateNode {
   id: string | null;
   status: string | null;
-  result: { status: string | null; results: NestedPage<{ id: string | null; finishingPosition: string | null; status: string | null }> | null } | null;
+  result: {
+    status: string | null;
+    results: NestedPage<{ id: string | null; finishingPosition: string | null; status: string | null }> | null;
+  } | null;
   eventCompetitors: { nodes: ({ id: string | null; entryStatus: string | null } | null)[] | null } | null;
 }
 
@@ -450,8 +469,12 @@ export async function fetchDayState(url: string, apiKey: string, date?: string, 
   const nested = STATE_NESTED_PAGE;
   const products = await pages<ProductStateNode>(url, apiKey, STATE_PRODUCTS_QUERY, 'products', { date: date ?? null, nested }, o);
   const window = eventsWindow(products.nodes as ProductNode[]);
-  const events = window ? await pages<EventStateNode>(url, apiKey, STATE_EVENTS_QUERY, 'events', { ...window, nested }, o) : { nodes: [], truncated: false };
-  const raced = new Set(products.nodes.flatMap((p) => (p.type?.legs?.nodes ?? []).flatMap((l) => (l && isId(l.event?.id) ? [l.event.id] : []))));
+  const events = window
+    ? await pages<EventStateNode>(url, apiKey, STATE_EVENTS_QUERY, 'events', { ...window, nested }, o)
+    : { nodes: [], truncated: false };
+  const raced = new Set(
+    products.nodes.flatMap((p) => (p.type?.legs?.nodes ?? []).flatMap((l) => (l && isId(l.event?.id) ? [l.event.id] : []))),
+  );
   return {
     products: products.nodes.filter((p) => isId(p.id)),
     events: events.nodes.filter((e) => isId(e.id) && raced.has(e.id)),

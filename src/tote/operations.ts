@@ -183,11 +183,13 @@ export class Operations {
         return;
       case 'error':
         if (op && op.id === msg.id) this.onRefused(conn, op, msg.errors);
-        else if (!this.issued(msg.id)) this.badFrame(conn, 'unknown-operation', `error for unknown operation id "${msg.id.slice(0, 64)}"`, raw);
+        else if (!this.issued(msg.id))
+          this.badFrame(conn, 'unknown-operation', `error for unknown operation id "${msg.id.slice(0, 64)}"`, raw);
         return;
       case 'complete':
         if (op && op.id === msg.id) this.onComplete(conn, op);
-        else if (!this.issued(msg.id)) this.badFrame(conn, 'unknown-operation', `complete for unknown operation id "${msg.id.slice(0, 64)}"`, raw);
+        else if (!this.issued(msg.id))
+          this.badFrame(conn, 'unknown-operation', `complete for unknown operation id "${msg.id.slice(0, 64)}"`, raw);
         return;
     }
   }
@@ -305,7 +307,12 @@ export class Operations {
       op.doc = next;
       op.consecutiveFailures++;
       delay = this.backoff(op);
-      this.o.log.error('tote operation failed', { rootField: op.entry.rootField, error: op.lastError, failures: op.failures, retryInMs: delay });
+      this.o.log.error('tote operation failed', {
+        rootField: op.entry.rootField,
+        error: op.lastError,
+        failures: op.failures,
+        retryInMs: delay,
+      });
     }
     this.retry(conn, op, delay);
   }

@@ -148,7 +148,16 @@ export class FakeBigQuery {
     const url = new URL(req.url ?? '/', this.url);
     const m = url.pathname.match(/^\/bigquery\/v2\/projects\/([^/]+)\/datasets\/([^/]+)(?:\/tables\/([^/]+)(\/insertAll|\/data)?)?$/);
     const record = (extra: Partial<RecordedRequest>) =>
-      this.requests.push({ method: req.method ?? '', path: url.pathname, table: m?.[3] ?? null, rows: [], skipInvalidRows: false, fault: null, bytes: body.length, ...extra });
+      this.requests.push({
+        method: req.method ?? '',
+        path: url.pathname,
+        table: m?.[3] ?? null,
+        rows: [],
+        skipInvalidRows: false,
+        fault: null,
+        bytes: body.length,
+        ...extra,
+      });
     if (!m || m[1] !== this.project || m[2] !== this.dataset) {
       record({});
       return this.error(res, 404, 'notFound', `Not found: ${url.pathname}`);
@@ -236,7 +245,11 @@ export class FakeBigQuery {
       res.on('close', () => this.hung.delete(res));
       return;
     }
-    this.json(res, 200, insertErrors.length ? { kind: 'bigquery#tableDataInsertAllResponse', insertErrors } : { kind: 'bigquery#tableDataInsertAllResponse' });
+    this.json(
+      res,
+      200,
+      insertErrors.length ? { kind: 'bigquery#tableDataInsertAllResponse', insertErrors } : { kind: 'bigquery#tableDataInsertAllResponse' },
+    );
   }
 
   private store(table: string, row: { insertId: string; json: Record<string, unknown> }): void {

@@ -31,14 +31,26 @@ export function badInputKinds(opId: string, secret: string, n: number): BadFrame
     // JSON.parse takes any depth; JSON.stringify overflows the stack at a few thousand.
     { kind: 'nested 10,000 deep', text: data(opId, `{"productId":"${p}-deep","total":${nested(10_000)}}`), expected: 'payload-too-deep' },
     { kind: 'nested 40 deep', text: data(opId, `{"productId":"${p}-d40","total":${nested(40)}}`), expected: 'envelope' },
-    { kind: '300,000 values', text: data(opId, j({ productId: `${p}-many`, total: new Array(300_000).fill(0) })), expected: 'payload-too-large' },
+    {
+      kind: '300,000 values',
+      text: data(opId, j({ productId: `${p}-many`, total: new Array(300_000).fill(0) })),
+      expected: 'payload-too-large',
+    },
     {
       kind: 'prototype keys',
       text: data(opId, `{"productId":"${p}-proto","__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}`),
       expected: 'envelope',
     },
-    { kind: 'duplicated keys', text: data(opId, `{"productId":"${p}-dupA","productId":"${p}-dup","total":1,"total":2}`), expected: 'envelope' },
-    { kind: 'numbers as strings', text: data(opId, j({ productId: `${p}-str`, total: { grossAmount: '12.50', netAmount: '1e400' } })), expected: 'envelope' },
+    {
+      kind: 'duplicated keys',
+      text: data(opId, `{"productId":"${p}-dupA","productId":"${p}-dup","total":1,"total":2}`),
+      expected: 'envelope',
+    },
+    {
+      kind: 'numbers as strings',
+      text: data(opId, j({ productId: `${p}-str`, total: { grossAmount: '12.50', netAmount: '1e400' } })),
+      expected: 'envelope',
+    },
     { kind: 'numeric key', text: data(opId, j({ productId: 4242 + n })), expected: 'envelope' },
     { kind: 'null key', text: data(opId, j({ productId: null, total: null })), expected: 'missing-keys' },
     { kind: 'key is an object', text: data(opId, j({ productId: { id: 'x' } })), expected: 'missing-keys' },
@@ -50,7 +62,11 @@ export function badInputKinds(opId: string, secret: string, n: number): BadFrame
     { kind: 'echoed key, no product', text: data(opId, j({ echo: `Api-Key ${secret}` })), expected: 'missing-keys' },
     { kind: 'invalid JSON', text: `{"type":"data","id":"${opId}","payload":{"data":{`, expected: 'invalid-json' },
     { kind: 'invalid JSON with key', text: `{"type":"data","auth":"${secret}",`, expected: 'invalid-json' },
-    { kind: 'unknown operation', text: `{"type":"data","id":"no-such-${n}","payload":{"data":{"onPoolTotalChanged":{"productId":"x"}}}}`, expected: 'unknown-operation' },
+    {
+      kind: 'unknown operation',
+      text: `{"type":"data","id":"no-such-${n}","payload":{"data":{"onPoolTotalChanged":{"productId":"x"}}}}`,
+      expected: 'unknown-operation',
+    },
     { kind: 'JSON null frame', text: 'null', expected: 'invalid-frame' },
     { kind: 'JSON array frame', text: '[]', expected: 'invalid-frame' },
     { kind: 'frame without type', text: '{}', expected: 'invalid-frame' },

@@ -14,7 +14,18 @@ import { formatTable, SCENARIOS, type Row } from './scenarios.js';
 const ROW_MARK = 'chaos-row:';
 
 function failed(scenario: string, why: string): Row {
-  return { scenario, sent: null, received: null, published: null, stored: null, deadLettered: null, lost: null, duplicated: null, peakRssMb: null, note: `failed: ${why.slice(0, 160)}` };
+  return {
+    scenario,
+    sent: null,
+    received: null,
+    published: null,
+    stored: null,
+    deadLettered: null,
+    lost: null,
+    duplicated: null,
+    peakRssMb: null,
+    note: `failed: ${why.slice(0, 160)}`,
+  };
 }
 
 /** Child: run scenario `index` and print its row. */
@@ -33,12 +44,17 @@ async function child(index: number, full: boolean): Promise<void> {
 function runChild(index: number, full: boolean, emulatorHost: string): Promise<Row> {
   return new Promise((resolve) => {
     const args = ['--import', 'tsx', new URL(import.meta.url).pathname, `--child=${index}`, ...(full ? [] : ['--short'])];
-    const p = spawn(process.execPath, args, { env: { ...process.env, CHAOS_EMULATOR_HOST: emulatorHost }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, args, {
+      env: { ...process.env, CHAOS_EMULATOR_HOST: emulatorHost },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.on('data', (b: Buffer) => (out += b.toString()));
     p.on('exit', (code) => {
       const line = out.split('\n').find((l) => l.startsWith(ROW_MARK));
-      resolve(line ? (JSON.parse(line.slice(ROW_MARK.length)) as Row) : failed(SCENARIOS[index]!.name, `process exited ${code} without a row`));
+      resolve(
+        line ? (JSON.parse(line.slice(ROW_MARK.length)) as Row) : failed(SCENARIOS[index]!.name, `process exited ${code} without a row`),
+      );
     });
   });
 }

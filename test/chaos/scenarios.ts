@@ -52,12 +52,16 @@ export interface Scenario {
 const POOL_TOPIC = CATALOG.find((e) => e.rootField === 'onPoolTotalChanged')!.topic;
 const ALL_TOPICS = [...CATALOG.map((e) => e.topic), DEAD_LETTER_TOPIC, DAY_CARD_TOPIC];
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms)); // paces a feed; never used to wait for a result
-const totalsOf = (h: Harness) => (h.service.status() as any).totals as { received: number; published: number; outboxed: number; deadLettered: number; inFlight: number };
+const totalsOf = (h: Harness) =>
+  (h.service.status() as any).totals as { received: number; published: number; outboxed: number; deadLettered: number; inFlight: number };
 const poolTotals = (es: readonly Envelope[]) => es.filter((e) => e.type === 'PoolTotalChanged');
 
 async function connected(h: Harness): Promise<void> {
   h.service.start();
-  await waitFor(() => h.service.client.status().state === 'running' && h.sim.stats().operations === 15, { timeoutMs: 20_000, what: 'connected and subscribed' });
+  await waitFor(() => h.service.client.status().state === 'running' && h.sim.stats().operations === 15, {
+    timeoutMs: 20_000,
+    what: 'connected and subscribed',
+  });
 }
 
 function tempDir(name: string): { dir: string; remove(): void } {
@@ -66,7 +70,18 @@ function tempDir(name: string): { dir: string; remove(): void } {
 }
 
 function notRun(scenario: string, note: string): Row {
-  return { scenario, sent: null, received: null, published: null, stored: null, deadLettered: null, lost: null, duplicated: null, peakRssMb: null, note };
+  return {
+    scenario,
+    sent: null,
+    received: null,
+    published: null,
+    stored: null,
+    deadLettered: null,
+    lost: null,
+    duplicated: null,
+    peakRssMb: null,
+    note,
+  };
 }
 
 const badInput: Scenario = {
@@ -75,7 +90,12 @@ const badInput: Scenario = {
   async run(o) {
     const tmp = tempDir('bad');
     const rss = rssSampler();
-    const env = { TOTE_PROTOCOL: 'graphql-ws', HISTORY: 'duckdb', DUCKDB_PATH: join(tmp.dir, 'tote.duckdb'), HISTORY_SPILL_FILE: join(tmp.dir, 'spill.jsonl') };
+    const env = {
+      TOTE_PROTOCOL: 'graphql-ws',
+      HISTORY: 'duckdb',
+      DUCKDB_PATH: join(tmp.dir, 'tote.duckdb'),
+      HISTORY_SPILL_FILE: join(tmp.dir, 'spill.jsonl'),
+    };
     const history = createHistorySink(loadConfig({ ...env, TOTE_SUBSCRIPTIONS_URL: 'ws://unused', TOTE_API_KEY: TEST_KEY }).history);
     const h = await startHarness({ env, history });
     try {
@@ -83,7 +103,10 @@ const badInput: Scenario = {
       const opId = h.service.client.status().operations.onPoolTotalChanged!.id!;
       const frames = badInputMix(opId, TEST_KEY, o.full ? 2_100 : 1_050);
       for (const f of frames) h.sim.faults.sendRaw(f.text);
-      await waitFor(() => totalsOf(h).received === frames.length, { timeoutMs: 300_000, what: () => `every frame counted (${totalsOf(h).received} of ${frames.length})` });
+      await waitFor(() => totalsOf(h).received === frames.length, {
+        timeoutMs: 300_000,
+        what: () => `every frame counted (${totalsOf(h).received} of ${frames.length})`,
+      });
       await h.service.stopAndFlush();
       const t = totalsOf(h);
       const hs = (h.service.status() as any).history;
@@ -116,7 +139,12 @@ const pubsubOutage: Scenario = {
     const project = `chaos-${randomBytes(4).toString('hex')}`;
     const proxy = await startTcpProxy(o.emulatorHost);
     const admin = new PubSub({ projectId: project, apiEndpoint: o.emulatorHost, emulatorMode: true });
-    const config = loadConfig({ BUS: 'pubsub', PUBSUB_EMULATOR_HOST: proxy.host, GOOGLE_CLOUD_PROJECT: project, PUBSUB_PUBLISH_TIMEOUT_MS: '5000' });
+    const config = loadConfig({
+      BUS: 'pubsub',
+      PUBSUB_EMULATOR_HOST: proxy.host,
+      GOOGLE_CLOUD_PROJECT: project,
+      PUBSUB_PUBLISH_TIMEOUT_MS: '5000',
+    });
     const publisher = new PubSubPublisher(config.bus, createLogger({ component: 'chaos-publisher' }));
     const h = await startHarness({ publisher });
     const reader = new TopicReader(admin, POOL_TOPIC);
@@ -130,7 +158,11 @@ const pubsubOutage: Scenario = {
         if (i === 10) proxy.down();
         if (i === 10 + Math.floor(outageTicks / 2)) {
           // Back empty, as a restarted emulator is.
-          for (const t of ALL_TOPICS) await admin.topic(t).delete().catch(() => undefined);
+          for (const t of ALL_TOPICS)
+            await admin
+              .topic(t)
+              .delete()
+              .catch(() => undefined);
           for (const t of ALL_TOPICS) await admin.createTopic(t);
           await reader.listen('chaos-after');
         }
@@ -138,8 +170,14 @@ const pubsubOutage: Scenario = {
         sent += h.sim.faults.burst(20);
         await pause(100);
       }
-      await waitFor(() => totalsOf(h).received === sent && totalsOf(h).inFlight === 0, { timeoutMs: 180_000, what: 'everything published after the outage' });
-      await waitFor(() => reader.distinct().size >= totalsOf(h).published, { timeoutMs: 60_000, what: 'the topic to carry every published message' }).catch(() => undefined);
+      await waitFor(() => totalsOf(h).received === sent && totalsOf(h).inFlight === 0, {
+        timeoutMs: 180_000,
+        what: 'everything published after the outage',
+      });
+      await waitFor(() => reader.distinct().size >= totalsOf(h).published, {
+        timeoutMs: 60_000,
+        what: 'the topic to carry every published message',
+      }).catch(() => undefined);
       const t = totalsOf(h);
       const onTopic = reader.distinct().size;
       return {
@@ -175,9 +213,17 @@ const twoInstances: Scenario = {
     const bus = new SharedBus();
     const seen: Envelope[] = [];
     bus.subscribe((e) => seen.push(e));
-    const duck = createHistorySink(loadConfig({ HISTORY: 'duckdb', DUCKDB_PATH: join(tmp.dir, 'tote.duckdb'), HISTORY_SPILL_FILE: join(tmp.dir, 'spill.jsonl') }).history);
+    const duck = createHistorySink(
+      loadConfig({ HISTORY: 'duckdb', DUCKDB_PATH: join(tmp.dir, 'tote.duckdb'), HISTORY_SPILL_FILE: join(tmp.dir, 'spill.jsonl') })
+        .history,
+    );
     await duck.connect();
-    const sse = await startSseService({ config: loadConfig({}).sse, source: bus, log: createLogger({ component: 'chaos-sse' }), host: '127.0.0.1' });
+    const sse = await startSseService({
+      config: loadConfig({}).sse,
+      source: bus,
+      log: createLogger({ component: 'chaos-sse' }),
+      host: '127.0.0.1',
+    });
     const reader = new ResumingReader(`${sse.url}/events`);
     await reader.start();
     const env = {
@@ -206,11 +252,15 @@ const twoInstances: Scenario = {
       let sent = await paced();
       await waitFor(() => poolTotals(seen).length >= per, { timeoutMs: 60_000, what: 'the first half' });
       await a.service.stopAndFlush();
-      await waitFor(() => b.service.client.status().state === 'running' && sim.stats().operations === 15 && sim.connections() === 1, { what: 'b took over' });
+      await waitFor(() => b.service.client.status().state === 'running' && sim.stats().operations === 15 && sim.connections() === 1, {
+        what: 'b took over',
+      });
       sent += await paced();
       await waitFor(() => poolTotals(seen).length >= 2 * per, { timeoutMs: 60_000, what: 'the second half' });
       await b.service.stopAndFlush();
-      await waitFor(() => reader.events('PoolTotalChanged').length >= 2 * per, { timeoutMs: 60_000, what: 'the SSE stream' }).catch(() => undefined);
+      await waitFor(() => reader.events('PoolTotalChanged').length >= 2 * per, { timeoutMs: 60_000, what: 'the SSE stream' }).catch(
+        () => undefined,
+      );
       const sseIds = reader.events('PoolTotalChanged').map((e) => JSON.stringify(JSON.parse(e.data).payload));
       const published = totalsOf(a).published + totalsOf(b).published;
       const hs = duck.status();
@@ -246,7 +296,11 @@ const bigqueryFailing: Scenario = {
   async run(o) {
     const failTicks = o.full ? 600 : 30; // 100 ms ticks: a minute, or 3 s
     const tmp = tempDir('bq');
-    const fake = await FakeBigQuery.start({ project: 'chaos', dataset: 'tote', schemas: { [MESSAGES_TABLE]: MESSAGE_COLUMNS, [DEAD_LETTERS_TABLE]: DEAD_LETTER_COLUMNS } });
+    const fake = await FakeBigQuery.start({
+      project: 'chaos',
+      dataset: 'tote',
+      schemas: { [MESSAGES_TABLE]: MESSAGE_COLUMNS, [DEAD_LETTERS_TABLE]: DEAD_LETTER_COLUMNS },
+    });
     const env = {
       HISTORY: 'bigquery',
       BQ_PROJECT: 'chaos',
@@ -271,7 +325,10 @@ const bigqueryFailing: Scenario = {
         await pause(100);
       }
       failing = false;
-      await waitFor(() => new Set(fake.rows(MESSAGES_TABLE).map((r) => r.insertId)).size >= sent, { timeoutMs: 180_000, what: 'every row stored' }).catch(() => undefined);
+      await waitFor(() => new Set(fake.rows(MESSAGES_TABLE).map((r) => r.insertId)).size >= sent, {
+        timeoutMs: 180_000,
+        what: 'every row stored',
+      }).catch(() => undefined);
       await h.service.stopAndFlush();
       const t = totalsOf(h);
       const rows = fake.rows(MESSAGES_TABLE);
@@ -298,7 +355,14 @@ const bigqueryFailing: Scenario = {
 };
 
 /** Bursts while `fault` is applied every `everyTicks` 100 ms ticks. */
-async function underFault(name: string, o: RunOptions, ticks: number, everyTicks: number, fault: (h: Harness) => void, quietDuringFault = 0): Promise<Row> {
+async function underFault(
+  name: string,
+  o: RunOptions,
+  ticks: number,
+  everyTicks: number,
+  fault: (h: Harness) => void,
+  quietDuringFault = 0,
+): Promise<Row> {
   const h = await startHarness({ env: { TOTE_LIVENESS_TIMEOUT_MS: '1000' } });
   const rss = rssSampler();
   try {
@@ -314,7 +378,9 @@ async function underFault(name: string, o: RunOptions, ticks: number, everyTicks
       else sent += h.sim.faults.burst(20);
       await pause(100);
     }
-    await waitFor(() => totalsOf(h).received === sent, { timeoutMs: 30_000, what: 'every frame written to an open socket' }).catch(() => undefined);
+    await waitFor(() => totalsOf(h).received === sent, { timeoutMs: 30_000, what: 'every frame written to an open socket' }).catch(
+      () => undefined,
+    );
     await h.service.stopAndFlush();
     const t = totalsOf(h);
     return {
@@ -370,7 +436,11 @@ export const SCENARIOS: Scenario[] = [
 
 export function formatTable(rows: readonly Row[]): string {
   const head = ['scenario', 'sent', 'received', 'published', 'stored', 'dead-lettered', 'lost', 'duplicated', 'peak RSS MB', 'note'];
-  const cells = rows.map((r) => [r.scenario, r.sent, r.received, r.published, r.stored, r.deadLettered, r.lost, r.duplicated, r.peakRssMb, r.note].map((v) => (v === null ? '—' : String(v))));
+  const cells = rows.map((r) =>
+    [r.scenario, r.sent, r.received, r.published, r.stored, r.deadLettered, r.lost, r.duplicated, r.peakRssMb, r.note].map((v) =>
+      v === null ? '—' : String(v),
+    ),
+  );
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => '| ' + c.map((v, i) => v.padEnd(widths[i]!)).join(' | ') + ' |';
   return [line(head), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...cells.map(line)].join('\n');

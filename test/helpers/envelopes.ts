@@ -14,5 +14,9 @@ export function testEnvelope(type: string, payload: Record<string, unknown>, at?
 
 /** A PoolTotalChanged for one product (one ordering key each). */
 export function poolTotal(productId: string, amount = 1): Envelope {
-  return testEnvelope('PoolTotalChanged', { productId, isFinalized: false, total: { grossAmounts: [{ decimalAmount: amount, currency: { code: 'GBP' } }] } });
+  return testEnvelope('PoolTotalChanged', {
+    productId,
+    isFinalized: false,
+    total: { grossAmounts: [{ decimalAmount: amount, currency: { code: 'GBP' } }] },
+  });
 }

@@ -115,9 +115,7 @@ export interface DependencyRule {
 }
 
 type Place =
-  | { kind: 'deployable'; name: string; entry: 'index' | 'main' | 'internal' }
-  | { kind: 'root' }
-  | { kind: 'other'; name: string };
+  { kind: 'deployable'; name: string; entry: 'index' | 'main' | 'internal' } | { kind: 'root' } | { kind: 'other'; name: string };
 
 function placeOf(path: string, rule: DependencyRule): Place {
   if (rule.compositionRoots.includes(path)) return { kind: 'root' };

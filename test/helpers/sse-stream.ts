@@ -69,7 +69,8 @@ export class SseStream {
   private line(line: string): void {
     if (line === '') {
       if (this.hasId) this.lastEventId = this.id;
-      if (this.data.length) this.events.push({ id: this.hasId ? this.id : undefined, event: this.event || 'message', data: this.data.join('\n') });
+      if (this.data.length)
+        this.events.push({ id: this.hasId ? this.id : undefined, event: this.event || 'message', data: this.data.join('\n') });
       this.data = [];
       this.event = '';
       this.hasId = false;

@@ -61,7 +61,8 @@ export async function insertAll(req: InsertAllRequest): Promise<readonly RowInse
 
 /** Reads an answer the way BigQuery writes them: `{ insertErrors? }` on 200, `{ error: { code, message, errors } }` otherwise. */
 function answer(table: string, status: number, text: string): readonly RowInsertError[] {
-  let parsed: { insertErrors?: RowInsertError[]; error?: { message?: string; errors?: { reason?: string; message?: string }[] } } | null = null;
+  let parsed: { insertErrors?: RowInsertError[]; error?: { message?: string; errors?: { reason?: string; message?: string }[] } } | null =
+    null;
   try {
     parsed = JSON.parse(text);
   } catch {

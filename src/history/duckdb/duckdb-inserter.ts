@@ -40,7 +40,9 @@ function staging(table: string, columns: readonly Column[]): Staging {
     if (c.mode === 'REQUIRED') checks.push(`WHEN ${c.name} IS NULL THEN '${c.name} is required'`);
     if (c.type === 'JSON') checks.push(`WHEN ${c.name} IS NOT NULL AND NOT json_valid(${c.name}) THEN 'Malformed JSON in ${c.name}'`);
     else if (c.type !== 'STRING') {
-      checks.push(`WHEN ${c.name} IS NOT NULL AND TRY_CAST(${c.name} AS ${DUCK_TYPES[c.type]}) IS NULL THEN 'Conversion Error: ${c.name} is not a ${c.type.toLowerCase()}: ' || ${c.name}`);
+      checks.push(
+        `WHEN ${c.name} IS NOT NULL AND TRY_CAST(${c.name} AS ${DUCK_TYPES[c.type]}) IS NULL THEN 'Conversion Error: ${c.name} is not a ${c.type.toLowerCase()}: ' || ${c.name}`,
+      );
     }
     return checks;
   });

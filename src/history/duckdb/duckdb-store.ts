@@ -86,10 +86,14 @@ export class DuckDbStore {
   private async migrate(): Promise<void> {
     await this.connection.run(duckdbCompatSql());
     for (const t of HISTORY_TABLES) {
-      const cols = t.columns.map((c, i) => `${c.name} ${DUCK_TYPES[c.type]}${i === 0 ? ' PRIMARY KEY' : c.mode === 'REQUIRED' ? ' NOT NULL' : ''}`);
+      const cols = t.columns.map(
+        (c, i) => `${c.name} ${DUCK_TYPES[c.type]}${i === 0 ? ' PRIMARY KEY' : c.mode === 'REQUIRED' ? ' NOT NULL' : ''}`,
+      );
       await this.connection.run(`CREATE TABLE IF NOT EXISTS ${t.name} (${cols.join(', ')})`);
       // A sixteenth subscription may bring a new entity key: add its column, keep the rows.
-      const have = new Set((await this.query(`SELECT column_name FROM duckdb_columns() WHERE table_name = '${t.name}'`)).map((r) => r.column_name));
+      const have = new Set(
+        (await this.query(`SELECT column_name FROM duckdb_columns() WHERE table_name = '${t.name}'`)).map((r) => r.column_name),
+      );
       for (const c of t.columns) {
         if (!have.has(c.name)) await this.connection.run(`ALTER TABLE ${t.name} ADD COLUMN ${c.name} ${DUCK_TYPES[c.type]}`);
       }

@@ -88,11 +88,19 @@ function dividendLine(line: DividendLineNode, cut: () => void) {
   if (more(line.dividendLegs)) cut();
   return {
     dividend: line.dividend
-      ? { name: line.dividend.name, type: line.dividend.type, status: line.dividend.status, amounts: money(line.dividend.amount) ? [money(line.dividend.amount)] : undefined }
+      ? {
+          name: line.dividend.name,
+          type: line.dividend.type,
+          status: line.dividend.status,
+          amounts: money(line.dividend.amount) ? [money(line.dividend.amount)] : undefined,
+        }
       : undefined,
     legs: nodes(line.dividendLegs).map((leg) => {
       if (more(leg.dividendSelections)) cut();
-      return { legId: leg.id, selections: nodes(leg.dividendSelections).map((s) => ({ id: s.id, finishingPosition: s.finishingPosition })) };
+      return {
+        legId: leg.id,
+        selections: nodes(leg.dividendSelections).map((s) => ({ id: s.id, finishingPosition: s.finishingPosition })),
+      };
     }),
   };
 }
@@ -106,7 +114,11 @@ function fromProduct(p: ProductStateNode, emit: Emit, cut: Cut): void {
   if (!t) return;
   if (said(t.selling?.status)) emit('ProductStatusChanged', { productId, status: t.selling.status });
   const total = t.pool?.total;
-  if (total) emit('PoolTotalChanged', { productId, total: { grossAmounts: listOf(money(total.grossAmount)), netAmounts: listOf(money(total.netAmount)) } });
+  if (total)
+    emit('PoolTotalChanged', {
+      productId,
+      total: { grossAmounts: listOf(money(total.grossAmount)), netAmounts: listOf(money(total.netAmount)) },
+    });
   const dividends = t.result?.dividends;
   if (dividends && nodes(dividends).length) {
     let partial = more(dividends);
@@ -189,7 +201,8 @@ function statusOf(type: string, p: Record<string, unknown>): string | undefined 
     const holder = inner ? (item?.[inner] as Record<string, unknown> | undefined) : item;
     return holder?.status;
   };
-  const s = type === 'EventResultChanged' ? first(p.competitorResults) : type === 'PoolDividendChanged' ? first(p.dividends, 'dividend') : p.status;
+  const s =
+    type === 'EventResultChanged' ? first(p.competitorResults) : type === 'PoolDividendChanged' ? first(p.dividends, 'dividend') : p.status;
   return typeof s === 'string' ? s.toUpperCase() : undefined;
 }
 
@@ -212,7 +225,8 @@ export function covers(seen: Record<string, unknown>, o: Observation): boolean {
   const now = stage(type, o.payload);
   if (had >= 0 && now >= 0 && now < had) return true;
   if (type === 'PoolTotalChanged') {
-    const gross = (p: Record<string, unknown>) => Number(((p.total as { grossAmounts?: { decimalAmount?: unknown }[] } | undefined)?.grossAmounts?.[0])?.decimalAmount);
+    const gross = (p: Record<string, unknown>) =>
+      Number((p.total as { grossAmounts?: { decimalAmount?: unknown }[] } | undefined)?.grossAmounts?.[0]?.decimalAmount);
     const before = gross(seen);
     const after = gross(o.payload);
     return Number.isFinite(before) && Number.isFinite(after) && after < before;

@@ -184,11 +184,14 @@ export class Reconciler {
     const at = Math.max(Date.now() + delayMs, this.lastStartedAt + this.o.config.minGapMs);
     if (this.timer) clearTimeout(this.timer);
     this.s.nextRunAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.s.nextRunAt = null;
-      this.start();
-    }, Math.max(0, at - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.s.nextRunAt = null;
+        this.start();
+      },
+      Math.max(0, at - Date.now()),
+    );
     this.timer.unref();
   }
 
@@ -302,7 +305,11 @@ export class Reconciler {
         this.retrying = true;
         this.retryInMs = backoffDelay(this.s.consecutiveFailures - 1, this.o.config.retryMinMs, this.o.config.retryMaxMs);
       }
-      this.o.log.warn('reconciliation failed; the live feed goes on', { reason: trigger.reason, error: run.error, attempt: this.s.consecutiveFailures });
+      this.o.log.warn('reconciliation failed; the live feed goes on', {
+        reason: trigger.reason,
+        error: run.error,
+        attempt: this.s.consecutiveFailures,
+      });
     } finally {
       this.abort = null;
       run.finishedAt = new Date().toISOString();

@@ -65,7 +65,12 @@ export function shapeOfValue(value: unknown): Shape {
  * or null is listed in `missing` by its path (list items share one path), so
  * a gap is reported, never filled.
  */
-export function project(value: unknown, shape: Shape, path = '', missing: Set<string> = new Set()): { value: unknown; missing: Set<string> } {
+export function project(
+  value: unknown,
+  shape: Shape,
+  path = '',
+  missing: Set<string> = new Set(),
+): { value: unknown; missing: Set<string> } {
   if (Array.isArray(value)) return { value: value.map((v) => project(v, shape, path, missing).value), missing };
   if (!isObject(value)) return { value, missing };
   const out: Record<string, unknown> = {};
@@ -87,7 +92,11 @@ export function project(value: unknown, shape: Shape, path = '', missing: Set<st
  * dividends), statuses in one case, money amounts as numbers.
  */
 export function canonical(value: unknown, key = ''): string {
-  if (Array.isArray(value)) return `[${value.map((v) => canonical(v)).sort().join(',')}]`;
+  if (Array.isArray(value))
+    return `[${value
+      .map((v) => canonical(v))
+      .sort()
+      .join(',')}]`;
   if (isObject(value)) {
     return `{${Object.keys(value)
       .sort()
