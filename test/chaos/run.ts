@@ -9,23 +9,13 @@
 import { spawn } from 'node:child_process';
 import { setLogLevel } from '../../src/log/logger.js';
 import { gcloudAvailable, startPubsubEmulator, type RunningEmulator } from '../helpers/pubsub-emulator.js';
+import { notRun } from './rows.js';
 import { formatTable, SCENARIOS, type Row } from './scenarios.js';
 
 const ROW_MARK = 'chaos-row:';
 
 function failed(scenario: string, why: string): Row {
-  return {
-    scenario,
-    sent: null,
-    received: null,
-    published: null,
-    stored: null,
-    deadLettered: null,
-    lost: null,
-    duplicated: null,
-    peakRssMb: null,
-    note: `failed: ${why.slice(0, 160)}`,
-  };
+  return notRun(scenario, `failed: ${why.slice(0, 160)}`);
 }
 
 /** Child: run scenario `index` and print its row. */

@@ -21,6 +21,7 @@ import { duplicatesOf, identity, ResumingReader, rssSampler, SharedBus, sharedHi
 import { sigtermBigquery, sigtermDuckdb } from './sigterm-scenarios.js';
 import { crossInstance, sseChurn, sseRestart } from './sse-scenarios.js';
 import { startTcpProxy } from './tcp-proxy.js';
+import { notRun } from './rows.js';
 
 export interface Row {
   scenario: string;
@@ -67,21 +68,6 @@ async function connected(h: Harness): Promise<void> {
 function tempDir(name: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), `tote-chaos-${name}-`));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-function notRun(scenario: string, note: string): Row {
-  return {
-    scenario,
-    sent: null,
-    received: null,
-    published: null,
-    stored: null,
-    deadLettered: null,
-    lost: null,
-    duplicated: null,
-    peakRssMb: null,
-    note,
-  };
 }
 
 const badInput: Scenario = {

@@ -15,23 +15,9 @@ import {
   type SseInstance,
 } from './sse-parts.js';
 import { waitFor } from '../helpers/ports.js';
+import { notRun } from './rows.js';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms)); // paces a feed; never used to wait for a result
-
-function notRun(scenario: string, note: string): Row {
-  return {
-    scenario,
-    sent: null,
-    received: null,
-    published: null,
-    stored: null,
-    deadLettered: null,
-    lost: null,
-    duplicated: null,
-    peakRssMb: null,
-    note,
-  };
-}
 
 const received = (i: SseInstance) => (i.sse.status() as { eventsReceived: number }).eventsReceived;
 const reorderOf = (i: SseInstance) =>
