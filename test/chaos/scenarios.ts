@@ -22,6 +22,7 @@ import { sigtermBigquery, sigtermDuckdb } from './sigterm-scenarios.js';
 import { crossInstance, sseChurn, sseRestart } from './sse-scenarios.js';
 import { startTcpProxy } from './tcp-proxy.js';
 import { notRun } from './rows.js';
+import { changesDuringDisconnect, dstWindowEdges } from './window-scenarios.js';
 
 export interface Row {
   scenario: string;
@@ -401,9 +402,6 @@ const kaSilence: Scenario = {
   run: (o) => underFault('ka silence (3 s, socket open)', o, o.full ? 300 : 80, 40, (h) => h.sim.faults.silence(3_000), 30),
 };
 
-/** Listed so the table shows what is not yet proven here, instead of leaving it out. */
-const pending = (name: string, note: string): Scenario => ({ name, short: false, run: async () => notRun(name, note) });
-
 export const SCENARIOS: Scenario[] = [
   badInput,
   pubsubOutage,
@@ -411,13 +409,13 @@ export const SCENARIOS: Scenario[] = [
   disconnectStorm,
   kaSilence,
   bigqueryFailing,
-  pending('changes during a disconnect', 'slot for the reconnect reconciliation'),
+  changesDuringDisconnect,
   sigtermDuckdb,
   sigtermBigquery,
   sseChurn,
   sseRestart,
   crossInstance,
-  pending('DST days at the window edges', 'not built yet'),
+  dstWindowEdges,
 ];
 
 export function formatTable(rows: readonly Row[]): string {
