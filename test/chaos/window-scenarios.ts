@@ -104,9 +104,8 @@ export const changesDuringDisconnect: Scenario = {
       const first = await runAfter(h, 0, 'the reconciliation on connect');
       if (!first.lastRun!.ok) throw new Error(`the reconciliation on connect failed: ${first.lastRun!.error ?? '?'}`);
       await waitFor(() => totalsOf(h).inFlight === 0, { what: 'the connect corrections published' });
-      // What the connect run corrected is the day before we arrived, not part of this scenario's figures.
+      // What the connect run corrected is the day before we arrived: not counted as received or published here.
       const base = { ...totalsOf(h) };
-      const baseEnvelopes = h.envelopes.length;
       const plan = h.sim.plan();
       const races = plan.races.filter((r) => r.products.every((p) => sellingStatusAt(p, h.sim.simNow()) === 'OPEN')).slice(0, gaps);
       if (races.length < gaps) throw new Error(`only ${races.length} races open at 13:30, ${gaps} wanted`);
@@ -114,6 +113,7 @@ export const changesDuringDisconnect: Scenario = {
       let live = 0;
       let runs = first.runs;
       let deliveredToNobody = 0;
+      let alreadyKnown = 0;
       let corrections = 0;
       const feed = async () => {
         for (let i = 0; i < ticks; i++) {
@@ -127,6 +127,8 @@ export const changesDuringDisconnect: Scenario = {
         const set = raceSettledChanges(plan, race);
         changes.push(...set);
         deliveredToNobody += set.length;
+        // A change whose state the bus already carries (a runner withdrawn before we connected) is no news: not sent.
+        alreadyKnown += set.length - missingFromBus(set, h.envelopes).length;
         const written = await h.sim.faults.changeWhileDisconnected(set, { holdMs: o.full ? 500 : 0 });
         if (written !== 0) throw new Error(`${written} gap changes reached a socket that outlived the gap`);
         const after = await runAfter(h, runs, 'the reconciliation after the gap');
@@ -149,21 +151,23 @@ export const changesDuringDisconnect: Scenario = {
       );
       await h.service.stopAndFlush();
       const t = totalsOf(h);
-      const mine = h.envelopes.slice(baseEnvelopes);
-      const reconciled = mine.filter((e) => !isLive(e)).map((e) => `${entityOfEnvelope(e)}=${stateOf(e.type, e.payload)}`);
-      const liveIds = new Set(mine.filter(isLive).map(identity));
+      // The whole bus, the connect run's corrections included: a runner withdrawn before we arrived is
+      // corrected on connect, and the gap announcing it again changes nothing on Tote's side.
+      const all = h.envelopes;
+      const reconciled = all.filter((e) => !isLive(e)).map((e) => `${entityOfEnvelope(e)}=${stateOf(e.type, e.payload)}`);
+      const liveIds = new Set(all.filter(isLive).map(identity));
       const liveLost = Math.max(0, live - liveIds.size);
       const row: Row = {
         scenario: this.name,
-        sent: live + deliveredToNobody,
+        sent: live + deliveredToNobody - alreadyKnown,
         received: t.received - base.received,
         published: t.published - base.published,
         stored: null,
         deadLettered: t.deadLettered - base.deadLettered,
-        lost: liveLost + missingFromBus(changes, mine).length,
-        duplicated: duplicatesOf(mine.filter(isLive).map(identity)) + duplicatesOf(reconciled),
+        lost: liveLost + missingFromBus(changes, all).length,
+        duplicated: duplicatesOf(all.filter(isLive).map(identity)) + duplicatesOf(reconciled),
         peakRssMb: rss.stop(),
-        note: `${races.length} races settled unseen (${deliveredToNobody} changes to no socket); ${corrections} corrections; quiet reconnect corrected ${quiet.lastRun!.corrections}`,
+        note: `${races.length} races settled unseen (${deliveredToNobody} changes to no socket, ${alreadyKnown} of them already on the bus); ${corrections} corrections; quiet reconnect corrected ${quiet.lastRun!.corrections}`,
       };
       return row;
     } finally {
