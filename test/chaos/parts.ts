@@ -3,6 +3,8 @@ import { MemoryBus } from '../../src/bus/memory-bus.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import type { HistorySink } from '../../src/history/types.js';
 import { openStream, type SseEvent, type SseStream } from '../helpers/sse-stream.js';
+import type { Harness } from '../helpers/subscriber-harness.js';
+import type { Row } from './scenarios.js';
 
 /** One bus for several instances, as one Pub/Sub project is: an instance's close leaves it open for the others. */
 export class SharedBus extends MemoryBus {
@@ -108,4 +110,21 @@ export class ResumingReader {
     if (this.timer) clearInterval(this.timer);
     for (const s of this.streams) s.req.destroy();
   }
+}
+
+/** The row of a scenario fed on an open socket to one subscriber on the in-memory bus: lost is what neither published nor dead-lettered. */
+export function feedRow(scenario: string, sent: number, h: Harness, peakRssMb: number, note: string): Row {
+  const t = h.service.status().totals;
+  return {
+    scenario,
+    sent,
+    received: t.received,
+    published: t.published,
+    stored: null,
+    deadLettered: t.deadLettered,
+    lost: sent - t.published - t.deadLettered,
+    duplicated: duplicatesOf(h.envelopes.map(identity)),
+    peakRssMb,
+    note,
+  };
 }

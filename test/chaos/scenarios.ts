@@ -17,7 +17,7 @@ import { startSseService } from '../../src/sse/index.js';
 import { waitFor } from '../helpers/ports.js';
 import { startHarness, TEST_KEY, type Harness } from '../helpers/subscriber-harness.js';
 import { badInputMix } from './bad-input.js';
-import { duplicatesOf, identity, ResumingReader, rssSampler, SharedBus, sharedHistory, TopicReader } from './parts.js';
+import { duplicatesOf, feedRow, identity, ResumingReader, rssSampler, SharedBus, sharedHistory, TopicReader } from './parts.js';
 import { sigtermBigquery, sigtermDuckdb } from './sigterm-scenarios.js';
 import { crossInstance, sseChurn, sseRestart } from './sse-scenarios.js';
 import { startTcpProxy } from './tcp-proxy.js';
@@ -369,19 +369,13 @@ async function underFault(
       () => undefined,
     );
     await h.service.stopAndFlush();
-    const t = totalsOf(h);
-    return {
-      scenario: name,
+    return feedRow(
+      name,
       sent,
-      received: t.received,
-      published: t.published,
-      stored: null,
-      deadLettered: t.deadLettered,
-      lost: sent - t.published - t.deadLettered,
-      duplicated: duplicatesOf(h.envelopes.map(identity)),
-      peakRssMb: rss.stop(),
-      note: `${h.service.client.status().reconnects} reconnects; sent counts frames written to an open socket (what Tote sends while we are away needs reconciliation)`,
-    };
+      h,
+      rss.stop(),
+      `${h.service.client.status().reconnects} reconnects; sent counts frames written to an open socket (what Tote sends while we are away needs reconciliation)`,
+    );
   } finally {
     rss.stop();
     await h.close();

@@ -4,7 +4,7 @@ import { sellingStatusAt } from '../../src/simulator/race-status.js';
 import type { ReconcilerStatus } from '../../src/subscriber/reconcile/reconciler.js';
 import { waitFor } from '../helpers/ports.js';
 import { startHarness, type Harness } from '../helpers/subscriber-harness.js';
-import { duplicatesOf, identity, rssSampler } from './parts.js';
+import { duplicatesOf, feedRow, identity, rssSampler } from './parts.js';
 import type { Row, Scenario } from './scenarios.js';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms)); // paces a feed; never used to wait for a result
@@ -276,19 +276,7 @@ export const dstWindowEdges: Scenario = {
         stops.push(`${day} ${open.toISOString().slice(11, 16)}–${close.toISOString().slice(11, 16)}Z`);
       }
       if (breaches.length) throw new Error(breaches.join('; '));
-      const t = totalsOf(h);
-      return {
-        scenario: this.name,
-        sent,
-        received: t.received,
-        published: t.published,
-        stored: null,
-        deadLettered: t.deadLettered,
-        lost: sent - t.published - t.deadLettered,
-        duplicated: duplicatesOf(h.envelopes.map(identity)),
-        peakRssMb: rss.stop(),
-        note: `flushed stop each day; window in UTC: ${stops.join(', ')}`,
-      };
+      return feedRow(this.name, sent, h, rss.stop(), `flushed stop each day; window in UTC: ${stops.join(', ')}`);
     } finally {
       rss.stop();
       await h.close();
