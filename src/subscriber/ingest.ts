@@ -12,7 +12,7 @@ import {
 } from '../envelope/envelope.js';
 import { checkPayloadShape, DEFAULT_PAYLOAD_LIMITS, type PayloadLimits } from '../envelope/payload-shape.js';
 import type { HistorySink } from '../history/types.js';
-import { containsSecret, redact, redactValue, type Logger } from '../log/logger.js';
+import { containsSecret, redactValue, type Logger } from '../log/logger.js';
 import type { FrameMeta } from '../tote/client.js';
 
 export interface TypeCounters {
@@ -197,7 +197,7 @@ export class Ingest {
 
   /** A frame that cannot become an envelope: counted, logged, dead-lettered with its reason. */
   handleBadFrame(reason: DeadLetterReason, detail: string, raw: string, meta: FrameMeta, entry?: CatalogEntry): void {
-    const dl = makeDeadLetter(reason, redact(detail), redact(raw), this.origin(meta), entry, meta.receivedAt);
+    const dl = makeDeadLetter(reason, detail, raw, this.origin(meta), entry, meta.receivedAt);
     const c = this.counter(entry?.messageType ?? UNKNOWN);
     c.received++;
     this.deadLetter(dl, c);
