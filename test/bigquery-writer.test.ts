@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EnvReader } from '../src/config/env.js';
@@ -8,12 +7,13 @@ import { BigQueryInserter } from '../src/history/bigquery/bigquery-inserter.js';
 import { DeadLetterSource, bigqueryDeadLetters } from '../src/history/dead-letter-source.js';
 import { createHistorySink, type BatchingHistoryStatus, type HistorySink } from '../src/history/index.js';
 import { replayHistory } from '../src/history/replay.js';
-import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE } from '../src/history/schema.js';
+import { DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE } from '../src/history/schema.js';
 import { FileSpillSource } from '../src/history/spill/file-spill-source.js';
 import { messageRow } from '../src/history/rows.js';
 import { makeDeadLetter, type Envelope } from '../src/envelope/envelope.js';
 import { setLogLevel, setLogWriter } from '../src/log/logger.js';
 import { FakeBigQuery, type Fault } from './bigquery-server/fake-bigquery.js';
+import { startHistoryStandIn, STAND_IN_DATASET, STAND_IN_PROJECT } from './bigquery-server/history-stand-in.js';
 import { localAuthClient } from './bigquery-server/local-auth.js';
 import { waitFor } from './helpers/ports.js';
 import { raceDay } from './history-races.js';
@@ -27,8 +27,8 @@ import { BigQuery } from '@google-cloud/bigquery';
  * for the defaults' half a second to 30 s, 30 s and two minutes, so an outage
  * of a few hundred failed requests runs in seconds.
  */
-const PROJECT = 'tote-test';
-const DATASET = 'tote_history';
+const PROJECT = STAND_IN_PROJECT;
+const DATASET = STAND_IN_DATASET;
 
 let fake: FakeBigQuery;
 let dir: string;
@@ -36,19 +36,12 @@ let dir: string;
 // Every injected fault logs a warning; keep the output to the figures.
 beforeAll(() => setLogLevel('ERROR'));
 
+let stopStandIn: () => Promise<void>;
 beforeEach(async () => {
-  fake = await FakeBigQuery.start({
-    project: PROJECT,
-    dataset: DATASET,
-    schemas: { [MESSAGES_TABLE]: MESSAGE_COLUMNS, [DEAD_LETTERS_TABLE]: DEAD_LETTER_COLUMNS },
-  });
-  dir = mkdtempSync(join(tmpdir(), 'tote-bq-'));
+  ({ fake, dir, stop: stopStandIn } = await startHistoryStandIn('tote-bq-'));
 });
 
-afterEach(async () => {
-  await fake.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => stopStandIn());
 
 function config(extra: Record<string, string> = {}): HistoryConfig {
   return readHistoryConfig(

@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { entryForMessageType } from '../src/catalog/catalog.js';
@@ -7,29 +5,23 @@ import { EnvReader } from '../src/config/env.js';
 import { readHistoryConfig } from '../src/config/history.js';
 import { makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
 import { createHistorySink, type BatchingHistoryStatus } from '../src/history/index.js';
-import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE } from '../src/history/schema.js';
+import { DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE } from '../src/history/schema.js';
 import { setLogLevel } from '../src/log/logger.js';
 import { FakeBigQuery } from './bigquery-server/fake-bigquery.js';
+import { startHistoryStandIn, STAND_IN_DATASET, STAND_IN_PROJECT } from './bigquery-server/history-stand-in.js';
 import { localAuthClient } from './bigquery-server/local-auth.js';
 
-const PROJECT = 'tote-test';
-const DATASET = 'tote_history';
+const PROJECT = STAND_IN_PROJECT;
+const DATASET = STAND_IN_DATASET;
 let fake: FakeBigQuery;
 let dir: string;
 
 beforeAll(() => setLogLevel('ERROR'));
+let stopStandIn: () => Promise<void>;
 beforeEach(async () => {
-  fake = await FakeBigQuery.start({
-    project: PROJECT,
-    dataset: DATASET,
-    schemas: { [MESSAGES_TABLE]: MESSAGE_COLUMNS, [DEAD_LETTERS_TABLE]: DEAD_LETTER_COLUMNS },
-  });
-  dir = mkdtempSync(join(tmpdir(), 'tote-bq-reconcile-'));
+  ({ fake, dir, stop: stopStandIn } = await startHistoryStandIn('tote-bq-reconcile-'));
 });
-afterEach(async () => {
-  await fake.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => stopStandIn());
 
 function envelope(productId: string, delivery: 'live' | 'reconciled'): Envelope {
   const entry = entryForMessageType('ProductStatusChanged')!;
