@@ -55,6 +55,12 @@ export interface IngestOptions {
   payloadLimits?: PayloadLimits;
 }
 
+/** A frame's size, held against maxInFlightBytes until both halves of its hand-over (bus, history) are done. */
+interface BytesHold {
+  halves: number;
+  readonly bytes: number;
+}
+
 /** Messages that arrive without a known type are counted under this name. */
 const UNKNOWN = 'unknown';
 
@@ -72,8 +78,11 @@ export class Ingest {
   private publishPending = 0;
   private historyPending = 0;
   private paused = false;
-  private readonly settling = new Set<Promise<unknown>>();
+  /** Hand-overs to the bus or history not yet settled, and the drain() calls waiting for none. */
+  private unsettled = 0;
+  private idleWaiters: (() => void)[] = [];
   private lostAfterDeadLetterFailure = 0;
+  private lastOrigin: Origin | null = null;
 
   constructor(private readonly opts: IngestOptions) {
     // Enough to ride out a few seconds of Pub/Sub latency at peak rates while
@@ -203,8 +212,16 @@ export class Ingest {
     this.deadLetter(dl, c);
   }
 
+  /** Every frame of one socket has the same origin: made once per socket, not once per frame. */
   private origin(meta: FrameMeta): Origin {
-    return { source: this.opts.source, protocol: meta.protocol, connectionId: meta.connectionId, instanceId: this.opts.instanceId };
+    const last = this.lastOrigin;
+    if (last && last.connectionId === meta.connectionId && last.protocol === meta.protocol) return last;
+    return (this.lastOrigin = {
+      source: this.opts.source,
+      protocol: meta.protocol,
+      connectionId: meta.connectionId,
+      instanceId: this.opts.instanceId,
+    });
   }
 
   /** `bytes`: the frame's text length, held against maxInFlightBytes (a reconciled correction has no frame). */
@@ -212,39 +229,66 @@ export class Ingest {
     this.publishPending++;
     this.historyPending++;
     this.bytesPending += bytes;
+    this.unsettled += 2;
     this.checkPressure();
-    const published = settle(() => this.opts.publisher.publish(envelope)).then(
+    // One callback per outcome and no promise built on top of it: chains per
+    // envelope (then, finally, allSettled, a set of pending promises) were a
+    // large share of the garbage at tens of thousands of messages a second.
+    // The frame's size is held until both the bus and history are done with the envelope.
+    const hold: BytesHold = { halves: 2, bytes };
+    handOver(this.opts.publisher, 'publish', envelope).then(
       (outcome) => {
         c.inFlight--;
         if (outcome === 'outboxed') c.outboxed++;
         else c.published++;
+        this.halfDone(hold);
+        this.publishSettled();
       },
       (err: Error) => {
         c.inFlight--;
-        this.opts.log.error('publish failed; dead-lettering the envelope', {
-          envelopeId: envelope.id,
-          type: envelope.type,
-          error: err.message,
-        });
-        const dl = makeDeadLetter(
-          'publish-failed',
-          err.message,
-          envelopeText(envelope),
-          this.originOf(envelope),
-          entryForMessageType(envelope.type),
-        );
-        this.deadLetter(dl, c, envelope);
+        this.halfDone(hold);
+        this.publishFailed(envelope, c, err);
+        this.publishSettled();
       },
     );
-    this.track(published, () => this.publishPending--);
-    const kept = settle(() => this.opts.history.write(envelope)).catch((err: Error) => {
-      // The sink never drops silently on its own; an error here is a bug or a
-      // closed sink, and the envelope is still on the bus.
-      this.opts.log.error('history write failed', { envelopeId: envelope.id, error: err.message });
-    });
-    this.track(kept, () => this.historyPending--);
-    // The frame's size is held until both the bus and history are done with the envelope.
-    this.track(Promise.allSettled([published, kept]), () => (this.bytesPending -= bytes));
+    handOver(this.opts.history, 'write', envelope).then(
+      () => {
+        this.halfDone(hold);
+        this.historySettled();
+      },
+      (err: Error) => {
+        this.halfDone(hold);
+        // The sink never drops silently on its own; an error here is a bug or a
+        // closed sink, and the envelope is still on the bus.
+        this.opts.log.error('history write failed', { envelopeId: envelope.id, error: err.message });
+        this.historySettled();
+      },
+    );
+  }
+
+  private halfDone(hold: BytesHold): void {
+    if (--hold.halves === 0) this.bytesPending -= hold.bytes;
+  }
+
+  /** The bus refused the envelope: it becomes a dead letter carrying it whole. Never throws (it runs in a settlement). */
+  private publishFailed(envelope: Envelope, c: TypeCounters, err: Error): void {
+    try {
+      this.opts.log.error('publish failed; dead-lettering the envelope', {
+        envelopeId: envelope.id,
+        type: envelope.type,
+        error: err.message,
+      });
+      const dl = makeDeadLetter(
+        'publish-failed',
+        err.message,
+        envelopeText(envelope),
+        this.originOf(envelope),
+        entryForMessageType(envelope.type),
+      );
+      this.deadLetter(dl, c, envelope);
+    } catch (again) {
+      this.opts.log.error('dead letter could not be made', { envelopeId: envelope.id, error: errorText(again) });
+    }
   }
 
   private originOf(e: Envelope): Origin {
@@ -263,28 +307,45 @@ export class Ingest {
       rawPreview: dl.raw.slice(0, 200),
     });
     this.publishPending++;
-    this.checkPressure();
-    const p = settle(() => this.opts.publisher.publishDeadLetter(dl)).catch((err: Error) => {
-      // The bus is down for dead letters too: the history sink still has the
-      // dead letter (below), and this count makes the gap visible.
-      this.lostAfterDeadLetterFailure++;
-      this.opts.log.error('dead letter could not be published', { deadLetterId: dl.id, error: err.message });
-    });
-    this.track(p, () => this.publishPending--);
     this.historyPending++;
-    const h = settle(() => this.opts.history.writeDeadLetter(dl)).catch((err: Error) => {
-      this.opts.log.error('dead letter could not be kept in history', { deadLetterId: dl.id, error: err.message });
-    });
-    this.track(h, () => this.historyPending--);
+    this.unsettled += 2;
+    this.checkPressure();
+    handOver(this.opts.publisher, 'publishDeadLetter', dl).then(
+      () => this.publishSettled(),
+      (err: Error) => {
+        // The bus is down for dead letters too: the history sink still has the
+        // dead letter (below), and this count makes the gap visible.
+        this.lostAfterDeadLetterFailure++;
+        this.opts.log.error('dead letter could not be published', { deadLetterId: dl.id, error: err.message });
+        this.publishSettled();
+      },
+    );
+    handOver(this.opts.history, 'writeDeadLetter', dl).then(
+      () => this.historySettled(),
+      (err: Error) => {
+        this.opts.log.error('dead letter could not be kept in history', { deadLetterId: dl.id, error: err.message });
+        this.historySettled();
+      },
+    );
   }
 
-  private track(p: Promise<unknown>, settled: () => void): void {
-    const q = p.finally(() => {
-      settled();
-      this.settling.delete(q);
-      this.checkPressure();
-    });
-    this.settling.add(q);
+  private publishSettled(): void {
+    this.publishPending--;
+    this.settledOne();
+  }
+
+  private historySettled(): void {
+    this.historyPending--;
+    this.settledOne();
+  }
+
+  private settledOne(): void {
+    if (--this.unsettled === 0 && this.idleWaiters.length) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+    this.checkPressure();
   }
 
   private checkPressure(): void {
@@ -315,12 +376,9 @@ export class Ingest {
    * never answers must not hold a stop or a shutdown for ever.
    */
   async drain(timeoutMs = Infinity): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.settling.size) {
-      if (deadline - Date.now() <= 0) return false;
-      if (!(await settlesBy(Promise.allSettled([...this.settling]), deadline))) return false;
-    }
-    return true;
+    if (this.unsettled === 0) return true;
+    const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    return settlesBy(idle, Date.now() + timeoutMs);
   }
 
   stats() {
@@ -347,10 +405,13 @@ export class Ingest {
   }
 }
 
-/** A synchronous throw becomes a rejection, so every hand-over settles the same way. */
-function settle<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * `target[method](arg)`, with a synchronous throw turned into a rejection, so
+ * every hand-over settles the same way.
+ */
+function handOver<K extends string, A, R>(target: Record<K, (arg: A) => Promise<R>>, method: K, arg: A): Promise<R> {
   try {
-    return fn();
+    return target[method](arg);
   } catch (err) {
     return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
