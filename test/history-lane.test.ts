@@ -134,6 +134,28 @@ describe('BatchLane', () => {
     await l.close(1_000);
   });
 
+  it('takes a row at once while the buffer has room, and past it waits like add() without losing or repeating a row', async () => {
+    const gate = deferred<void>();
+    const store = new FakeStore(async (rs) => {
+      await gate.promise;
+      return allStored(rs);
+    });
+    const { l, seen } = lane(store, null);
+    const sent = rows(10);
+    const answers = sent.map((r) => l.addNow(r));
+    // The 8-row buffer took the first eight there and then; the last two wait for room.
+    expect(answers.slice(0, 8)).toEqual(Array(8).fill(undefined));
+    expect(answers.slice(8).every((a) => a instanceof Promise)).toBe(true);
+    expect(l.backlog()).toMatchObject({ rows: 8, waitingWriters: 2 });
+    gate.resolve();
+    await Promise.all(answers.filter((a) => a !== undefined));
+    await l.flush();
+    expect(seen.stored.sort()).toEqual(ids(sent).sort());
+    const closing = l.close(1_000);
+    await expect(l.addNow(row(99))).rejects.toBeInstanceOf(HistoryClosedError);
+    await closing;
+  });
+
   it('spills a batch that keeps failing past spillAfterMs instead of retrying it further', async () => {
     const store = new FakeStore((rs) => allRetry(rs, 'warehouse down'));
     const spill = new FakeSpill();

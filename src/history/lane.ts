@@ -200,6 +200,13 @@ export class BatchLane {
     this.enqueue(row);
   }
 
+  /** add(), without a promise when the row is taken at once (room in the buffer): undefined then, else add()'s promise. */
+  addNow(row: HistoryRow): Promise<void> | undefined {
+    if (this.closing || this.overLimit(row.bytes)) return this.add(row);
+    this.enqueue(row);
+    return undefined;
+  }
+
   private enqueue(row: HistoryRow): void {
     this.queue.push(row);
     this.queuedBytes += row.bytes;

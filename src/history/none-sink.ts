@@ -1,11 +1,11 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
-import type { HistorySink, HistoryStatus } from './types.js';
+import type { HistorySink, HistoryStatus, ImmediateHistorySink } from './types.js';
 
 /**
  * HISTORY=none: keeps nothing, but counts what it was handed, so /status
  * still shows that history is off rather than silently empty.
  */
-export class NoneHistorySink implements HistorySink {
+export class NoneHistorySink implements HistorySink, ImmediateHistorySink {
   readonly name = 'none';
   private discarded = 0;
   private deadLettersDiscarded = 0;
@@ -14,9 +14,14 @@ export class NoneHistorySink implements HistorySink {
 
   async connect(): Promise<void> {}
 
-  async write(_envelope: Envelope): Promise<void> {
+  async write(envelope: Envelope): Promise<void> {
+    this.writeNow(envelope);
+  }
+
+  writeNow(_envelope: Envelope): undefined {
     this.discarded++;
     this.lastWriteMs = Date.now();
+    return undefined;
   }
 
   async writeDeadLetter(_deadLetter: DeadLetter): Promise<void> {
