@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { allRetry, allStored, type InsertOutcome, type RowInserter } from '../src/history/inserter.js';
 import { BatchLane, HistoryClosedError, type LaneEvents, type LaneLimits, type RefusedRows } from '../src/history/lane.js';
-import { restoreRow, type HistoryRow, type HistoryTable } from '../src/history/rows.js';
+import { entryForRootField } from '../src/catalog/catalog.js';
+import { makeDeadLetter, makeEnvelope } from '../src/envelope/envelope.js';
+import { deadLetterRow, messageRow, restoreRow, type HistoryRow, type HistoryTable } from '../src/history/rows.js';
 import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from '../src/history/schema.js';
 import type { HistorySpill } from '../src/history/spill/spill.js';
 import { waitFor } from './helpers/ports.js';
@@ -257,5 +259,26 @@ describe('BatchLane', () => {
     await closing;
     expect(l.state).toBe('closed');
     expect(seen.stored).toEqual(['id-1']);
+  });
+});
+
+describe('history rows', () => {
+  it('are sized at exactly the bytes of their JSON text, whatever the text holds', () => {
+    const entry = entryForRootField('onPoolTotalChanged')!;
+    const origin = { source: 'tote', protocol: 'graphql-ws' as const, connectionId: 'c "1"', instanceId: 'é\\i' };
+    const payloads = [
+      { productId: 'p1', note: 'plain' },
+      { productId: 'p2', note: 'quotes " and backslashes \\ and a tab\t' },
+      { productId: 'p3', note: 'Café, 競馬, 🐎' },
+      { productId: 'p4', note: 'a lone surrogate \ud800 here' },
+    ];
+    for (const payload of payloads) {
+      const r = messageRow(makeEnvelope(entry, payload, { productId: payload.productId }, origin));
+      // What the stores' batch and buffer limits count: the row as it goes over the wire.
+      expect(r.bytes).toBe(Buffer.byteLength(JSON.stringify(r.json)) + r.insertId.length + 32);
+    }
+    const dl = deadLetterRow(makeDeadLetter('invalid-json', 'not "JSON"', '{"a": \ud83d', origin));
+    expect(dl.bytes).toBe(Buffer.byteLength(JSON.stringify(dl.json)) + dl.insertId.length + 32);
+    expect(dl.json.raw_truncated).toBe(false);
   });
 });
