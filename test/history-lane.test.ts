@@ -86,6 +86,16 @@ function lane(
   return { l, seen };
 }
 
+/** A lane whose store holds every batch until `gate` opens, and ten rows for its 8-row buffer. */
+function slowStoreWithTenRows() {
+  const gate = deferred<void>();
+  const store = new FakeStore(async (rs) => {
+    await gate.promise;
+    return allStored(rs);
+  });
+  return { gate, ...lane(store, null), sent: rows(10) };
+}
+
 describe('BatchLane', () => {
   it('stores rows in batches of at most maxRows, each row once, in order; flush waits for the last one', async () => {
     const store = new FakeStore();
@@ -117,13 +127,7 @@ describe('BatchLane', () => {
   });
 
   it('makes writers wait while the buffer is full and a healthy store is slow, and lets them in as rows are stored', async () => {
-    const gate = deferred<void>();
-    const store = new FakeStore(async (rs) => {
-      await gate.promise;
-      return allStored(rs);
-    });
-    const { l, seen } = lane(store, null);
-    const sent = rows(10);
+    const { gate, l, seen, sent } = slowStoreWithTenRows();
     const writes = sent.map((r) => l.add(r));
     let admitted = 0;
     for (const w of writes) void w.then(() => admitted++);
@@ -137,13 +141,7 @@ describe('BatchLane', () => {
   });
 
   it('takes a row at once while the buffer has room, and past it waits like add() without losing or repeating a row', async () => {
-    const gate = deferred<void>();
-    const store = new FakeStore(async (rs) => {
-      await gate.promise;
-      return allStored(rs);
-    });
-    const { l, seen } = lane(store, null);
-    const sent = rows(10);
+    const { gate, l, seen, sent } = slowStoreWithTenRows();
     const answers = sent.map((r) => l.addNow(r));
     // The 8-row buffer took the first eight there and then; the last two wait for room.
     expect(answers.slice(0, 8)).toEqual(Array(8).fill(undefined));
