@@ -387,6 +387,7 @@ export class Hub {
     this.reorder.flush();
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+    void this.kernelQueues.close();
     this.endAll('shutdown');
   }
 }
