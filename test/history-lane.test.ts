@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { allRetry, allStored, type InsertOutcome, type RowInserter } from '../src/history/inserter.js';
 import { BatchLane, HistoryClosedError, type LaneEvents, type LaneLimits, type RefusedRows } from '../src/history/lane.js';
-import { restoreRow, type HistoryRow, type HistoryTable } from '../src/history/rows.js';
+import { entryForRootField } from '../src/catalog/catalog.js';
+import { makeDeadLetter, makeEnvelope } from '../src/envelope/envelope.js';
+import { deadLetterRow, messageRow, restoreRow, type HistoryRow, type HistoryTable } from '../src/history/rows.js';
 import { DEAD_LETTERS_TABLE, MESSAGES_TABLE } from '../src/history/schema.js';
 import type { HistorySpill } from '../src/history/spill/spill.js';
 import { waitFor } from './helpers/ports.js';
@@ -84,6 +86,16 @@ function lane(
   return { l, seen };
 }
 
+/** A lane whose store holds every batch until `gate` opens, and ten rows for its 8-row buffer. */
+function slowStoreWithTenRows() {
+  const gate = deferred<void>();
+  const store = new FakeStore(async (rs) => {
+    await gate.promise;
+    return allStored(rs);
+  });
+  return { gate, ...lane(store, null), sent: rows(10) };
+}
+
 describe('BatchLane', () => {
   it('stores rows in batches of at most maxRows, each row once, in order; flush waits for the last one', async () => {
     const store = new FakeStore();
@@ -115,13 +127,7 @@ describe('BatchLane', () => {
   });
 
   it('makes writers wait while the buffer is full and a healthy store is slow, and lets them in as rows are stored', async () => {
-    const gate = deferred<void>();
-    const store = new FakeStore(async (rs) => {
-      await gate.promise;
-      return allStored(rs);
-    });
-    const { l, seen } = lane(store, null);
-    const sent = rows(10);
+    const { gate, l, seen, sent } = slowStoreWithTenRows();
     const writes = sent.map((r) => l.add(r));
     let admitted = 0;
     for (const w of writes) void w.then(() => admitted++);
@@ -132,6 +138,22 @@ describe('BatchLane', () => {
     await l.flush();
     expect(seen.stored.sort()).toEqual(ids(sent).sort());
     await l.close(1_000);
+  });
+
+  it('takes a row at once while the buffer has room, and past it waits like add() without losing or repeating a row', async () => {
+    const { gate, l, seen, sent } = slowStoreWithTenRows();
+    const answers = sent.map((r) => l.addNow(r));
+    // The 8-row buffer took the first eight there and then; the last two wait for room.
+    expect(answers.slice(0, 8)).toEqual(Array(8).fill(undefined));
+    expect(answers.slice(8).every((a) => a instanceof Promise)).toBe(true);
+    expect(l.backlog()).toMatchObject({ rows: 8, waitingWriters: 2 });
+    gate.resolve();
+    await Promise.all(answers.filter((a) => a !== undefined));
+    await l.flush();
+    expect(seen.stored.sort()).toEqual(ids(sent).sort());
+    const closing = l.close(1_000);
+    await expect(l.addNow(row(99))).rejects.toBeInstanceOf(HistoryClosedError);
+    await closing;
   });
 
   it('spills a batch that keeps failing past spillAfterMs instead of retrying it further', async () => {
@@ -235,5 +257,26 @@ describe('BatchLane', () => {
     await closing;
     expect(l.state).toBe('closed');
     expect(seen.stored).toEqual(['id-1']);
+  });
+});
+
+describe('history rows', () => {
+  it('are sized at exactly the bytes of their JSON text, whatever the text holds', () => {
+    const entry = entryForRootField('onPoolTotalChanged')!;
+    const origin = { source: 'tote', protocol: 'graphql-ws' as const, connectionId: 'c "1"', instanceId: 'é\\i' };
+    const payloads = [
+      { productId: 'p1', note: 'plain' },
+      { productId: 'p2', note: 'quotes " and backslashes \\ and a tab\t' },
+      { productId: 'p3', note: 'Café, 競馬, 🐎' },
+      { productId: 'p4', note: 'a lone surrogate \ud800 here' },
+    ];
+    for (const payload of payloads) {
+      const r = messageRow(makeEnvelope(entry, payload, { productId: payload.productId }, origin));
+      // What the stores' batch and buffer limits count: the row as it goes over the wire.
+      expect(r.bytes).toBe(Buffer.byteLength(JSON.stringify(r.json)) + r.insertId.length + 32);
+    }
+    const dl = deadLetterRow(makeDeadLetter('invalid-json', 'not "JSON"', '{"a": \ud83d', origin));
+    expect(dl.bytes).toBe(Buffer.byteLength(JSON.stringify(dl.json)) + dl.insertId.length + 32);
+    expect(dl.json.raw_truncated).toBe(false);
   });
 });

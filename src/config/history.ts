@@ -62,8 +62,10 @@ export function readHistoryConfig(r: EnvReader): HistoryConfig {
   if (kind === 'bigquery' && spillKind === 'pubsub' && !spillProject) {
     r.fail('BQ_PROJECT, GOOGLE_CLOUD_PROJECT or HISTORY_SPILL_PROJECT is required when HISTORY=bigquery spills to Pub/Sub');
   }
-  // Google's recommended insertAll batch (hard cap 50,000 rows); DuckDB pays per transaction, not per row, so it takes more.
-  const batchMaxRows = r.int('HISTORY_BATCH_MAX_ROWS', kind === 'duckdb' ? 2_000 : 500, 1, 10_000);
+  // Google's recommended insertAll batch (hard cap 50,000 rows). DuckDB pays per transaction (the commit, the
+  // statements around the appender), not per row: at 5,000 it kept up with a 100,000-frame burst 1.1-1.9x faster
+  // than at 2,000, and a batch is still well under a second of work at close.
+  const batchMaxRows = r.int('HISTORY_BATCH_MAX_ROWS', kind === 'duckdb' ? 5_000 : 500, 1, 10_000);
   const bufferMaxRows = r.int('HISTORY_BUFFER_MAX_ROWS', 20_000, 1);
   if (bufferMaxRows < batchMaxRows) r.fail('HISTORY_BUFFER_MAX_ROWS must be at least HISTORY_BATCH_MAX_ROWS');
   // Beside the checkout, ignored by git; analysts query it with `npm run sql`.

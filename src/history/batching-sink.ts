@@ -6,7 +6,7 @@ import type { DayCard } from '../day-card/day-card.js';
 import { dayCardNameRows, deadLetterRow, messageRow, rejectedRowDeadLetter, type HistoryRow, type HistoryTable } from './rows.js';
 import { DEAD_LETTERS_TABLE, MESSAGES_TABLE, NAMES_TABLE } from './schema.js';
 import type { HistorySpill } from './spill/spill.js';
-import type { HistorySink, HistoryStatus } from './types.js';
+import type { HistorySink, HistoryStatus, ImmediateHistorySink } from './types.js';
 
 export interface BatchingSinkOptions extends LaneLimits {
   closeTimeoutMs: number;
@@ -41,7 +41,7 @@ export interface BatchingHistoryStatus extends HistoryStatus {
  */
 const NAMES_REMEMBERED = 200_000;
 
-export class BatchingHistorySink implements HistorySink {
+export class BatchingHistorySink implements HistorySink, ImmediateHistorySink {
   private readonly messages: BatchLane;
   private readonly deadLetters: BatchLane;
   private readonly names: BatchLane;
@@ -98,6 +98,10 @@ export class BatchingHistorySink implements HistorySink {
 
   write(envelope: Envelope): Promise<void> {
     return this.messages.add(messageRow(envelope));
+  }
+
+  writeNow(envelope: Envelope): Promise<void> | undefined {
+    return this.messages.addNow(messageRow(envelope));
   }
 
   writeDeadLetter(deadLetter: DeadLetter): Promise<void> {

@@ -59,6 +59,13 @@ export type RefusedRows =
   /** Spilled by the lane itself, held in its backlog until durable (dead letters and names: nowhere better to go). */
   | 'spill';
 
+/** A write() waiting for room, with its row. */
+interface Waiter {
+  readonly row: HistoryRow;
+  admitted: boolean;
+  wake: () => void;
+}
+
 /** A wait that one call to wake() cuts short; at most one wait at a time. */
 class Alarm {
   private wakeNow: (() => void) | null = null;
@@ -114,7 +121,7 @@ export class BatchLane {
   private heldBytes = 0;
   private oldestAt: number | null = null;
   /** write() calls waiting for room, with their rows: at close these rows join the queue (stored, spilled or lost). */
-  private waiters: { row: HistoryRow; admitted: boolean; wake: () => void }[] = [];
+  private waiters: Waiter[] = [];
   private idleWaiters: (() => void)[] = [];
   private current: LaneState = 'created';
   /** The pump's wait for rows or for a batch to fill: add(), flush() and close() cut it short. */
@@ -178,26 +185,33 @@ export class BatchLane {
   }
 
   private overLimit(extraBytes = 0): boolean {
-    const { rows, bytes } = this.backlog();
+    const rows = this.queue.length + this.heldRows;
     if (rows === 0) return false;
-    return rows + 1 > this.limits.buffer.maxRows || bytes + extraBytes > this.limits.buffer.maxBytes;
+    return rows + 1 > this.limits.buffer.maxRows || this.queuedBytes + this.heldBytes + extraBytes > this.limits.buffer.maxBytes;
   }
 
   async add(row: HistoryRow, force = false): Promise<void> {
     if (this.closing) throw new HistoryClosedError(this.table);
     while (!force && !this.closing && this.overLimit(row.bytes)) {
       if (this.failingSince !== null) this.spillQueued('buffer full while the store is failing');
-      const waiter = { row, admitted: false, wake: () => {} };
+      const waiter: Waiter = { row, admitted: false, wake: () => {} };
       await new Promise<void>((resolve) => {
         waiter.wake = resolve;
         this.waiters.push(waiter);
       });
-      // close() took the row into the queue: it is stored, spilled or lost (logged) with the rest.
+      // Room or close() took the row into the queue: it is stored, spilled or lost (logged) with the rest.
       if (waiter.admitted) return;
     }
     // Woken just before close gave up on the queue: nowhere left but the log.
     if (this.abandoned) return this.events.lost([row], 'arrived while the sink was closing');
     this.enqueue(row);
+  }
+
+  /** add(), without a promise when the row is taken at once (room in the buffer): undefined then, else add()'s promise. */
+  addNow(row: HistoryRow): Promise<void> | undefined {
+    if (this.closing || this.overLimit(row.bytes)) return this.add(row);
+    this.enqueue(row);
+    return undefined;
   }
 
   private enqueue(row: HistoryRow): void {
@@ -250,10 +264,22 @@ export class BatchLane {
     this.pumpAlarm.wake();
   }
 
+  /**
+   * Room came back: it goes to the writers that have waited longest, as many
+   * as it fits, and the others wait on. Waking every writer to race for it
+   * cost a wake-up and a new wait per writer per stored batch: with thousands
+   * waiting behind a slow store, most of the subscriber's CPU.
+   */
   private releaseWaiters(): void {
-    const ws = this.waiters;
-    this.waiters = [];
-    for (const w of ws) w.wake();
+    let n = 0;
+    while (n < this.waiters.length && !this.overLimit(this.waiters[n]!.row.bytes)) this.admit(this.waiters[n++]!);
+    if (n) this.waiters.splice(0, n);
+  }
+
+  private admit(w: Waiter): void {
+    this.enqueue(w.row);
+    w.admitted = true;
+    w.wake();
   }
 
   /**
@@ -264,11 +290,7 @@ export class BatchLane {
   private admitWaiters(): void {
     const ws = this.waiters;
     this.waiters = [];
-    for (const w of ws) {
-      this.enqueue(w.row);
-      w.admitted = true;
-      w.wake();
-    }
+    for (const w of ws) this.admit(w);
   }
 
   private take(rows: number, bytes: number): void {

@@ -1,21 +1,27 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
-import type { HistorySink, HistoryStatus } from './types.js';
+import type { HistorySink, HistoryStatus, ImmediateHistorySink } from './types.js';
 
 /**
  * HISTORY=none: keeps nothing, but counts what it was handed, so /status
  * still shows that history is off rather than silently empty.
  */
-export class NoneHistorySink implements HistorySink {
+export class NoneHistorySink implements HistorySink, ImmediateHistorySink {
   readonly name = 'none';
   private discarded = 0;
   private deadLettersDiscarded = 0;
-  private lastWriteAt: string | null = null;
+  /** Epoch ms, formatted only when /status asks: a Date per message cost more than the rest of this sink. */
+  private lastWriteMs: number | null = null;
 
   async connect(): Promise<void> {}
 
-  async write(_envelope: Envelope): Promise<void> {
+  async write(envelope: Envelope): Promise<void> {
+    this.writeNow(envelope);
+  }
+
+  writeNow(_envelope: Envelope): undefined {
     this.discarded++;
-    this.lastWriteAt = new Date().toISOString();
+    this.lastWriteMs = Date.now();
+    return undefined;
   }
 
   async writeDeadLetter(_deadLetter: DeadLetter): Promise<void> {
@@ -36,7 +42,7 @@ export class NoneHistorySink implements HistorySink {
       deadLettersDiscarded: this.deadLettersDiscarded,
       lastError: null,
       lastErrorAt: null,
-      lastWriteAt: this.lastWriteAt,
+      lastWriteAt: this.lastWriteMs === null ? null : new Date(this.lastWriteMs).toISOString(),
     };
   }
 }

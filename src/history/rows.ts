@@ -1,4 +1,4 @@
-import { ENTITY_KEYS, keyColumn } from '../catalog/catalog.js';
+import { ENTITY_KEYS, keyColumn, type EntityKey } from '../catalog/catalog.js';
 import { makeDeadLetter, type DeadLetter, type Envelope } from '../envelope/envelope.js';
 import { createHash } from 'node:crypto';
 import type { DayCard } from '../day-card/day-card.js';
@@ -46,22 +46,48 @@ function sized(table: HistoryTable, insertId: string, all: Record<string, string
   // that carry a value for it.
   const json: Record<string, string | boolean | null> = {};
   let originals: Record<string, string> | null = null;
-  for (const [k, v] of Object.entries(all)) {
+  // The size of JSON.stringify(json), counted as the row is built rather
+  // than by serialising it again: `{`, then `"key":value,` per column, the
+  // last comma standing for `}`.
+  let size = 1;
+  for (const k in all) {
+    const v = all[k];
     if (v === null || v === undefined) continue;
-    if (typeof v !== 'string' || k === ORIGINAL_TEXT_COLUMN) {
-      json[k] = v;
-      continue;
+    let out = v;
+    if (typeof v === 'string' && k !== ORIGINAL_TEXT_COLUMN) {
+      // Lone surrogates would make the store refuse (or mangle) the row: store U+FFFD, keep the original beside it.
+      out = storableText(v, JSON_COLUMNS[table].has(k));
+      if (out !== v) (originals ??= {})[k] = v;
     }
-    // Lone surrogates would make the store refuse (or mangle) the row: store U+FFFD, keep the original beside it.
-    const stored = storableText(v, JSON_COLUMNS[table].has(k));
-    if (stored !== v) (originals ??= {})[k] = v;
-    json[k] = stored;
+    json[k] = out;
+    size += columnBytes(k, out);
   }
-  // JSON.stringify escapes lone surrogates, so this text is well-formed and gives the originals back exactly.
-  if (originals) json[ORIGINAL_TEXT_COLUMN] = JSON.stringify(originals);
+  if (originals) {
+    // JSON.stringify escapes lone surrogates, so this text is well-formed and gives the originals back exactly.
+    const text = JSON.stringify(originals);
+    const replaced = json[ORIGINAL_TEXT_COLUMN];
+    if (replaced !== undefined && replaced !== null) size -= columnBytes(ORIGINAL_TEXT_COLUMN, replaced);
+    json[ORIGINAL_TEXT_COLUMN] = text;
+    size += columnBytes(ORIGINAL_TEXT_COLUMN, text);
+  }
   // insertId, braces and keys: the JSON text is what goes over the wire.
-  return { table, insertId, json, bytes: Buffer.byteLength(JSON.stringify(json)) + insertId.length + 32 };
+  return { table, insertId, json, bytes: Math.max(2, size) + insertId.length + 32 };
 }
+
+/** Text JSON.stringify writes as is between its quotes: printable ASCII but `"` and `\`. */
+const PLAIN_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** Bytes of `"key":value,` in the row's JSON text (column names are plain ASCII). */
+function columnBytes(key: string, v: string | boolean): number {
+  let value: number;
+  if (typeof v === 'boolean') value = v ? 4 : 5;
+  else if (PLAIN_TEXT.test(v)) value = v.length + 2;
+  else value = Buffer.byteLength(JSON.stringify(v));
+  return key.length + 4 + value;
+}
+
+/** Entity keys and their columns, worked out once rather than per row. */
+const KEY_COLUMNS: readonly (readonly [EntityKey, string])[] = ENTITY_KEYS.map((k) => [k, keyColumn(k)] as const);
 
 export function messageRow(e: Envelope): HistoryRow {
   const json: Record<string, string | boolean | null> = {
@@ -71,7 +97,7 @@ export function messageRow(e: Envelope): HistoryRow {
     received_at: e.receivedAt,
     source: e.source,
   };
-  for (const k of ENTITY_KEYS) json[keyColumn(k)] = e.keys[k] ?? null;
+  for (const [k, column] of KEY_COLUMNS) json[column] = e.keys[k] ?? null;
   // A JSON column takes the value as JSON text; an object would be read as a RECORD.
   json.payload = JSON.stringify(e.payload);
   json.protocol = e.protocol;

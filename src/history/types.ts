@@ -29,3 +29,18 @@ export interface HistorySink {
   close(): Promise<void>;
   status(): HistoryStatus;
 }
+
+/**
+ * Optional capability of a sink: `write` without a promise when the envelope
+ * is taken at once. Returns undefined then, or (the buffer full) the promise
+ * `write` would have returned, for the same wait. The subscriber prefers it:
+ * a promise and its callbacks per message were a visible share of its CPU.
+ * A sink that changes what `write` does must change this too.
+ */
+export interface ImmediateHistorySink {
+  writeNow(envelope: Envelope): Promise<void> | undefined;
+}
+
+export function canWriteNow<T extends object>(s: T): s is T & ImmediateHistorySink {
+  return typeof (s as Partial<ImmediateHistorySink>).writeNow === 'function';
+}

@@ -54,9 +54,10 @@ function staging(table: string, columns: readonly Column[]): Staging {
     columns,
     faultSql: `SELECT ord, ${fault} AS fault FROM temp.${name} WHERE ${fault} IS NOT NULL`,
     // OR IGNORE: a replayed row (same id) is not duplicated; QUALIFY: nor is one sent twice in the same batch.
+    // The rows with a fault are deleted from the staging table first, so the checks are not run a second time here.
     insertSql:
       `INSERT OR IGNORE INTO ${table} (${columns.map((c) => c.name).join(', ')}) ` +
-      `SELECT ${columns.map(cast).join(', ')} FROM temp.${name} WHERE (${fault}) IS NULL ` +
+      `SELECT ${columns.map(cast).join(', ')} FROM temp.${name} ` +
       `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${id} ORDER BY ord) = 1`,
   };
 }
@@ -133,6 +134,7 @@ export class DuckDbInserter implements RowInserter {
         }
         const faults = new Map<number, string>();
         for (const [ord, fault] of (await db.runAndReadAll(s.faultSql)).getRows()) faults.set(Number(ord), String(fault));
+        if (faults.size) await db.run(`DELETE FROM temp.${s.name} WHERE ord IN (${[...faults.keys()].join(', ')})`);
         await db.run(s.insertSql);
         await db.run(`DELETE FROM temp.${s.name}`);
         await db.run('COMMIT');
