@@ -178,7 +178,7 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
       const orderingKey = this.cfg.ordering ? envelope.keys[entry.orderingKey] : undefined;
       return this.send(entry.topic, JSON.stringify(envelope), envelopeAttributes(envelope), envelope.id, orderingKey);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
