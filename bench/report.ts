@@ -63,13 +63,22 @@ export function renderResults(r: Record<string, unknown>): string {
     ];
     if (ingest.publish) {
       rows.push(
-        row(`bare @google-cloud/pubsub, ${ingest.publish.keys} ordering keys (reference)`, ingest.publish.bare, ingest.publish.bare),
+        row(
+          `bare @google-cloud/pubsub, ${ingest.publish.keys} ordering keys, same data and attributes (reference)`,
+          ingest.publish.bare,
+          ingest.publish.bare,
+        ),
       );
       rows.push(row('this publisher, same emulator and keys', ingest.publish.project, ingest.publish.bare));
+      if (ingest.publish.bareDataOnly)
+        rows.push(row('bare @google-cloud/pubsub, data without attributes', ingest.publish.bareDataOnly, ingest.publish.bare));
     }
     parts.push(
       `### Ingest (medians of ${ingest.rounds} alternating rounds)\n\n` +
-        table(['path', 'msg/s', 'CPU-s per 10,000', 'ratio to its reference'], rows),
+        table(['path', 'msg/s', 'CPU-s per 10,000', 'ratio to its reference'], rows) +
+        (ingest.emulatorMessagesPerRequest !== undefined
+          ? `\n\nThrough the emulator the pipeline sent ${ingest.emulatorMessagesPerRequest.toFixed(1)} messages per publish request (200 ordering keys).`
+          : ''),
     );
   }
 
@@ -165,7 +174,19 @@ export function renderResults(r: Record<string, unknown>): string {
         `\n\nAt 1,000 messages/s for ${h.at1000.seconds} s: ${h.at1000.bigqueryRowsPerRequest.toFixed(0)} rows per BigQuery insertAll request` +
         (h.at1000.publishMessagesPerRequest !== null
           ? `; ${h.at1000.publishMessagesPerRequest.toFixed(1)} messages per Pub/Sub publish request (${fmt(h.at1000.publishRequests!)} requests, 200 ordering keys).`
-          : '.'),
+          : '.') +
+        (h.at1000.publishByKeys?.length
+          ? '\n\n' +
+            table(
+              ['publishing at 1,000 msg/s', 'messages per publish request', 'requests/s', 'CPU-s per 10,000'],
+              h.at1000.publishByKeys.map((p) => [
+                p.ordered ? `${fmt(p.keys)} ordering key${p.keys === 1 ? '' : 's'}` : `unordered (${fmt(p.keys)} products)`,
+                p.messagesPerRequest.toFixed(1),
+                n0(p.requestsPerS),
+                f2(p.cpuSecondsPer10k),
+              ]),
+            )
+          : ''),
     );
   }
   return parts.join('\n\n');
