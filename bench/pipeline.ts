@@ -33,6 +33,7 @@ import { ToteClient } from '../src/tote/client.js';
 import { FakeBigQuery } from '../test/bigquery-server/fake-bigquery.js';
 import { localAuthClient } from '../test/bigquery-server/local-auth.js';
 import { startChild } from './sse.js';
+import { pacedLabel } from './report.js';
 import { fmt, median } from './stats.js';
 
 const log = createLogger({ component: 'bench' });
@@ -617,8 +618,12 @@ export interface HistoryReport {
 }
 
 export interface PacedPublish {
+  readonly rate: number;
   readonly keys: number;
   readonly ordered: boolean;
+  /** Publish latency (handed over -> Pub/Sub's answer), from the publisher's own window: its part of end-to-end. */
+  readonly publishP50Ms: number | null;
+  readonly publishP99Ms: number | null;
   readonly messagesPerRequest: number;
   readonly requests: number;
   readonly requestsPerS: number;
@@ -626,9 +631,9 @@ export interface PacedPublish {
   readonly cpuSecondsPer10k: number;
 }
 
-/** The project's publisher at 1,000 messages/s for `seconds`, envelopes spread over `keys` ordering keys. */
-async function pacedPublish(emulatorHost: string, keys: number, ordered: boolean, seconds: number): Promise<PacedPublish> {
-  const n = 1000 * seconds;
+/** The project's publisher at `rate` messages/s for `seconds`, envelopes spread over `keys` ordering keys. */
+async function pacedPublish(emulatorHost: string, rate: number, keys: number, ordered: boolean, seconds: number): Promise<PacedPublish> {
+  const n = rate * seconds;
   const envelopes = sampleEnvelopes(n, keys);
   const cfg = loadConfig({
     BUS: 'pubsub',
@@ -643,12 +648,16 @@ async function pacedPublish(emulatorHost: string, keys: number, ordered: boolean
     await pub.connect();
     const cpu0 = process.cpuUsage();
     const published: Promise<unknown>[] = [];
-    await paced(n, 1000, (i) => published.push(pub.publish(envelopes[i]!)));
+    await paced(n, rate, (i) => published.push(pub.publish(envelopes[i]!)));
     await Promise.all(published);
     cpu = process.cpuUsage(cpu0);
   });
+  const latency = pub.publishLatency();
   await pub.close();
   return {
+    rate,
+    publishP50Ms: latency.p50Ms,
+    publishP99Ms: latency.p99Ms,
     keys,
     ordered,
     messagesPerRequest: counted.messages / Math.max(1, counted.requests),
@@ -720,13 +729,15 @@ export async function benchHistory(o: { rows: number; seconds: number; emulatorH
     let publishByKeys: PacedPublish[] | undefined;
     if (o.emulatorHost) {
       publishByKeys = [];
-      for (const [keys, ordered] of [
-        [200, true],
-        [10, true],
-        [1, true],
-        [200, false],
+      // The last at the end-to-end section's higher rate: whether the publisher's part of that latency grows with it.
+      for (const [rate, keys, ordered] of [
+        [1000, 200, true],
+        [1000, 10, true],
+        [1000, 1, true],
+        [1000, 200, false],
+        [5000, 200, true],
       ] as const)
-        publishByKeys.push(await pacedPublish(o.emulatorHost, keys, ordered, o.seconds));
+        publishByKeys.push(await pacedPublish(o.emulatorHost, rate, keys, ordered, o.seconds));
       publishRequests = publishByKeys[0]!.requests;
       publishMessagesPerRequest = publishByKeys[0]!.messagesPerRequest;
     }
@@ -755,8 +766,8 @@ export async function benchHistory(o: { rows: number; seconds: number; emulatorH
     );
     for (const r of publishByKeys ?? [])
       console.log(
-        `    ${r.ordered ? `${fmt(r.keys)} ordering key${r.keys === 1 ? '' : 's'}` : `unordered (${fmt(r.keys)} products)`}: ` +
-          `${r.messagesPerRequest.toFixed(1)} messages per publish request, ${fmt(r.requestsPerS)} requests/s, ${r.cpuSecondsPer10k.toFixed(2)} CPU-s per 10,000`,
+        `    ${pacedLabel(r)}: ${r.messagesPerRequest.toFixed(1)} messages per publish request, ${fmt(r.requestsPerS)} requests/s, ` +
+          `${r.cpuSecondsPer10k.toFixed(2)} CPU-s per 10,000, publish latency p50 ${r.publishP50Ms} / p99 ${r.publishP99Ms} ms`,
       );
     return report;
   } finally {

@@ -1,5 +1,5 @@
 /** The results of one `npm run bench` as the markdown tables of docs/benchmarks.md. */
-import type { E2eResult, HistoryReport, IngestReport } from './pipeline.js';
+import type { E2eResult, HistoryReport, IngestReport, PacedPublish } from './pipeline.js';
 import type { Kind, SaturationStep, SseReport, Summary } from './sse.js';
 import { fmt } from './stats.js';
 
@@ -37,6 +37,9 @@ function sseRows(byKind: Partial<Record<Kind, Summary>>, stalled: boolean, faile
       ];
     });
 }
+
+export const pacedLabel = (r: PacedPublish): string =>
+  `${fmt(r.rate)} msg/s, ${r.ordered ? `${fmt(r.keys)} ordering key${r.keys === 1 ? '' : 's'}` : `unordered (${fmt(r.keys)} products)`}`;
 
 export function renderResults(r: Record<string, unknown>): string {
   const m = r.machine as Record<string, unknown>;
@@ -178,12 +181,13 @@ export function renderResults(r: Record<string, unknown>): string {
         (h.at1000.publishByKeys?.length
           ? '\n\n' +
             table(
-              ['publishing at 1,000 msg/s', 'messages per publish request', 'requests/s', 'CPU-s per 10,000'],
+              ['this publisher, paced', 'messages per publish request', 'requests/s', 'CPU-s per 10,000', 'publish latency p50 / p99 ms'],
               h.at1000.publishByKeys.map((p) => [
-                p.ordered ? `${fmt(p.keys)} ordering key${p.keys === 1 ? '' : 's'}` : `unordered (${fmt(p.keys)} products)`,
+                pacedLabel(p),
                 p.messagesPerRequest.toFixed(1),
                 n0(p.requestsPerS),
                 f2(p.cpuSecondsPer10k),
+                `${p.publishP50Ms ?? '–'} / ${p.publishP99Ms ?? '–'}`,
               ]),
             )
           : ''),
