@@ -93,6 +93,27 @@ describe('retry lanes', () => {
     };
   }
 
+  it('gives back what each message holds exactly once, even when Pub/Sub answers after the outbox took it', async () => {
+    const answers: ((err?: unknown) => void)[] = [];
+    const released: number[] = [];
+    const lanes = new RetryLanes({
+      attempt: (_m, done) => void answers.push(done),
+      classify: () => 'retry',
+      released: (_m, hold) => void released.push(hold),
+    });
+    const msg = (i: number): OutgoingMessage => ({ topic: 't', data: `m${i}`, attributes: {}, id: `id${i}`, orderingKey: 'k' });
+    const sent = [10, 20, 30].map((hold, i) => lanes.send(msg(i), hold));
+    // Shutdown: all three are still out with the transport and go to the outbox.
+    const unsent = lanes.drainUnsent();
+    expect(unsent.map((u) => u.m.id)).toEqual(['id0', 'id1', 'id2']);
+    for (const u of unsent) u.settle(true);
+    // Then the transport's answers arrive after all.
+    for (const done of answers) done();
+    await new Promise((r) => setImmediate(r));
+    expect(await Promise.all(sent)).toEqual(['outboxed', 'outboxed', 'outboxed']);
+    expect(released.sort((a, b) => a - b)).toEqual([10, 20, 30]);
+  });
+
   it('keeps an ordering key in order when its retry meets the key still paused and refusing at once', async () => {
     const t = orderedTransport(true);
     let retries = 0;

@@ -79,6 +79,15 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     this.lanes = new RetryLanes({
       attempt: (m, done) => this.attempt(m, done),
       classify: classifyPublishError,
+      released: (_m, bytes) => {
+        if (bytes >= 0) this.flow.release(bytes);
+      },
+      failure: (m, err) => {
+        const code = (err as { code?: number | string }).code;
+        return new PublishError(`publish to ${m.topic} failed: ${redact((err as Error).message)}`, m.topic, m.id, m.orderingKey, code, {
+          cause: err,
+        });
+      },
       beforeRetry: (lane, err) => this.beforeRetry(lane.topic, lane.orderingKey, err),
       onRetrying: (m, err, attempt, delayMs) => {
         this.lastError = redact((err as Error)?.message ?? String(err));
@@ -202,27 +211,11 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     const bytes = Buffer.byteLength(data);
     const m: OutgoingMessage = orderingKey ? { topic, data, attributes, id, orderingKey } : { topic, data, attributes, id };
     // Past close the permits no longer matter: everything goes to the outbox.
-    if (this.closing) return this.handOver(m, bytes, false);
+    // A held permit travels with the message as its byte count (-1: none) and comes back in `released`.
+    if (this.closing) return this.lanes.send(m, -1);
     // Room at once is the common case: no promise for the permit.
-    if (this.flow.tryAcquire(bytes)) return this.handOver(m, bytes, true);
-    return this.flow.acquire(bytes).then(() => this.handOver(m, bytes, true));
-  }
-
-  /** To the lanes; a permit held for the message is given back to flow control when it settles. */
-  private handOver(m: OutgoingMessage, bytes: number, permit: boolean): Promise<PublishOutcome> {
-    return this.lanes.send(m).then(
-      (outcome) => {
-        if (permit) this.flow.release(bytes);
-        return outcome;
-      },
-      (err: unknown) => {
-        if (permit) this.flow.release(bytes);
-        const code = (err as { code?: number | string }).code;
-        throw new PublishError(`publish to ${m.topic} failed: ${redact((err as Error).message)}`, m.topic, m.id, m.orderingKey, code, {
-          cause: err,
-        });
-      },
-    );
+    if (this.flow.tryAcquire(bytes)) return this.lanes.send(m, bytes);
+    return this.flow.acquire(bytes).then(() => this.lanes.send(m, bytes));
   }
 
   /** One try, as the lanes ask for it. */

@@ -25,6 +25,14 @@ export interface RetryLanesOptions {
   /** Called before a lane tries again (e.g. unpause an ordering key, recreate a topic). */
   beforeRetry?(lane: { topic: string; orderingKey: string | undefined }, lastError: unknown): Promise<void>;
   onRetrying?(m: OutgoingMessage, err: unknown, attempt: number, delayMs: number): void;
+  /**
+   * Called once per message as its promise settles, however it settles, with
+   * the `hold` given to `send` (e.g. a flow-control permit to give back):
+   * one call here costs less than a `.then` per message.
+   */
+  released?(m: OutgoingMessage, hold: number): void;
+  /** What a message's promise rejects with, given why it failed (default: that reason itself). */
+  failure?(m: OutgoingMessage, err: unknown): unknown;
   /** @default 250 */
   minDelayMs?: number;
   /** @default 10_000 */
@@ -34,6 +42,9 @@ export interface RetryLanesOptions {
 interface Item {
   readonly m: OutgoingMessage;
   readonly seq: number;
+  readonly hold: number;
+  /** Settled: a late answer after the outbox took the message changes nothing. */
+  done: boolean;
   resolve(outcome: 'published' | 'outboxed'): void;
   reject(err: unknown): void;
   /** Links in the lane's list of messages out with the transport (answers come back in any order). */
@@ -83,10 +94,13 @@ export class RetryLanes {
     this.maxDelayMs = opts.maxDelayMs ?? 10_000;
   }
 
-  /** Resolves when the transport has the message; rejects only for a permanent failure. */
-  send(m: OutgoingMessage): Promise<'published' | 'outboxed'> {
+  /**
+   * Resolves when the transport has the message; rejects only for a
+   * permanent failure. `hold` is handed back to `released` when it settles.
+   */
+  send(m: OutgoingMessage, hold = 0): Promise<'published' | 'outboxed'> {
     return new Promise<'published' | 'outboxed'>((resolve, reject) => {
-      const item: Item = { m, seq: this.seq++, resolve, reject, prev: null, next: null, firing: false };
+      const item: Item = { m, seq: this.seq++, hold, done: false, resolve, reject, prev: null, next: null, firing: false };
       const lane = this.lane(m.topic, m.orderingKey);
       if (lane.retrying || this.closed) lane.waiting.push(item);
       else this.fire(lane, item);
@@ -145,16 +159,16 @@ export class RetryLanes {
   private answered(lane: Lane, item: Item, err: unknown): void {
     if (!this.unlink(lane, item)) {
       // Already handed to the outbox by drainUnsent: a late success still counts as published.
-      if (err === undefined || err === null) item.resolve('published');
+      if (err === undefined || err === null) this.finish(item, 'published');
       return;
     }
     if (err === undefined || err === null) {
-      item.resolve('published');
+      this.finish(item, 'published');
       this.settled(lane);
       return;
     }
     if (this.opts.classify(err) === 'permanent') {
-      item.reject(err);
+      this.finish(item, null, err);
       this.settled(lane);
       return;
     }
@@ -165,6 +179,15 @@ export class RetryLanes {
       lane.failures = 0;
     }
     this.settled(lane);
+  }
+
+  /** Settles a message's promise once: resolved with `outcome`, or rejected with `err` when it is null. */
+  private finish(item: Item, outcome: 'published' | 'outboxed' | null, err?: unknown): void {
+    if (item.done) return;
+    item.done = true;
+    this.opts.released?.(item.m, item.hold);
+    if (outcome) item.resolve(outcome);
+    else item.reject(this.opts.failure ? this.opts.failure(item.m, err) : err);
   }
 
   /** Takes an answered item off its lane's in-flight list; false when it is no longer there. */
@@ -277,7 +300,8 @@ export class RetryLanes {
       items.push(...lane.waiting);
       items.sort((a, b) => a.seq - b.seq);
       lane.waiting.length = 0;
-      for (const item of items) out.push({ m: item.m, settle: (ok, reason) => (ok ? item.resolve('outboxed') : item.reject(reason)) });
+      for (const item of items)
+        out.push({ m: item.m, settle: (ok, reason) => (ok ? this.finish(item, 'outboxed') : this.finish(item, null, reason)) });
     }
     this.lanes.clear();
     return out;
