@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PubSub } from '@google-cloud/pubsub';
 import WebSocket from 'ws';
+import { envelopeAttributes } from '../src/bus/attributes.js';
 import { MemoryBus } from '../src/bus/memory-bus.js';
 import { PubSubPublisher } from '../src/bus/pubsub-publisher.js';
 import type { EnvelopePublisher } from '../src/bus/types.js';
@@ -32,6 +33,7 @@ import { ToteClient } from '../src/tote/client.js';
 import { FakeBigQuery } from '../test/bigquery-server/fake-bigquery.js';
 import { localAuthClient } from '../test/bigquery-server/local-auth.js';
 import { startChild } from './sse.js';
+import { pacedLabel } from './report.js';
 import { fmt, median } from './stats.js';
 
 const log = createLogger({ component: 'bench' });
@@ -192,7 +194,7 @@ export async function ingestOnce(
 }
 
 /** The envelope JSON a PoolTotalChanged frame becomes, for the bare publisher to send the same bytes. */
-function sampleEnvelopes(n: number, keys: number): Envelope[] {
+export function sampleEnvelopes(n: number, keys: number): Envelope[] {
   const entry = entryForRootField('onPoolTotalChanged')!;
   const origin = { source: 'bench', protocol: 'graphql-ws' as const, connectionId: 'c', instanceId: 'i' };
   const money = (v: number) => ({ decimalAmount: v, currency: { code: 'GBP' } });
@@ -205,9 +207,16 @@ function sampleEnvelopes(n: number, keys: number): Envelope[] {
 
 /**
  * Reference: @google-cloud/pubsub alone, the same batching settings as the
- * project's publisher, the same envelope bytes and ordering keys, one topic.
+ * project's publisher, the same envelope bytes and ordering keys, one topic;
+ * with `attributes`, also the attributes the project's publisher sends with
+ * each envelope (built inside the timing too), so both send the same messages.
  */
-async function barePublisher(emulatorHost: string, cfg: Config, envelopes: readonly Envelope[]): Promise<Throughput> {
+export async function barePublisher(
+  emulatorHost: string,
+  cfg: Config,
+  envelopes: readonly Envelope[],
+  attributes = true,
+): Promise<Throughput> {
   const pubsub = new PubSub({ projectId: 'bench', apiEndpoint: emulatorHost, emulatorMode: true });
   const name = `bench-bare-${Date.now()}`;
   const [topic] = await pubsub.createTopic(name);
@@ -220,7 +229,13 @@ async function barePublisher(emulatorHost: string, cfg: Config, envelopes: reado
   const t0 = performance.now();
   // Serialized inside the timing, as the project's publisher must.
   await Promise.all(
-    envelopes.map((e) => t.publishMessage({ data: Buffer.from(JSON.stringify(e)), orderingKey: e.keys[entry.orderingKey] })),
+    envelopes.map((e) =>
+      t.publishMessage({
+        data: Buffer.from(JSON.stringify(e)),
+        orderingKey: e.keys[entry.orderingKey],
+        ...(attributes ? { attributes: envelopeAttributes(e) } : {}),
+      }),
+    ),
   );
   const r = throughput(envelopes.length, performance.now() - t0, process.cpuUsage(cpu0));
   await topic.delete().catch(() => undefined);
@@ -229,7 +244,7 @@ async function barePublisher(emulatorHost: string, cfg: Config, envelopes: reado
 }
 
 /** The project's publisher on the same emulator: the envelopes handed over as fast as it takes them. */
-async function projectPublisher(cfg: Config, envelopes: readonly Envelope[]): Promise<Throughput> {
+export async function projectPublisher(cfg: Config, envelopes: readonly Envelope[]): Promise<Throughput> {
   const pub = new PubSubPublisher(cfg.bus, log);
   await pub.connect();
   const cpu0 = process.cpuUsage();
@@ -244,7 +259,17 @@ export interface IngestReport {
   readonly frames: number;
   readonly rounds: number;
   readonly medians: Partial<Record<'bare' | IngestVariant, Throughput>>;
-  readonly publish: { readonly messages: number; readonly keys: number; readonly bare: Throughput; readonly project: Throughput } | null;
+  /** The emulator path: messages per publish request, the median of the rounds. */
+  readonly emulatorMessagesPerRequest?: number;
+  readonly publish: {
+    readonly messages: number;
+    readonly keys: number;
+    /** The reference: the same data and attributes. */
+    readonly bare: Throughput;
+    /** The bare client sending the data alone: what the attributes cost. */
+    readonly bareDataOnly?: Throughput;
+    readonly project: Throughput;
+  } | null;
 }
 
 const med = (xs: Throughput[]): Throughput => ({
@@ -264,6 +289,7 @@ export async function benchIngest(o: {
   const dir = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
   const variants = (o.variants ?? ['bare', 'noop', 'memory', 'duckdb', 'emulator']).filter((v) => v !== 'emulator' || o.emulatorHost);
   const runs = new Map<string, Throughput[]>(variants.map((v) => [v, []]));
+  const emulatorPerRequest: number[] = [];
   let publish: IngestReport['publish'] = null;
   try {
     for (let round = 0; round < o.rounds; round++) {
@@ -272,9 +298,13 @@ export async function benchIngest(o: {
         const frames = v === 'duckdb' || v === 'emulator' ? Math.max(1_000, Math.round(o.frames / 4)) : o.frames;
         const sender = await startSender(frames);
         try {
-          runs
-            .get(v)!
-            .push(v === 'bare' ? await bareParse(sender.url, frames) : await ingestOnce(v, sender.url, frames, o.emulatorHost, dir));
+          if (v === 'bare') runs.get(v)!.push(await bareParse(sender.url, frames));
+          else if (v === 'emulator') {
+            // Topic objects bind the client's request method when made, inside ingestOnce, so inside the count.
+            const counted = await countPublishRequests(() => ingestOnce(v, sender.url, frames, o.emulatorHost, dir));
+            runs.get(v)!.push(counted.result);
+            emulatorPerRequest.push(counted.messages / Math.max(1, counted.requests));
+          } else runs.get(v)!.push(await ingestOnce(v, sender.url, frames, o.emulatorHost, dir));
         } finally {
           sender.child.kill();
         }
@@ -288,18 +318,24 @@ export async function benchIngest(o: {
         PUBSUB_ORDERING: 'true',
       });
       const envelopes = sampleEnvelopes(o.publishMessages, 200);
-      const bare: Throughput[] = [];
-      const project: Throughput[] = [];
+      const host = o.emulatorHost;
+      const kinds = {
+        bare: () => barePublisher(host, cfg, envelopes),
+        bareDataOnly: () => barePublisher(host, cfg, envelopes, false),
+        project: () => projectPublisher(cfg, envelopes),
+      };
+      const order = Object.keys(kinds) as (keyof typeof kinds)[];
+      const got = { bare: [] as Throughput[], bareDataOnly: [] as Throughput[], project: [] as Throughput[] };
       for (let round = 0; round < o.rounds; round++) {
-        if (round % 2) {
-          project.push(await projectPublisher(cfg, envelopes));
-          bare.push(await barePublisher(o.emulatorHost, cfg, envelopes));
-        } else {
-          bare.push(await barePublisher(o.emulatorHost, cfg, envelopes));
-          project.push(await projectPublisher(cfg, envelopes));
-        }
+        for (const k of round % 2 ? [...order].reverse() : order) got[k].push(await kinds[k]());
       }
-      publish = { messages: o.publishMessages, keys: 200, bare: med(bare), project: med(project) };
+      publish = {
+        messages: o.publishMessages,
+        keys: 200,
+        bare: med(got.bare),
+        bareDataOnly: med(got.bareDataOnly),
+        project: med(got.project),
+      };
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -316,13 +352,20 @@ export async function benchIngest(o: {
   line('client + envelope + in-process bus', medians.memory);
   line('  the same with DuckDB history (stored)', medians.duckdb);
   line('client + envelope + Pub/Sub emulator, ordered', medians.emulator);
+  const emulatorMessagesPerRequest = emulatorPerRequest.length ? median(emulatorPerRequest) : undefined;
+  if (emulatorMessagesPerRequest !== undefined)
+    console.log(`    (${emulatorMessagesPerRequest.toFixed(1)} messages per publish request, 200 ordering keys)`);
   if (publish) {
     console.log(`  Publishing ${fmt(publish.messages)} envelopes over ${publish.keys} ordering keys to the emulator:`);
     console.log(
-      `    bare @google-cloud/pubsub ${tp(publish.bare)}; this publisher ${tp(publish.project)} (${(publish.project.perS / publish.bare.perS).toFixed(2)} of bare)`,
+      `    bare @google-cloud/pubsub, same data and attributes ${tp(publish.bare)}; this publisher ${tp(publish.project)} (${(publish.project.perS / publish.bare.perS).toFixed(2)} of bare)`,
     );
+    if (publish.bareDataOnly)
+      console.log(
+        `    bare @google-cloud/pubsub, data without attributes ${tp(publish.bareDataOnly)} (this publisher ${(publish.project.perS / publish.bareDataOnly.perS).toFixed(2)} of it)`,
+      );
   }
-  return { frames: o.frames, rounds: o.rounds, medians, publish };
+  return { frames: o.frames, rounds: o.rounds, medians, emulatorMessagesPerRequest, publish };
 }
 
 export interface E2eResult {
@@ -540,7 +583,7 @@ function paced(n: number, rate: number, fn: (i: number) => void): Promise<void> 
  * Counts the publish RPCs @google-cloud/pubsub makes while `run` runs: every
  * batch goes through PubSub.request, which each Topic binds when it is made.
  */
-async function countPublishRequests<T>(run: () => Promise<T>): Promise<{ result: T; requests: number; messages: number }> {
+export async function countPublishRequests<T>(run: () => Promise<T>): Promise<{ result: T; requests: number; messages: number }> {
   type Request = (config: { method?: string; reqOpts?: { messages?: unknown[] } }, cb: unknown) => unknown;
   const proto = PubSub.prototype as unknown as { request: Request };
   const original = proto.request;
@@ -569,6 +612,58 @@ export interface HistoryReport {
     readonly bigqueryRowsPerRequest: number;
     readonly publishMessagesPerRequest: number | null;
     readonly publishRequests: number | null;
+    /** The same rate over fewer ordering keys and without ordering: what the key count costs. */
+    readonly publishByKeys?: readonly PacedPublish[];
+  };
+}
+
+export interface PacedPublish {
+  readonly rate: number;
+  readonly keys: number;
+  readonly ordered: boolean;
+  /** Publish latency (handed over -> Pub/Sub's answer), from the publisher's own window: its part of end-to-end. */
+  readonly publishP50Ms: number | null;
+  readonly publishP99Ms: number | null;
+  readonly messagesPerRequest: number;
+  readonly requests: number;
+  readonly requestsPerS: number;
+  /** This process's CPU while publishing at the rate (the emulator's is not counted). */
+  readonly cpuSecondsPer10k: number;
+}
+
+/** The project's publisher at `rate` messages/s for `seconds`, envelopes spread over `keys` ordering keys. */
+async function pacedPublish(emulatorHost: string, rate: number, keys: number, ordered: boolean, seconds: number): Promise<PacedPublish> {
+  const n = rate * seconds;
+  const envelopes = sampleEnvelopes(n, keys);
+  const cfg = loadConfig({
+    BUS: 'pubsub',
+    PUBSUB_EMULATOR_HOST: emulatorHost,
+    GOOGLE_CLOUD_PROJECT: 'bench',
+    PUBSUB_ORDERING: String(ordered),
+  });
+  const pub = new PubSubPublisher(cfg.bus, log);
+  let cpu: NodeJS.CpuUsage = { user: 0, system: 0 };
+  // Topic objects bind the client's request method when made, so they are made inside the count.
+  const counted = await countPublishRequests(async () => {
+    await pub.connect();
+    const cpu0 = process.cpuUsage();
+    const published: Promise<unknown>[] = [];
+    await paced(n, rate, (i) => published.push(pub.publish(envelopes[i]!)));
+    await Promise.all(published);
+    cpu = process.cpuUsage(cpu0);
+  });
+  const latency = pub.publishLatency();
+  await pub.close();
+  return {
+    rate,
+    publishP50Ms: latency.p50Ms,
+    publishP99Ms: latency.p99Ms,
+    keys,
+    ordered,
+    messagesPerRequest: counted.messages / Math.max(1, counted.requests),
+    requests: counted.requests,
+    requestsPerS: counted.requests / seconds,
+    cpuSecondsPer10k: ((cpu.user + cpu.system) / 1e6 / n) * 10_000,
   };
 }
 
@@ -631,30 +726,32 @@ export async function benchHistory(o: { rows: number; seconds: number; emulatorH
 
     let publishMessagesPerRequest: number | null = null;
     let publishRequests: number | null = null;
+    let publishByKeys: PacedPublish[] | undefined;
     if (o.emulatorHost) {
-      const cfg = loadConfig({
-        BUS: 'pubsub',
-        PUBSUB_EMULATOR_HOST: o.emulatorHost,
-        GOOGLE_CLOUD_PROJECT: 'bench',
-        PUBSUB_ORDERING: 'true',
-      });
-      const pub = new PubSubPublisher(cfg.bus, log);
-      // Topic objects bind the client's request method when made, so they are made inside the count.
-      const counted = await countPublishRequests(async () => {
-        await pub.connect();
-        const published: Promise<unknown>[] = [];
-        await paced(n, 1000, (i) => published.push(pub.publish(paceEnvelopes[i]!)));
-        await Promise.all(published);
-      });
-      await pub.close();
-      publishRequests = counted.requests;
-      publishMessagesPerRequest = counted.messages / Math.max(1, counted.requests);
+      publishByKeys = [];
+      // The last at the end-to-end section's higher rate: whether the publisher's part of that latency grows with it.
+      for (const [rate, keys, ordered] of [
+        [1000, 200, true],
+        [1000, 10, true],
+        [1000, 1, true],
+        [1000, 200, false],
+        [5000, 200, true],
+      ] as const)
+        publishByKeys.push(await pacedPublish(o.emulatorHost, rate, keys, ordered, o.seconds));
+      publishRequests = publishByKeys[0]!.requests;
+      publishMessagesPerRequest = publishByKeys[0]!.messagesPerRequest;
     }
     const report: HistoryReport = {
       rows: o.rows,
       duckdb,
       bigquery,
-      at1000: { seconds: o.seconds, bigqueryRowsPerRequest: n / Math.max(1, pacedInserts), publishMessagesPerRequest, publishRequests },
+      at1000: {
+        seconds: o.seconds,
+        bigqueryRowsPerRequest: n / Math.max(1, pacedInserts),
+        publishMessagesPerRequest,
+        publishRequests,
+        ...(publishByKeys ? { publishByKeys } : {}),
+      },
     };
     console.log(`\nHistory (${fmt(o.rows)} PoolTotalChanged rows written as fast as each store takes them)`);
     console.log(`  DuckDB:             ${tp(duckdb)}, ${fmt(duckdb.bytesPerRow)} bytes per row on disk`);
@@ -667,6 +764,11 @@ export async function benchHistory(o: { rows: number; seconds: number; emulatorH
           ? `, ${publishMessagesPerRequest.toFixed(1)} messages per Pub/Sub publish request (200 ordering keys)`
           : ''),
     );
+    for (const r of publishByKeys ?? [])
+      console.log(
+        `    ${pacedLabel(r)}: ${r.messagesPerRequest.toFixed(1)} messages per publish request, ${fmt(r.requestsPerS)} requests/s, ` +
+          `${r.cpuSecondsPer10k.toFixed(2)} CPU-s per 10,000, publish latency p50 ${r.publishP50Ms} / p99 ${r.publishP99Ms} ms`,
+      );
     return report;
   } finally {
     await fake.stop();

@@ -1,5 +1,5 @@
 /** The results of one `npm run bench` as the markdown tables of docs/benchmarks.md. */
-import type { E2eResult, HistoryReport, IngestReport } from './pipeline.js';
+import type { E2eResult, HistoryReport, IngestReport, PacedPublish } from './pipeline.js';
 import type { Kind, SaturationStep, SseReport, Summary } from './sse.js';
 import { fmt } from './stats.js';
 
@@ -38,6 +38,9 @@ function sseRows(byKind: Partial<Record<Kind, Summary>>, stalled: boolean, faile
     });
 }
 
+export const pacedLabel = (r: PacedPublish): string =>
+  `${fmt(r.rate)} msg/s, ${r.ordered ? `${fmt(r.keys)} ordering key${r.keys === 1 ? '' : 's'}` : `unordered (${fmt(r.keys)} products)`}`;
+
 export function renderResults(r: Record<string, unknown>): string {
   const m = r.machine as Record<string, unknown>;
   const parts: string[] = [];
@@ -63,13 +66,22 @@ export function renderResults(r: Record<string, unknown>): string {
     ];
     if (ingest.publish) {
       rows.push(
-        row(`bare @google-cloud/pubsub, ${ingest.publish.keys} ordering keys (reference)`, ingest.publish.bare, ingest.publish.bare),
+        row(
+          `bare @google-cloud/pubsub, ${ingest.publish.keys} ordering keys, same data and attributes (reference)`,
+          ingest.publish.bare,
+          ingest.publish.bare,
+        ),
       );
       rows.push(row('this publisher, same emulator and keys', ingest.publish.project, ingest.publish.bare));
+      if (ingest.publish.bareDataOnly)
+        rows.push(row('bare @google-cloud/pubsub, data without attributes', ingest.publish.bareDataOnly, ingest.publish.bare));
     }
     parts.push(
       `### Ingest (medians of ${ingest.rounds} alternating rounds)\n\n` +
-        table(['path', 'msg/s', 'CPU-s per 10,000', 'ratio to its reference'], rows),
+        table(['path', 'msg/s', 'CPU-s per 10,000', 'ratio to its reference'], rows) +
+        (ingest.emulatorMessagesPerRequest !== undefined
+          ? `\n\nThrough the emulator the pipeline sent ${ingest.emulatorMessagesPerRequest.toFixed(1)} messages per publish request (200 ordering keys).`
+          : ''),
     );
   }
 
@@ -165,7 +177,20 @@ export function renderResults(r: Record<string, unknown>): string {
         `\n\nAt 1,000 messages/s for ${h.at1000.seconds} s: ${h.at1000.bigqueryRowsPerRequest.toFixed(0)} rows per BigQuery insertAll request` +
         (h.at1000.publishMessagesPerRequest !== null
           ? `; ${h.at1000.publishMessagesPerRequest.toFixed(1)} messages per Pub/Sub publish request (${fmt(h.at1000.publishRequests!)} requests, 200 ordering keys).`
-          : '.'),
+          : '.') +
+        (h.at1000.publishByKeys?.length
+          ? '\n\n' +
+            table(
+              ['this publisher, paced', 'messages per publish request', 'requests/s', 'CPU-s per 10,000', 'publish latency p50 / p99 ms'],
+              h.at1000.publishByKeys.map((p) => [
+                pacedLabel(p),
+                p.messagesPerRequest.toFixed(1),
+                n0(p.requestsPerS),
+                f2(p.cpuSecondsPer10k),
+                `${p.publishP50Ms ?? '–'} / ${p.publishP99Ms ?? '–'}`,
+              ]),
+            )
+          : ''),
     );
   }
   return parts.join('\n\n');

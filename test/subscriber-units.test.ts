@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildSchema } from 'graphql';
 import { inWindow } from '../src/window/daily-window.js';
 import { FlowControl } from '../src/bus/flow-control.js';
+import { RetryLanes, type OutgoingMessage } from '../src/bus/retry-lanes.js';
 import { uuidv7, uuidv7Time } from '../src/envelope/uuidv7.js';
 import { extractKeys, makeDeadLetter, DEAD_LETTER_RAW_LIMIT } from '../src/envelope/envelope.js';
 import { entryForRootField } from '../src/catalog/catalog.js';
@@ -43,6 +44,99 @@ describe('publisher flow control', () => {
     const fc = new FlowControl(10, 100);
     await fc.acquire(500);
     expect(fc.outstanding().messages).toBe(1);
+  });
+
+  it('takes room at once only while nobody waits, so a small message cannot overtake a waiting one', async () => {
+    const fc = new FlowControl(10, 100);
+    expect(fc.tryAcquire(60)).toBe(true);
+    expect(fc.tryAcquire(60)).toBe(false);
+    const big = fc.acquire(60);
+    // 10 bytes would fit, but the 60-byte message asked first.
+    expect(fc.tryAcquire(10)).toBe(false);
+    fc.release(60);
+    await big;
+    expect(fc.outstanding()).toEqual({ messages: 1, bytes: 60, waiting: 0 });
+    expect(fc.tryAcquire(10)).toBe(true);
+  });
+});
+
+describe('retry lanes', () => {
+  /**
+   * A transport shaped like the client's ordered publisher: what is handed
+   * over in one turn goes as one batch; a failed batch pauses its ordering
+   * key, and a paused key refuses at once (inside the call) until resumed.
+   */
+  function orderedTransport(failFirstBatch: boolean) {
+    const delivered: string[] = [];
+    const paused = new Set<string>();
+    let batch: { m: OutgoingMessage; done: (err?: unknown) => void }[] = [];
+    let fail = failFirstBatch;
+    return {
+      delivered,
+      paused,
+      attempt(m: OutgoingMessage, done: (err?: unknown) => void) {
+        if (paused.has(m.orderingKey!)) return done(Object.assign(new Error('ordering key paused'), { code: 14 }));
+        if (!batch.length)
+          setImmediate(() => {
+            const b = batch;
+            batch = [];
+            const err = fail ? Object.assign(new Error('unavailable'), { code: 14 }) : undefined;
+            fail = false;
+            if (err) paused.add(b[0]!.m.orderingKey!);
+            for (const x of b) {
+              if (!err) delivered.push(x.m.data);
+              x.done(err);
+            }
+          });
+        batch.push({ m, done });
+      },
+    };
+  }
+
+  it('gives back what each message holds exactly once, even when Pub/Sub answers after the outbox took it', async () => {
+    const answers: ((err?: unknown) => void)[] = [];
+    const released: number[] = [];
+    const lanes = new RetryLanes({
+      attempt: (_m, done) => void answers.push(done),
+      classify: () => 'retry',
+      released: (_m, hold) => void released.push(hold),
+    });
+    const msg = (i: number): OutgoingMessage => ({ topic: 't', data: `m${i}`, attributes: {}, id: `id${i}`, orderingKey: 'k' });
+    const sent = [10, 20, 30].map((hold, i) => lanes.send(msg(i), hold));
+    // Shutdown: all three are still out with the transport and go to the outbox.
+    const unsent = lanes.drainUnsent();
+    expect(unsent.map((u) => u.m.id)).toEqual(['id0', 'id1', 'id2']);
+    for (const u of unsent) u.settle(true);
+    // Then the transport's answers arrive after all.
+    for (const done of answers) done();
+    await new Promise((r) => setImmediate(r));
+    expect(await Promise.all(sent)).toEqual(['outboxed', 'outboxed', 'outboxed']);
+    expect(released.sort((a, b) => a - b)).toEqual([10, 20, 30]);
+  });
+
+  it('keeps an ordering key in order when its retry meets the key still paused and refusing at once', async () => {
+    const t = orderedTransport(true);
+    let retries = 0;
+    const lanes = new RetryLanes({
+      attempt: (m, done) => t.attempt(m, done),
+      classify: () => 'retry',
+      // The first retry fails before it can resume the key (say, recreating a topic), so that retry is refused inside the call.
+      beforeRetry: async (lane) => {
+        if (retries++ === 0) throw new Error('topic not ready');
+        t.paused.delete(lane.orderingKey!);
+      },
+      minDelayMs: 2,
+      maxDelayMs: 4,
+    });
+    const msg = (i: number): OutgoingMessage => ({ topic: 't', data: `m${i}`, attributes: {}, id: `id${i}`, orderingKey: 'k' });
+    const sent = [0, 1, 2].map((i) => lanes.send(msg(i)));
+    await new Promise((r) => setImmediate(r));
+    // Handed over while the key is failing: they wait behind the first three.
+    sent.push(...[3, 4].map((i) => lanes.send(msg(i))));
+    expect(await Promise.all(sent)).toEqual(['published', 'published', 'published', 'published', 'published']);
+    expect(t.delivered).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    expect(retries).toBeGreaterThanOrEqual(2);
+    expect(lanes.held()).toBe(0);
   });
 });
 

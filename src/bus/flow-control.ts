@@ -28,12 +28,16 @@ export class FlowControl {
     return this.messages + 1 <= this.maxMessages && this.bytes + bytes <= this.maxBytes;
   }
 
+  /** Takes room at once when there is some and nobody waits; false otherwise (then `acquire`). */
+  tryAcquire(bytes: number): boolean {
+    if (this.waiters.length !== 0 || !this.fits(bytes)) return false;
+    this.messages++;
+    this.bytes += bytes;
+    return true;
+  }
+
   acquire(bytes: number): Promise<void> {
-    if (this.waiters.length === 0 && this.fits(bytes)) {
-      this.messages++;
-      this.bytes += bytes;
-      return Promise.resolve();
-    }
+    if (this.tryAcquire(bytes)) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ bytes, resolve }));
   }
 

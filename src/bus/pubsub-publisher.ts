@@ -77,8 +77,17 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     this.flow = new FlowControl(cfg.maxOutstandingMessages, cfg.maxOutstandingBytes);
     this.outbox = opts.outbox ?? null;
     this.lanes = new RetryLanes({
-      attempt: (m) => this.attempt(m),
+      attempt: (m, done) => this.attempt(m, done),
       classify: classifyPublishError,
+      released: (_m, bytes) => {
+        if (bytes >= 0) this.flow.release(bytes);
+      },
+      failure: (m, err) => {
+        const code = (err as { code?: number | string }).code;
+        return new PublishError(`publish to ${m.topic} failed: ${redact((err as Error).message)}`, m.topic, m.id, m.orderingKey, code, {
+          cause: err,
+        });
+      },
       beforeRetry: (lane, err) => this.beforeRetry(lane.topic, lane.orderingKey, err),
       onRetrying: (m, err, attempt, delayMs) => {
         this.lastError = redact((err as Error)?.message ?? String(err));
@@ -168,13 +177,18 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     }
   }
 
-  async publish(envelope: Envelope): Promise<PublishOutcome> {
-    const entry = entryForMessageType(envelope.type);
-    if (!entry) {
-      throw new PublishError(`no topic for message type ${envelope.type}`, '', envelope.id, undefined, 'unknown-type');
+  // Not async: an async wrapper would add a promise and two turns per message.
+  publish(envelope: Envelope): Promise<PublishOutcome> {
+    try {
+      const entry = entryForMessageType(envelope.type);
+      if (!entry) {
+        throw new PublishError(`no topic for message type ${envelope.type}`, '', envelope.id, undefined, 'unknown-type');
+      }
+      const orderingKey = this.cfg.ordering ? envelope.keys[entry.orderingKey] : undefined;
+      return this.send(entry.topic, JSON.stringify(envelope), envelopeAttributes(envelope), envelope.id, orderingKey);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    const orderingKey = this.cfg.ordering ? envelope.keys[entry.orderingKey] : undefined;
-    return this.send(entry.topic, JSON.stringify(envelope), envelopeAttributes(envelope), envelope.id, orderingKey);
   }
 
   async publishDeadLetter(deadLetter: DeadLetter): Promise<PublishOutcome> {
@@ -187,7 +201,7 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     await this.send(DAY_CARD_TOPIC, JSON.stringify(card), { kind: 'day-card', fetchedAt }, `day-card-${fetchedAt}`, undefined);
   }
 
-  private async send(
+  private send(
     topic: string,
     data: string,
     attributes: Record<string, string>,
@@ -195,30 +209,31 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
     orderingKey: string | undefined,
   ): Promise<PublishOutcome> {
     const bytes = Buffer.byteLength(data);
+    const m: OutgoingMessage = orderingKey ? { topic, data, attributes, id, orderingKey } : { topic, data, attributes, id };
     // Past close the permits no longer matter: everything goes to the outbox.
-    const permit = !this.closing;
-    if (permit) await this.flow.acquire(bytes);
-    try {
-      return await this.lanes.send({ topic, data, attributes, id, ...(orderingKey ? { orderingKey } : {}) });
-    } catch (err) {
-      const code = (err as { code?: number | string }).code;
-      throw new PublishError(`publish to ${topic} failed: ${redact((err as Error).message)}`, topic, id, orderingKey, code, { cause: err });
-    } finally {
-      if (permit) this.flow.release(bytes);
-    }
+    // A held permit travels with the message as its byte count (-1: none) and comes back in `released`.
+    if (this.closing) return this.lanes.send(m, -1);
+    // Room at once is the common case: no promise for the permit.
+    if (this.flow.tryAcquire(bytes)) return this.lanes.send(m, bytes);
+    return this.flow.acquire(bytes).then(() => this.lanes.send(m, bytes));
   }
 
   /** One try, as the lanes ask for it. */
-  private async attempt(m: OutgoingMessage): Promise<void> {
+  private attempt(m: OutgoingMessage, done: (err?: unknown) => void): void {
     const started = performance.now();
-    await this.topic(m.topic).publishMessage({
-      data: Buffer.from(m.data),
-      attributes: { ...m.attributes },
-      ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}),
-    });
-    this.latency.record(performance.now() - started);
-    this.lastOkAt = Date.now();
-    if (this.missingTopics.delete(m.topic)) this.log.notice('pubsub topic is back', { topic: m.topic });
+    // The callback form: the client makes no promise of its own. It copies the message, so the attributes are not.
+    this.topic(m.topic).publishMessage(
+      m.orderingKey
+        ? { data: Buffer.from(m.data), attributes: m.attributes, orderingKey: m.orderingKey }
+        : { data: Buffer.from(m.data), attributes: m.attributes },
+      (err) => {
+        if (err) return done(err);
+        this.latency.record(performance.now() - started);
+        this.lastOkAt = Date.now();
+        if (this.missingTopics.size && this.missingTopics.delete(m.topic)) this.log.notice('pubsub topic is back', { topic: m.topic });
+        done();
+      },
+    );
   }
 
   private async beforeRetry(topic: string, orderingKey: string | undefined, err: unknown): Promise<void> {

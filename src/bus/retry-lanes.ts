@@ -15,12 +15,24 @@ export interface OutgoingMessage {
 export type FailureKind = 'retry' | 'permanent';
 
 export interface RetryLanesOptions {
-  /** One attempt; rejects with the transport's error. */
-  attempt(m: OutgoingMessage): Promise<void>;
+  /**
+   * One attempt: calls `done` once, with no error when the transport has the
+   * message, or with the transport's error. A callback rather than a promise:
+   * this runs once per message, and a promise each would be most of the cost.
+   */
+  attempt(m: OutgoingMessage, done: (err?: unknown) => void): void;
   classify(err: unknown): FailureKind;
   /** Called before a lane tries again (e.g. unpause an ordering key, recreate a topic). */
   beforeRetry?(lane: { topic: string; orderingKey: string | undefined }, lastError: unknown): Promise<void>;
   onRetrying?(m: OutgoingMessage, err: unknown, attempt: number, delayMs: number): void;
+  /**
+   * Called once per message as its promise settles, however it settles, with
+   * the `hold` given to `send` (e.g. a flow-control permit to give back):
+   * one call here costs less than a `.then` per message.
+   */
+  released?(m: OutgoingMessage, hold: number): void;
+  /** What a message's promise rejects with, given why it failed (default: that reason itself). */
+  failure?(m: OutgoingMessage, err: unknown): unknown;
   /** @default 250 */
   minDelayMs?: number;
   /** @default 10_000 */
@@ -30,8 +42,16 @@ export interface RetryLanesOptions {
 interface Item {
   readonly m: OutgoingMessage;
   readonly seq: number;
+  readonly hold: number;
+  /** Settled: a late answer after the outbox took the message changes nothing. */
+  done: boolean;
   resolve(outcome: 'published' | 'outboxed'): void;
   reject(err: unknown): void;
+  /** Links in the lane's list of messages out with the transport (answers come back in any order). */
+  prev: Item | null;
+  next: Item | null;
+  /** Inside the transport's attempt() call. */
+  firing: boolean;
 }
 
 interface Lane {
@@ -39,8 +59,10 @@ interface Lane {
   readonly orderingKey: string | undefined;
   /** Messages waiting for the lane's next retry, in the order they were first handed over. */
   readonly waiting: Item[];
-  /** Handed to the transport and not yet answered. */
-  readonly inFlight: Set<Item>;
+  /** Handed to the transport and not yet answered: a linked list, so adding and removing allocate nothing. */
+  first: Item | null;
+  last: Item | null;
+  inFlight: number;
   retrying: boolean;
   failures: number;
   timer: NodeJS.Timeout | null;
@@ -56,11 +78,12 @@ interface Lane {
  * ordering key keeps its order across the outage.
  *
  * Memory is bounded by the caller, which holds a flow-control permit for each
- * message until its promise settles; `unsent()` hands everything still held
- * to an outbox at shutdown.
+ * message until its promise settles; `drainUnsent()` hands everything still
+ * held to an outbox at shutdown.
  */
 export class RetryLanes {
-  private readonly lanes = new Map<string, Lane>();
+  /** By topic, then ordering key: no lane name is built per message. */
+  private readonly lanes = new Map<string, Map<string | undefined, Lane>>();
   private seq = 0;
   private closed = false;
   private readonly minDelayMs: number;
@@ -71,10 +94,13 @@ export class RetryLanes {
     this.maxDelayMs = opts.maxDelayMs ?? 10_000;
   }
 
-  /** Resolves when the transport has the message; rejects only for a permanent failure. */
-  send(m: OutgoingMessage): Promise<'published' | 'outboxed'> {
+  /**
+   * Resolves when the transport has the message; rejects only for a
+   * permanent failure. `hold` is handed back to `released` when it settles.
+   */
+  send(m: OutgoingMessage, hold = 0): Promise<'published' | 'outboxed'> {
     return new Promise<'published' | 'outboxed'>((resolve, reject) => {
-      const item: Item = { m, seq: this.seq++, resolve, reject };
+      const item: Item = { m, seq: this.seq++, hold, done: false, resolve, reject, prev: null, next: null, firing: false };
       const lane = this.lane(m.topic, m.orderingKey);
       if (lane.retrying || this.closed) lane.waiting.push(item);
       else this.fire(lane, item);
@@ -82,53 +108,107 @@ export class RetryLanes {
   }
 
   private lane(topic: string, orderingKey: string | undefined): Lane {
-    let lane = this.lanes.get(laneName(topic, orderingKey));
+    let byKey = this.lanes.get(topic);
+    if (!byKey) {
+      byKey = new Map();
+      this.lanes.set(topic, byKey);
+    }
+    let lane = byKey.get(orderingKey);
     if (!lane) {
-      lane = { topic, orderingKey, waiting: [], inFlight: new Set(), retrying: false, failures: 0, timer: null, lastError: null };
-      this.lanes.set(key(lane), lane);
+      lane = {
+        topic,
+        orderingKey,
+        waiting: [],
+        first: null,
+        last: null,
+        inFlight: 0,
+        retrying: false,
+        failures: 0,
+        timer: null,
+        lastError: null,
+      };
+      byKey.set(orderingKey, lane);
     }
     return lane;
   }
 
   private fire(lane: Lane, item: Item): void {
-    lane.inFlight.add(item);
-    let attempt: Promise<void>;
+    item.prev = lane.last;
+    item.next = null;
+    if (lane.last) lane.last.next = item;
+    else lane.first = item;
+    lane.last = item;
+    lane.inFlight++;
+    // An answer given before attempt() returns (a paused ordering key refuses
+    // at once) waits for the end of this turn, so a lane handing over its
+    // whole retry batch in one loop sees every answer after the loop. (An
+    // inline callback: a named one would get a name set at run time per
+    // message by the transpiler.)
+    item.firing = true;
     try {
-      attempt = this.opts.attempt(item.m);
+      this.opts.attempt(item.m, (err?: unknown) => {
+        if (item.firing) queueMicrotask(() => this.answered(lane, item, err));
+        else this.answered(lane, item, err);
+      });
     } catch (err) {
-      attempt = Promise.reject(err);
+      queueMicrotask(() => this.answered(lane, item, err ?? new Error('publish attempt threw')));
     }
-    attempt.then(
-      () => {
-        lane.inFlight.delete(item);
-        item.resolve('published');
-        this.settled(lane);
-      },
-      (err: unknown) => {
-        lane.inFlight.delete(item);
-        if (this.opts.classify(err) === 'permanent') {
-          item.reject(err);
-          this.settled(lane);
-          return;
-        }
-        lane.lastError = err;
-        insertInOrder(lane.waiting, item);
-        if (!lane.retrying) {
-          lane.retrying = true;
-          lane.failures = 0;
-        }
-        this.settled(lane);
-      },
-    );
+    item.firing = false;
+  }
+
+  private answered(lane: Lane, item: Item, err: unknown): void {
+    if (!this.unlink(lane, item)) {
+      // Already handed to the outbox by drainUnsent: a late success still counts as published.
+      if (err === undefined || err === null) this.finish(item, 'published');
+      return;
+    }
+    if (err === undefined || err === null) {
+      this.finish(item, 'published');
+      this.settled(lane);
+      return;
+    }
+    if (this.opts.classify(err) === 'permanent') {
+      this.finish(item, null, err);
+      this.settled(lane);
+      return;
+    }
+    lane.lastError = err;
+    insertInOrder(lane.waiting, item);
+    if (!lane.retrying) {
+      lane.retrying = true;
+      lane.failures = 0;
+    }
+    this.settled(lane);
+  }
+
+  /** Settles a message's promise once: resolved with `outcome`, or rejected with `err` when it is null. */
+  private finish(item: Item, outcome: 'published' | 'outboxed' | null, err?: unknown): void {
+    if (item.done) return;
+    item.done = true;
+    this.opts.released?.(item.m, item.hold);
+    if (outcome) item.resolve(outcome);
+    else item.reject(this.opts.failure ? this.opts.failure(item.m, err) : err);
+  }
+
+  /** Takes an answered item off its lane's in-flight list; false when it is no longer there. */
+  private unlink(lane: Lane, item: Item): boolean {
+    if (item.prev === null && lane.first !== item) return false;
+    if (item.prev) item.prev.next = item.next;
+    else lane.first = item.next;
+    if (item.next) item.next.prev = item.prev;
+    else lane.last = item.prev;
+    item.prev = item.next = null;
+    lane.inFlight--;
+    return true;
   }
 
   /** After each answer: when nothing of a failing lane is still out, schedule its next try. */
   private settled(lane: Lane): void {
     if (!lane.retrying) {
-      if (!lane.inFlight.size && !lane.waiting.length) this.forget(lane);
+      if (!lane.inFlight && !lane.waiting.length) this.forget(lane);
       return;
     }
-    if (lane.inFlight.size || lane.timer || this.closed) return;
+    if (lane.inFlight || lane.timer || this.closed) return;
     if (!lane.waiting.length) {
       lane.retrying = false;
       lane.failures = 0;
@@ -143,7 +223,8 @@ export class RetryLanes {
 
   /** Idle lanes are dropped, so their number follows the keys in use, not every key ever seen. */
   private forget(lane: Lane): void {
-    if (this.lanes.get(key(lane)) === lane) this.lanes.delete(key(lane));
+    const byKey = this.lanes.get(lane.topic);
+    if (byKey?.get(lane.orderingKey) === lane) byKey.delete(lane.orderingKey);
   }
 
   private async retry(lane: Lane): Promise<void> {
@@ -162,15 +243,19 @@ export class RetryLanes {
     if (!batch.length) this.settled(lane);
   }
 
+  private *allLanes(): Generator<Lane> {
+    for (const byKey of this.lanes.values()) yield* byKey.values();
+  }
+
   /** Lanes failing now, with their waiting count and last error, for /status. */
   failing(): { topic: string; orderingKey: string | null; waiting: number; failures: number; lastError: string }[] {
     const out = [];
-    for (const l of this.lanes.values()) {
+    for (const l of this.allLanes()) {
       if (!l.retrying) continue;
       out.push({
         topic: l.topic,
         orderingKey: l.orderingKey ?? null,
-        waiting: l.waiting.length + l.inFlight.size,
+        waiting: l.waiting.length + l.inFlight,
         failures: l.failures,
         lastError: l.lastError instanceof Error ? l.lastError.message : String(l.lastError),
       });
@@ -186,7 +271,7 @@ export class RetryLanes {
   /** Messages held (waiting or out with the transport). */
   held(): number {
     let n = 0;
-    for (const l of this.lanes.values()) n += l.waiting.length + l.inFlight.size;
+    for (const l of this.allLanes()) n += l.waiting.length + l.inFlight;
     return n;
   }
 
@@ -200,25 +285,27 @@ export class RetryLanes {
   drainUnsent(): { m: OutgoingMessage; settle(handedOver: boolean, reason?: unknown): void }[] {
     this.closed = true;
     const out: { m: OutgoingMessage; settle(handedOver: boolean, reason?: unknown): void }[] = [];
-    for (const lane of this.lanes.values()) {
+    for (const lane of this.allLanes()) {
       if (lane.timer) clearTimeout(lane.timer);
       lane.timer = null;
-      const items = [...lane.inFlight, ...lane.waiting].sort((a, b) => a.seq - b.seq);
-      lane.inFlight.clear();
+      const items: Item[] = [];
+      for (let i = lane.first; i; i = i.next) items.push(i);
+      for (let i = lane.first; i;) {
+        const next = i.next;
+        i.prev = i.next = null;
+        i = next;
+      }
+      lane.first = lane.last = null;
+      lane.inFlight = 0;
+      items.push(...lane.waiting);
+      items.sort((a, b) => a.seq - b.seq);
       lane.waiting.length = 0;
-      for (const item of items) out.push({ m: item.m, settle: (ok, reason) => (ok ? item.resolve('outboxed') : item.reject(reason)) });
+      for (const item of items)
+        out.push({ m: item.m, settle: (ok, reason) => (ok ? this.finish(item, 'outboxed') : this.finish(item, null, reason)) });
     }
     this.lanes.clear();
     return out;
   }
-}
-
-function laneName(topic: string, orderingKey: string | undefined): string {
-  return `${topic}\u0000${orderingKey ?? ''}`;
-}
-
-function key(lane: Lane): string {
-  return laneName(lane.topic, lane.orderingKey);
 }
 
 function insertInOrder(items: Item[], item: Item): void {
