@@ -352,7 +352,11 @@ export async function e2eOnce(
   readers: number,
   emulatorHost: string | null,
   /** Called every second while frames flow, with the SSE service's /status and what has been published (bench/profile-e2e.ts). */
-  onSecond?: (sample: { sse: SseStatus; published: number; publishLatency: { p50Ms: number | null; p99Ms: number | null } | undefined }) => void,
+  onSecond?: (sample: {
+    sse: SseStatus;
+    published: number;
+    publishLatency: { p50Ms: number | null; p99Ms: number | null } | undefined;
+  }) => void,
 ): Promise<E2eResult> {
   const frames = Math.round(rate * seconds);
   const sender = await startSender(frames, rate);

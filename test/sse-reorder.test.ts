@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { envelopeAttributes } from '../src/bus/attributes.js';
+import { PublishSequence, readPublishOrder } from '../src/bus/publish-order.js';
 import { ReorderWindow } from '../src/sse/reorder.js';
 
 afterEach(() => vi.useRealTimers());
@@ -188,5 +190,34 @@ describe('reorder window with the publisher session and numbers', () => {
     expect(w.counts.gapTimeouts).toBe(1);
     w.push(id(7), id(7), at('s1', 7));
     expect(ids()).toEqual([id(3), id(4), id(5), id(6), id(7)]);
+  });
+});
+
+describe('publish numbers as Pub/Sub attributes', () => {
+  it('numbers envelopes from 1 in one session, and reads back what it wrote', () => {
+    const seq = new PublishSequence();
+    const attrs = [seq.next(), seq.next()].map((o) =>
+      envelopeAttributes({ id: 'x', type: 'T', rootField: 'r', receivedAt: 't', source: 's', keys: {} } as never, o),
+    );
+    expect(attrs.map((a) => readPublishOrder(a))).toEqual([
+      { session: seq.session, seq: 1 },
+      { session: seq.session, seq: 2 },
+    ]);
+    expect(new PublishSequence().session).not.toBe(seq.session);
+  });
+
+  it('takes malformed or missing numbers as none, so the message is still streamed, after the window', () => {
+    for (const attrs of [
+      {},
+      { publisherSession: 's' },
+      { publisherSession: 's', publisherSeq: '0' },
+      { publisherSession: 's', publisherSeq: '-3' },
+      { publisherSession: 's', publisherSeq: '1.5' },
+      { publisherSession: 's', publisherSeq: '99999999999999999' },
+      { publisherSession: '', publisherSeq: '1' },
+      { publisherSession: 'x'.repeat(65), publisherSeq: '1' },
+    ]) {
+      expect(readPublishOrder(attrs), JSON.stringify(attrs)).toBeUndefined();
+    }
   });
 });
