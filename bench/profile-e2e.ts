@@ -30,7 +30,9 @@ try {
       lag?: { p50Ms: number | null; p99Ms: number | null };
       outstanding?: number;
       delivered?: number;
+      subscriptions?: { topic: string; received: number; outstanding: number; outstandingPeak: number }[];
     };
+    const busiest = source.subscriptions?.reduce((a, b) => (b.received > a.received ? b : a));
     console.log(
       JSON.stringify({
         published,
@@ -39,6 +41,7 @@ try {
         publishMs: publishLatency,
         consumerLagMs: source.lag,
         outstanding: source.outstanding,
+        busiest: busiest && { topic: busiest.topic, outstanding: busiest.outstanding, peak: busiest.outstandingPeak },
         streamed: sse.eventsReceived,
         lagMs: sse.lagMs,
         reorder: sse.reorder,
