@@ -207,7 +207,7 @@ describe('publish numbers as Pub/Sub attributes', () => {
   });
 
   it('takes malformed or missing numbers as none, so the message is still streamed, after the window', () => {
-    for (const attrs of [
+    const cases: Record<string, string>[] = [
       {},
       { publisherSession: 's' },
       { publisherSession: 's', publisherSeq: '0' },
@@ -216,7 +216,8 @@ describe('publish numbers as Pub/Sub attributes', () => {
       { publisherSession: 's', publisherSeq: '99999999999999999' },
       { publisherSession: '', publisherSeq: '1' },
       { publisherSession: 'x'.repeat(65), publisherSeq: '1' },
-    ]) {
+    ];
+    for (const attrs of cases) {
       expect(readPublishOrder(attrs), JSON.stringify(attrs)).toBeUndefined();
     }
   });
