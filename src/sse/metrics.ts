@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ReorderWindow } from './reorder.js';
 
 /** Lag buckets in seconds: a live page cares about tenths of a second up to a minute behind. */
 const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
@@ -13,15 +14,7 @@ export interface HubGauges {
   reorder(): ReorderCounts;
 }
 
-export interface ReorderCounts {
-  readonly holding: number;
-  readonly held: number;
-  readonly late: number;
-  readonly forced: number;
-  readonly inSequence: number;
-  readonly gapWaits: number;
-  readonly gapTimeouts: number;
-}
+export type ReorderCounts = Readonly<ReorderWindow<unknown>['counts']> & { readonly holding: number };
 
 /**
  * Prometheus metrics of one SSE instance, in a registry of its own so two
