@@ -27,7 +27,7 @@ import { makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
 import { createHistorySink, type HistorySink } from '../src/history/index.js';
 import { MESSAGE_COLUMNS, DEAD_LETTER_COLUMNS, MESSAGES_TABLE, DEAD_LETTERS_TABLE } from '../src/history/schema.js';
 import { createLogger } from '../src/log/logger.js';
-import { startSseService } from '../src/sse/index.js';
+import { startSseService, type SseStatus } from '../src/sse/index.js';
 import { Ingest } from '../src/subscriber/ingest.js';
 import { ToteClient } from '../src/tote/client.js';
 import { FakeBigQuery } from '../test/bigquery-server/fake-bigquery.js';
@@ -388,12 +388,18 @@ export interface E2eResult {
  * Ingest, the bus (in-process, or the emulator and this instance's consumer
  * subscriptions) and the SSE service.
  */
-async function e2eOnce(
+export async function e2eOnce(
   mode: 'memory' | 'emulator',
   rate: number,
   seconds: number,
   readers: number,
   emulatorHost: string | null,
+  /** Called every second while frames flow, with the SSE service's /status and what has been published (bench/profile-e2e.ts). */
+  onSecond?: (sample: {
+    sse: SseStatus;
+    published: number;
+    publishLatency: { p50Ms: number | null; p99Ms: number | null } | undefined;
+  }) => void,
 ): Promise<E2eResult> {
   const frames = Math.round(rate * seconds);
   const sender = await startSender(frames, rate);
@@ -429,6 +435,13 @@ async function e2eOnce(
     const history = createHistorySink(cfg.history);
     const p = runPipeline(cfg, publisher, history);
     closers.unshift(() => p.stop());
+    if (onSecond) {
+      const t = setInterval(
+        () => onSecond({ sse: sse.status(), published: p.ingest.stats().totals.published, publishLatency: publisher.publishLatency?.() }),
+        1_000,
+      );
+      closers.unshift(async () => clearInterval(t));
+    }
     await until(
       () => p.ingest.stats().totals.published + p.ingest.stats().totals.deadLettered >= frames,
       seconds * 1000 + 120_000,

@@ -454,6 +454,10 @@ describe('snapshot, status, health, metrics, CORS', () => {
     expect(metrics).toMatch(/^sse_events_sent_total 3$/m);
     expect(metrics).toMatch(/sse_events_received_total\{type="PoolTotalChanged"\} 2/);
     expect(metrics).toMatch(/sse_consumer_lag_seconds_count 3/);
+    // The in-process bus has one order: nothing waits in the reorder window.
+    expect(metrics).toMatch(/^sse_reorder_holding 0$/m);
+    expect(metrics).toMatch(/^sse_reorder_events_total\{outcome="held"\} 0$/m);
+    expect(st.reorder).toMatchObject({ windowMs: 0, holding: 0, held: 0, inSequence: 0, gapWaits: 0, gapTimeouts: 0 });
   });
 
   it('allows only the configured origins to read cross-origin', async () => {

@@ -85,6 +85,16 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
       byProduct.set(r.orderingKey, [...(byProduct.get(r.orderingKey) ?? []), r.data.id]);
     }
     for (const ids of byProduct.values()) expect(ids).toEqual([...ids].sort());
+    // Every envelope carries its publisher's session and number: one session, each number once, and
+    // number order is id order across all topics (what lets an SSE instance stream without waiting).
+    const topics = new Set(CATALOG.map((e) => e.topic));
+    const numbered = received.filter((r) => topics.has(r.topic)).sort((x, y) => (x.data.id < y.data.id ? -1 : 1));
+    expect(new Set(numbered.map((r) => r.attributes.publisherSession)).size).toBe(1);
+    expect(numbered[0]!.attributes.publisherSession).toMatch(/^[0-9a-f]{16}$/);
+    const seqs = numbered.map((r) => Number(r.attributes.publisherSeq));
+    expect(seqs.every((n) => Number.isSafeInteger(n) && n >= 1)).toBe(true);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     const status = h.service.status() as any;
     expect(status.publish.bus).toBe('pubsub');
     expect(status.publish.latency.samples).toBeGreaterThan(0);
@@ -102,6 +112,7 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
       what: 'the day card on its topic',
     });
     expect(card.attributes.kind).toBe('day-card');
+    expect(card.attributes.publisherSeq).toBeUndefined();
     expect(card.data.events.length).toBeGreaterThan(0);
     expect(card.data.products.length).toBeGreaterThan(0);
   }, 120_000);
@@ -112,6 +123,7 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
     await waitFor(() => received.filter((r) => r.topic === DEAD_LETTER_TOPIC).length >= 2, { timeoutMs: 15_000, what: 'two dead letters' });
     const dls = received.filter((r) => r.topic === DEAD_LETTER_TOPIC);
     expect(dls.map((d) => d.attributes.reason).sort()).toEqual(['invalid-json', 'unknown-operation']);
+    expect(dls.map((d) => d.attributes.publisherSeq)).toEqual([undefined, undefined]);
     const garbage = dls.find((d) => d.attributes.reason === 'invalid-json')!;
     expect(garbage.data.raw).toBe('<<garbage>>');
     expect(garbage.data.detail).toMatch(/not JSON/);

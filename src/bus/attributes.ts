@@ -1,10 +1,13 @@
 import { deliveryOf, type DeadLetter, type Envelope } from '../envelope/envelope.js';
+import { SEQ_ATTRIBUTE, SESSION_ATTRIBUTE, type PublishOrder } from './publish-order.js';
 
 /**
  * Pub/Sub attributes of an envelope: enough to filter a subscription or route
  * a message without parsing its data. Attribute values must be strings.
+ * `order` is the publisher's session and number (see PublishOrder); only
+ * envelopes on catalog topics carry one.
  */
-export function envelopeAttributes(e: Envelope): Record<string, string> {
+export function envelopeAttributes(e: Envelope, order?: PublishOrder): Record<string, string> {
   const attrs: Record<string, string> = {
     messageType: e.type,
     envelopeId: e.id,
@@ -16,6 +19,10 @@ export function envelopeAttributes(e: Envelope): Record<string, string> {
   };
   for (const [k, v] of Object.entries(e.keys)) if (v !== undefined) attrs[k] = v;
   if (e.test) attrs.test = 'true';
+  if (order) {
+    attrs[SESSION_ATTRIBUTE] = order.session;
+    attrs[SEQ_ATTRIBUTE] = String(order.seq);
+  }
   return attrs;
 }
 

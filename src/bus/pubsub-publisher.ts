@@ -8,6 +8,7 @@ import type { Outbox } from '../outbox/types.js';
 import { deadLetterAttributes, envelopeAttributes } from './attributes.js';
 import { FlowControl } from './flow-control.js';
 import { LatencyWindow } from './latency.js';
+import { PublishSequence } from './publish-order.js';
 import { createPubSub, grpcCode, GrpcStatus } from './pubsub-client.js';
 import { RetryLanes, type FailureKind, type OutgoingMessage } from './retry-lanes.js';
 import {
@@ -54,6 +55,8 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
   private readonly topics = new Map<string, Topic>();
   private readonly flow: FlowControl;
   private readonly latency = new LatencyWindow();
+  /** Numbers every envelope handed over, so SSE instances can stream them without waiting (see PublishOrder). */
+  readonly sequence = new PublishSequence();
   private readonly lanes: RetryLanes;
   private readonly missingTopics = new Set<string>();
   private readonly missingLogged = new Map<string, number>();
@@ -185,7 +188,7 @@ export class PubSubPublisher implements EnvelopePublisher, DayCardPublisher {
         throw new PublishError(`no topic for message type ${envelope.type}`, '', envelope.id, undefined, 'unknown-type');
       }
       const orderingKey = this.cfg.ordering ? envelope.keys[entry.orderingKey] : undefined;
-      return this.send(entry.topic, JSON.stringify(envelope), envelopeAttributes(envelope), envelope.id, orderingKey);
+      return this.send(entry.topic, JSON.stringify(envelope), envelopeAttributes(envelope, this.sequence.next()), envelope.id, orderingKey);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }

@@ -1,5 +1,6 @@
 import type { DeadLetter, Envelope } from '../envelope/envelope.js';
 import type { DayCard } from '../day-card/day-card.js';
+import type { PublishOrder } from './publish-order.js';
 
 /**
  * Where the subscriber hands envelopes. Pub/Sub in the cloud, the in-process
@@ -60,7 +61,8 @@ export interface LatencyHistogram {
   readonly count: number;
 }
 
-export type EnvelopeListener = (envelope: Envelope) => void;
+/** `order` comes with messages read from Pub/Sub that carry it; the in-process bus has one order and passes none. */
+export type EnvelopeListener = (envelope: Envelope, order?: PublishOrder) => void;
 
 /** Where the SSE side reads envelopes: the in-process bus or the Pub/Sub consumer. */
 export interface EnvelopeSource {

@@ -139,8 +139,10 @@ export function readSseConfig(r: EnvReader): SseConfig {
       expirationTtlSeconds: r.int('SSE_SUBSCRIPTION_TTL_SECONDS', 86_400, 86_400, 31 * 86_400),
       // A later pool total must not overtake an earlier one for the same product.
       ordering: r.bool('SSE_SUBSCRIPTION_ORDERING', true),
-      // Per subscription; the bus empties in microseconds, so this only bites if the process stalls.
-      maxMessages: r.int('SSE_CONSUMER_MAX_MESSAGES', 500, 1),
+      // Per subscription. The hub takes a message in microseconds, but Pub/Sub counts it outstanding until
+      // the batched ack reaches it, so a subscription carries at most this many per ack round trip: 500
+      // held one busy topic to ~400 messages/s on the emulator under load. maxBytes is the memory bound.
+      maxMessages: r.int('SSE_CONSUMER_MAX_MESSAGES', 5_000, 1),
       maxBytes: r.int('SSE_CONSUMER_MAX_BYTES', 8 * 1024 * 1024, 1024),
       // Redeliveries arrive within minutes; 50,000 ids is far more than minutes of feed.
       dedupeIds: r.int('SSE_CONSUMER_DEDUPE_IDS', 50_000, 1),
@@ -152,7 +154,7 @@ export function readSseConfig(r: EnvReader): SseConfig {
       // Covers a whole feed window (06:00-23:00 is 17 h); replays only what the topics' retention still holds.
       seekBackMs: r.int('SSE_SEEK_BACK_MS', 18 * 3_600_000, 0),
       // Covers messages of other ordering keys published just before the newest one seen but not yet
-      // delivered (flow control holds up to 500 per subscription, acked within the 20 s lease); the few
+      // delivered (flow control holds up to 5,000 per subscription, acked within the 20 s lease); the few
       // replayed twice are dropped by envelope id.
       reopenSeekMarginMs: r.int('SSE_REOPEN_SEEK_MARGIN_MS', 120_000, 0),
       // NTP keeps Cloud Run clocks within milliseconds; a second more is cheap (a rare needless resync).

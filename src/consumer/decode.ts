@@ -1,10 +1,13 @@
+import { readPublishOrder, type PublishOrder } from '../bus/publish-order.js';
 import type { CatalogEntry } from '../catalog/catalog.js';
 import type { DeadLetterReason, Envelope } from '../envelope/envelope.js';
 import { uuidv7Time } from '../envelope/uuidv7.js';
 import type { DayCard } from '../day-card/day-card.js';
 
+/** `order`: the publisher's session and number, when the message carries them (see PublishOrder). */
 export type Decoded =
-  { readonly ok: true; readonly envelope: Envelope } | { readonly ok: false; readonly reason: DeadLetterReason; readonly detail: string };
+  | { readonly ok: true; readonly envelope: Envelope; readonly order: PublishOrder | undefined }
+  | { readonly ok: false; readonly reason: DeadLetterReason; readonly detail: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -38,6 +41,7 @@ export function decodeMessage(data: Buffer, attributes: Readonly<Record<string, 
   if (problems.length) return { ok: false, reason: 'invalid-frame', detail: problems.join('; ') };
   return {
     ok: true,
+    order: readPublishOrder(attributes),
     envelope: {
       id: e.id as string,
       type: entry.messageType,

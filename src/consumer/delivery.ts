@@ -2,6 +2,7 @@ import type { Message, Topic } from '@google-cloud/pubsub';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { deadLetterAttributes } from '../bus/attributes.js';
 import { LatencyWindow } from '../bus/latency.js';
+import type { PublishOrder } from '../bus/publish-order.js';
 import { RecentIds } from '../bus/recent-ids.js';
 import type { DayCardListener, EnvelopeListener } from '../bus/types.js';
 import type { ConsumerConfig } from '../config/sse.js';
@@ -19,7 +20,7 @@ import type { SubscriptionSlot } from './subscriptions.js';
  * lease extension (60 min) gives the message up for redelivery, which the
  * dedupe then drops; a rejection is counted as a listener error and acked.
  */
-export type SlowEnvelopeListener = (envelope: Envelope) => void | Promise<void>;
+export type SlowEnvelopeListener = (envelope: Envelope, order?: PublishOrder) => void | Promise<void>;
 
 /** What one subscription has delivered. */
 export interface DeliveryTally {
@@ -171,7 +172,7 @@ export class Delivery {
     };
     for (const l of this.listeners) {
       try {
-        const r = l(e);
+        const r = l(e, decoded.order);
         if (r && typeof r.then === 'function') slow.push(r.catch(failed));
       } catch (err) {
         failed(err);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LatencyWindow } from '../bus/latency.js';
+import type { PublishOrder } from '../bus/publish-order.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { uuidv7Time } from '../envelope/uuidv7.js';
 import type { Logger } from '../log/logger.js';
@@ -134,8 +135,8 @@ export class Hub {
     return this.opts.snapshot;
   }
 
-  /** Bus listener: must not throw and must not block. */
-  ingest(e: Envelope): void {
+  /** Bus listener: must not throw and must not block. `order` (from Pub/Sub) lets the reorder window stream it without waiting. */
+  ingest(e: Envelope, order?: PublishOrder): void {
     let frame: SseFrame;
     try {
       if (!e || typeof e.id !== 'string' || typeof e.type !== 'string') throw new TypeError('not an envelope');
@@ -150,7 +151,7 @@ export class Hub {
       return;
     }
     const item: HistoryItem = { id: e.id, type: e.type, productId: e.keys?.productId, eventId: e.keys?.eventId, frame };
-    this.reorder.push(e.id, { e, item });
+    this.reorder.push(e.id, { e, item }, order);
   }
 
   /** Keeps one event for resume and the snapshot, and queues it on every stream it matches. */

@@ -74,6 +74,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
     historyBytes: () => history.bytes,
     snapshotProducts: () => snapshot.productCount,
     snapshotEvents: () => snapshot.eventCount,
+    reorder: () => ({ holding: hub.reorder.size, ...hub.reorder.counts }),
   });
   hub.attachMetrics(metrics);
 
@@ -108,7 +109,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
         newestId: history.newestId(),
         completeSince: new Date(history.completeSince).toISOString(),
       },
-      reorder: { windowMs: hub.reorder.windowMs, holding: hub.reorder.size, ...hub.reorder.counts },
+      reorder: { windowMs: hub.reorder.windowMs, holding: hub.reorder.size, sessions: hub.reorder.sessionCount, ...hub.reorder.counts },
       snapshot: { products: snapshot.productCount, events: snapshot.eventCount, evicted: snapshot.evicted },
       source: sourceStatus(),
       names: names?.status() ?? { enabled: false },
@@ -162,7 +163,7 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
         hub.broadcastResync('gap');
       }))
     : () => {};
-  const unsubscribe = source.subscribe((e) => hub.ingest(e));
+  const unsubscribe = source.subscribe((e, order) => hub.ingest(e, order));
 
   const events = eventsRoute({ hub, corsOrigins: config.corsOrigins, log, access });
   const server: Server = createServer((req, res) => {

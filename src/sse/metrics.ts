@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ReorderWindow } from './reorder.js';
 
 /** Lag buckets in seconds: a live page cares about tenths of a second up to a minute behind. */
 const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
@@ -9,7 +10,11 @@ export interface HubGauges {
   historyBytes(): number;
   snapshotProducts(): number;
   snapshotEvents(): number;
+  /** The reorder window's counts (ReorderWindow.counts) and what it holds now. */
+  reorder(): ReorderCounts;
 }
+
+export type ReorderCounts = Readonly<ReorderWindow<unknown>['counts']> & { readonly holding: number };
 
 /**
  * Prometheus metrics of one SSE instance, in a registry of its own so two
@@ -80,6 +85,32 @@ export class SseMetrics {
     gauge('sse_history_bytes', 'Bytes of events kept for resume', gauges.historyBytes);
     gauge('sse_snapshot_products', 'Products in the snapshot state', gauges.snapshotProducts);
     gauge('sse_snapshot_events', 'Races in the snapshot state', gauges.snapshotEvents);
+    gauge('sse_reorder_holding', 'Events held now to be streamed in id order', () => gauges.reorder().holding);
+    // Counts kept by the window itself, read at scrape time: a counter set from them, not incremented per event.
+    new Counter({
+      name: 'sse_reorder_events_total',
+      help: 'Events through the reorder window, by what happened: in-sequence (streamed without waiting out the window), held (waited), gap-wait (held behind a missing number), late (after a larger id was streamed), forced (released early at the bound)',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const r = gauges.reorder();
+        this.reset();
+        this.inc({ outcome: 'in-sequence' }, r.inSequence);
+        this.inc({ outcome: 'held' }, r.held);
+        this.inc({ outcome: 'gap-wait' }, r.gapWaits);
+        this.inc({ outcome: 'late' }, r.late);
+        this.inc({ outcome: 'forced' }, r.forced);
+      },
+    });
+    new Counter({
+      name: 'sse_reorder_gap_timeouts_total',
+      help: 'Publish numbers given up on when the reorder window ran out (the events behind them were streamed through the gap)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(gauges.reorder().gapTimeouts);
+      },
+    });
   }
 
   /** Text exposition of this registry and any others (e.g. the consumer's). */

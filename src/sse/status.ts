@@ -33,16 +33,26 @@ export interface SseStatus extends Readonly<Hub['counts']> {
     readonly completeSince: string;
   };
   /**
-   * Events from Pub/Sub held to be streamed in id order: `late` ones came
-   * after a larger id was streamed (streamed at once, out of order), `forced`
-   * counts releases at the bound.
+   * Events from Pub/Sub put in id order before streaming (see
+   * docs/guarantee.md). `inSequence`: streamed without waiting out the
+   * window, every smaller publish number of their session having arrived;
+   * `held`: events that waited (behind a gap, or the whole window for a new
+   * session, mixed sessions or messages without a number); `gapWaits`: of
+   * those, held behind a missing number; `gapTimeouts`: numbers given up on
+   * when the window ran out; `late`: came after a larger id was streamed
+   * (streamed at once, out of order); `forced`: released early at the bound;
+   * `sessions`: publisher sessions known.
    */
   readonly reorder: {
     readonly windowMs: number;
     readonly holding: number;
+    readonly sessions: number;
     readonly held: number;
     readonly late: number;
     readonly forced: number;
+    readonly inSequence: number;
+    readonly gapWaits: number;
+    readonly gapTimeouts: number;
   };
   readonly snapshot: { readonly products: number; readonly events: number; readonly evicted: number };
   readonly source: SourceStatus;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import type { EnvelopeListener, EnvelopeSource } from '../../src/bus/types.js';
+import type { PublishOrder } from '../../src/bus/publish-order.js';
 import { PubSubPublisher } from '../../src/bus/pubsub-publisher.js';
 import { entryForMessageType } from '../../src/catalog/catalog.js';
 import { loadConfig, type Config as AppConfig } from '../../src/config/index.js';
@@ -38,11 +39,11 @@ export function skewedSource(consumer: PubSubConsumer, delayMs: number, delayed:
   const timers = new Set<NodeJS.Timeout>();
   return {
     subscribe(listener: EnvelopeListener) {
-      const off = consumer.subscribe((e: Envelope) => {
-        if (!slow.has(e.type)) return listener(e);
+      const off = consumer.subscribe((e: Envelope, order?: PublishOrder) => {
+        if (!slow.has(e.type)) return listener(e, order);
         const t = setTimeout(() => {
           timers.delete(t);
-          listener(e);
+          listener(e, order);
         }, delayMs);
         timers.add(t);
       });

@@ -6,6 +6,7 @@
  * Pure: the schemas of the types come in (scripts/contract.ts generates them with ts-json-schema-generator,
  * a development tool), so the SSE service never needs the generator to serve what it wrote.
  */
+import { SEQ_ATTRIBUTE, SESSION_ATTRIBUTE } from '../../bus/publish-order.js';
 import { CATALOG, DAY_CARD_TOPIC, DEAD_LETTER_TOPIC, ENTITY_KEYS, type CatalogEntry } from '../../catalog/catalog.js';
 
 /** A JSON Schema (draft-07) as the generator writes it: `$ref`s point at `#/definitions/<Name>`. */
@@ -80,6 +81,15 @@ function attributesSchema(entry: CatalogEntry): JsonSchema {
         '`reconciled` when the subscriber recovered the message from Tote’s query API after a reconnect; subscriptions can filter on it.',
     },
     test: { type: 'string', enum: ['true'], description: 'Present on test envelopes (POST /test-pubsub).' },
+    [SESSION_ATTRIBUTE]: str(
+      'The publishing subscriber instance’s session: random, one per publisher (so per lease holding). Absent from older publishers.',
+    ),
+    [SEQ_ATTRIBUTE]: {
+      type: 'string',
+      pattern: '^[1-9][0-9]*$',
+      description:
+        'The envelope’s number within its session, gapless from 1 in the order the subscriber received the messages, across every catalog topic: a reader holding every smaller number of the session has everything with a smaller id from it. Kept by a message replayed from the outbox.',
+    },
   };
   for (const k of entry.keys) properties[k.name] = str(`Entity key${k.required ? '' : ', when the payload has it'}.`);
   return {
