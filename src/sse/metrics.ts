@@ -3,12 +3,13 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** Lag buckets in seconds: a live page cares about tenths of a second up to a minute behind. */
 const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
 
+/** Read at each scrape, detached from any object: plain functions, not methods. */
 export interface HubGauges {
-  connections(): number;
-  historyEvents(): number;
-  historyBytes(): number;
-  snapshotProducts(): number;
-  snapshotEvents(): number;
+  readonly connections: () => number;
+  readonly historyEvents: () => number;
+  readonly historyBytes: () => number;
+  readonly snapshotProducts: () => number;
+  readonly snapshotEvents: () => number;
 }
 
 /**
