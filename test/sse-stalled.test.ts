@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -182,6 +183,60 @@ describe('kernel send queues', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  /** Turns of an event loop kept busy (2 ms of work a turn) while `work` runs. */
+  async function turnsDuring(work: () => Promise<unknown>): Promise<number> {
+    let turns = 0;
+    let done = false;
+    const spin = () => {
+      if (done) return;
+      turns++;
+      const until = performance.now() + 2;
+      while (performance.now() < until);
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    try {
+      await work();
+    } finally {
+      done = true;
+    }
+    return turns;
+  }
+
+  it.skipIf(!onLinux)(
+    'reads the tables without waiting on a busy event loop, where a read on the thread pool takes a turn per page',
+    async () => {
+      // Enough sockets that the table spans many 4 KiB pages (the kernel hands out one per read call).
+      const server = createServer().listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const port = (server.address() as AddressInfo).port;
+      const sockets: Socket[] = [];
+      try {
+        for (let i = 0; i < 1500; i++) {
+          const s = connect(port, '127.0.0.1');
+          s.on('error', () => undefined);
+          sockets.push(s);
+        }
+        await Promise.all(sockets.map((s) => once(s, 'connect')));
+        const queues = new KernelSendQueues();
+        cleanups.push(() => queues.close());
+        await queues.read(new Set([port])); // the reading thread started
+        const pages = (await readFile('/proc/self/net/tcp', 'latin1')).length / 4096;
+        expect(pages).toBeGreaterThan(50);
+        const onPool = await turnsDuring(() => readFile('/proc/self/net/tcp', 'latin1'));
+        let read: Map<string, number> | null = null;
+        const onThread = await turnsDuring(async () => (read = await queues.read(new Set([port]))));
+        expect(read!.size).toBeGreaterThanOrEqual(1500);
+        // The reference pays at least a turn per page; the reading thread is not held back by the loop.
+        expect(onPool).toBeGreaterThan(pages * 0.8);
+        expect(onThread).toBeLessThan(onPool / 4);
+      } finally {
+        for (const s of sockets) s.destroy();
+        server.close();
+      }
+    },
+  );
 
   it('answers null where the kernel tables cannot be read, so only the bound Node counts applies', async () => {
     const q = new KernelSendQueues(['/nonexistent/tcp']);

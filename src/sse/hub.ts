@@ -38,8 +38,8 @@ const LIFETIME_CHECK_MS = 1_000;
 /**
  * How often the kernel's send queues are read to find readers that stopped:
  * a stalled stream is cut within two checks of passing its bound. With
- * 20,000 sockets the kernel takes about 0.1 s to write the table (in the
- * thread pool) and parsing it 4-7 ms on the event loop.
+ * 27,000 sockets the kernel takes about 0.3 s to write the table (on the
+ * reading thread, see KernelSendQueues) and parsing it 4-7 ms on the event loop.
  */
 const STALL_CHECK_MS = 5_000;
 /** A resume id stamped further ahead than this (clock skew and more) sets no floor: it would hold back the live stream. */
@@ -387,6 +387,7 @@ export class Hub {
     this.reorder.flush();
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+    void this.kernelQueues.close();
     this.endAll('shutdown');
   }
 }
