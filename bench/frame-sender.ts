@@ -10,6 +10,7 @@
  *   node --import tsx bench/frame-sender.ts <frames> [rate]
  */
 import { WebSocketServer, type WebSocket } from 'ws';
+import { frameText } from '../src/simulator/sim-socket.js';
 
 const FRAMES = Number(process.argv[2] ?? 50_000);
 const RATE = Number(process.argv[3] ?? 0);
@@ -34,7 +35,7 @@ wss.on('listening', () => {
 wss.on('connection', (ws) => {
   const ids = new Map<string, string>();
   ws.on('message', (raw) => {
-    const msg = JSON.parse(raw.toString());
+    const msg = JSON.parse(frameText(raw));
     if (msg.type === 'connection_init') ws.send('{"type":"connection_ack"}');
     if (msg.type !== 'start') return;
     const root = /\{\s*(\w+)/.exec(String(msg.payload?.query).replace(/^subscription\s*\w*\s*/, ''))?.[1] ?? '';

@@ -43,7 +43,7 @@ type Line = Record<string, unknown>;
 export function startChild(args: string[], label: string, env: Record<string, string> = {}) {
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const exited = once(child, 'exit');
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async (what: string, timeoutMs: number): Promise<Line> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -59,11 +59,11 @@ export function startChild(args: string[], label: string, env: Record<string, st
       clearTimeout(timer);
     }
   };
-  const send = (command: string) => child.stdin!.write(command + '\n');
+  const send = (command: string) => child.stdin.write(command + '\n');
   /** Waits for the exit; a child still there after `graceMs` is killed. */
   const stop = async (graceMs: number) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    child.stdin!.end();
+    child.stdin.end();
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(timer);

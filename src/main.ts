@@ -26,6 +26,9 @@ import { exitOnStartFailure } from './process/exit.js';
 import { preflight } from './process/preflight.js';
 import { onShutdown } from './process/shutdown.js';
 
+/** Kept back from the subscriber's close for the parts closed after it (the simulator, and the consumer's own budget). */
+const LATER_CLOSERS_MS = 500;
+
 export interface LocalPipeline {
   readonly config: Config;
   readonly sseUrl: string;
@@ -49,9 +52,11 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
   if (!opts.log) setLogLevel(config.log.level);
   const log = opts.log ?? rootLog;
   const host = opts.host ?? config.local.host;
-  const closers: (() => Promise<void>)[] = [];
+  /** Each closer gets the shutdown's deadline (epoch ms). */
+  const closers: ((deadline: number) => Promise<void>)[] = [];
   const closeAll = async () => {
-    for (const c of [...closers].reverse()) await c().catch((err: Error) => log.error('close failed', { error: err.message }));
+    const deadline = Date.now() + config.subscriber.shutdownGraceMs;
+    for (const c of [...closers].reverse()) await c(deadline).catch((err: Error) => log.error('close failed', { error: err.message }));
   };
 
   try {
@@ -102,7 +107,9 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
       source: simulator ? 'simulator' : 'tote',
       historyCloseMs: config.history.kind === 'none' ? 0 : config.history.closeTimeoutMs,
     });
-    closers.push(() => subscriber.close());
+    // The consumer and the simulator close after the subscriber: their time is kept back from its history.
+    const afterSubscriberMs = LATER_CLOSERS_MS + (config.bus.kind === 'pubsub' ? config.sse.consumer.deleteTimeoutMs : 0);
+    closers.push((deadline) => subscriber.close(deadline - afterSubscriberMs));
 
     const sse = await startSseService({
       config: config.sse,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parse } from 'graphql';
+import { Kind, parse } from 'graphql';
 import { CATALOG, DEAD_LETTER_TOPIC, bundledDocument, topicFor, entryForRootField } from '../src/catalog/catalog.js';
 
 describe('catalog', () => {
@@ -20,7 +20,7 @@ describe('catalog', () => {
       const doc = parse(bundledDocument(entry));
       const op = doc.definitions[0];
       expect(op?.kind).toBe('OperationDefinition');
-      if (op?.kind !== 'OperationDefinition') continue;
+      if (op?.kind !== Kind.OPERATION_DEFINITION) continue;
       expect(op.operation).toBe('subscription');
       expect(op.selectionSet.selections).toHaveLength(1);
       for (const key of entry.keys) expect(entry.selection).toContain(key.name);

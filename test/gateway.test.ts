@@ -15,7 +15,10 @@ let servers: Server[] = [];
 afterEach(async () => {
   await Promise.all(sims.map((s) => s.close()));
   sims = [];
-  for (const s of servers) (s.closeAllConnections(), s.close());
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
   servers = [];
 });
 

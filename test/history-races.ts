@@ -1,4 +1,4 @@
-import { entryForMessageType, type EntityKey } from '../src/catalog/catalog.js';
+import { entryForMessageType } from '../src/catalog/catalog.js';
 import { extractKeys, makeEnvelope, type Envelope, type Origin } from '../src/envelope/envelope.js';
 import type { DayCard } from '../src/day-card/day-card.js';
 
@@ -64,7 +64,7 @@ export function raceDay(firstOff: Date, races = 3, everyMinutes = 30): RaceDay {
     const entry = entryForMessageType(type)!;
     const keys = extractKeys(entry, payload);
     if (!keys.ok) throw new Error(`fixture ${type} misses ${keys.missing.join(',')}`);
-    out.push({ at, env: makeEnvelope(entry, payload, keys.keys as Partial<Record<EntityKey, string>>, origin, at) });
+    out.push({ at, env: makeEnvelope(entry, payload, keys.keys, origin, at) });
   };
   for (let i = 0; i < races; i++) {
     const off = new Date(firstOff.getTime() + i * everyMinutes * 60_000);

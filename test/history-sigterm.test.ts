@@ -68,8 +68,8 @@ async function round(n: number): Promise<Round> {
     for (const line of lines)
       if (/pipeline running|shut down|not stored|Segmentation|FATAL/.test(line)) output += line.slice(0, 300) + '\n';
   };
-  child.stdout!.on('data', keeper('stdout'));
-  child.stderr!.on('data', keeper('stderr'));
+  child.stdout.on('data', keeper('stdout'));
+  child.stderr.on('data', keeper('stderr'));
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );

@@ -8,6 +8,7 @@ import { DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABL
 import { setLogLevel } from '../src/log/logger.js';
 import { FakeBigQuery } from './bigquery-server/fake-bigquery.js';
 import { localAuthClient } from './bigquery-server/local-auth.js';
+import { startTcpProxy } from './chaos/tcp-proxy.js';
 import { raceDay } from './history-races.js';
 
 /**
@@ -33,7 +34,7 @@ afterAll(async () => {
   await fake?.stop();
 });
 
-function config(): HistoryConfig {
+function config(pubsubHost = host): HistoryConfig {
   return readHistoryConfig(
     new EnvReader({
       HISTORY: 'bigquery',
@@ -42,7 +43,7 @@ function config(): HistoryConfig {
       BQ_API_ENDPOINT: fake.url,
       HISTORY_SPILL: 'pubsub',
       BUS: 'pubsub',
-      PUBSUB_EMULATOR_HOST: host,
+      PUBSUB_EMULATOR_HOST: pubsubHost,
       GOOGLE_CLOUD_PROJECT: 'local-tote',
       HISTORY_SPILL_TOPIC: `tote-history-spill-${suffix}`,
       HISTORY_SPILL_SUBSCRIPTION: `tote-history-spill-replay-${suffix}`,
@@ -141,6 +142,34 @@ describe.skipIf(!host)(`history spill to Pub/Sub (${inject('pubsubEmulatorSkip')
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(new RegExp(`stored ${sent.length}, dead-lettered 0, left in source 0`));
+    const storedIds = new Set(fake.rows(MESSAGES_TABLE).map((x) => String(x.json.envelope_id)));
+    expect(sent.filter((e) => !storedIds.has(e.id))).toEqual([]);
+  });
+
+  it('does not take a slow Pub/Sub for an empty spill: every answer arriving late still drains it all', async () => {
+    const sent = raceDay(new Date('2026-07-03T12:00:00Z'), 6, 15).envelopes;
+    fake.setFaults(() => ({ kind: 'status', status: 503, reason: 'backendError' }));
+    const sink = createHistorySink(config(), { bigqueryClientOptions: { authClient: localAuthClient() } });
+    await sink.connect();
+    for (const e of sent) await sink.write(e);
+    await sink.flush();
+    await sink.close();
+    expect((sink.status() as BatchingHistoryStatus).spilled).toBe(sent.length);
+    fake.setFaults(() => null);
+
+    // The replay reaches the emulator through a relay that holds each answer
+    // ten times longer than the replay's idle wait: a loaded emulator, or a
+    // starved replay process that reads its socket late.
+    const proxy = await startTcpProxy(host);
+    try {
+      proxy.delayAnswers(1_000);
+      const r = await replay(config(proxy.host), ['--idle-ms', '100', '--batch', '100']);
+      expect(r.err).toBe('');
+      expect(r.out).toMatch(new RegExp(`stored ${sent.length}, dead-lettered 0, left in source 0`));
+      expect(r.code).toBe(0);
+    } finally {
+      await proxy.close();
+    }
     const storedIds = new Set(fake.rows(MESSAGES_TABLE).map((x) => String(x.json.envelope_id)));
     expect(sent.filter((e) => !storedIds.has(e.id))).toEqual([]);
   });

@@ -243,7 +243,7 @@ describe.skipIf(!host)(`state changed while no socket was open is recovered${ski
       const live = await store.query(`select count(*)::INTEGER as n from tote_messages where delivery is null`);
       expect(live[0]!.n).toBe(0);
     } finally {
-      await store.close();
+      store.close();
     }
   });
 });

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReconcilerStatus } from '../src/subscriber/reconcile/reconciler.js';
@@ -15,7 +15,7 @@ async function gatewayProxy(target: () => string) {
   let mode: Mode = 'pass';
   let requests = 0;
   const sockets = new Set<Socket>();
-  const server: Server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     // The day-card relay shares the gateway; only the reconciliation's queries are counted.
@@ -33,6 +33,13 @@ async function gatewayProxy(target: () => string) {
       body: Buffer.concat(chunks),
     });
     res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text());
+  };
+  // The gateway unreachable behind the hop answers 502, as a real proxy does, instead of an unhandled rejection.
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (res.headersSent) res.destroy();
+      else res.writeHead(502).end();
+    });
   });
   server.on('connection', (s) => {
     sockets.add(s);

@@ -41,7 +41,10 @@ describe('simulated racing day', () => {
         expect(m.placepot.legs.length).toBeGreaterThan(1);
         expect(m.placepot.name).toMatch(new RegExp(`^${m.venue.name} \\d\\d:\\d\\d - PLACEPOT$`));
         const gaps = m.races.slice(1).map((r, i) => (r.scheduledAt - m.races[i]!.scheduledAt) / 60_000);
-        for (const g of gaps) (expect(g).toBeGreaterThanOrEqual(20), expect(g).toBeLessThanOrEqual(35));
+        for (const g of gaps) {
+          expect(g).toBeGreaterThanOrEqual(20);
+          expect(g).toBeLessThanOrEqual(35);
+        }
       }
       for (const r of p.races) {
         expect(r.scheduledAt).toBeGreaterThanOrEqual(londonTime(DATE, 12 * 60));

@@ -3,6 +3,7 @@ import { parse, getIntrospectionQuery, type OperationDefinitionNode, type FieldN
 import { WebSocket } from 'ws';
 import { CATALOG, bundledDocument, entryForRootField } from '../src/catalog/catalog.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js';
+import { frameText } from '../src/simulator/sim-socket.js';
 import { waitFor } from './helpers/ports.js';
 
 const KEY = 'test-key-0123456789';
@@ -20,7 +21,7 @@ class Probe {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (d) => {
-      const text = String(d);
+      const text = frameText(d);
       this.texts.push(text);
       this.times.push(Date.now());
       try {
@@ -117,7 +118,10 @@ describe('simulator over WebSocket', () => {
     const s = await sim();
     const legacy = await connect(s, LEGACY);
     const transport = await connect(s, TRANSPORT);
-    for (const e of CATALOG) (startField(legacy, e.rootField), startField(transport, e.rootField));
+    for (const e of CATALOG) {
+      startField(legacy, e.rootField);
+      startField(transport, e.rootField);
+    }
     await waitFor(() => s.stats().operations === 30, { what: '30 operations' });
     s.play();
     for (const p of [legacy, transport]) {
@@ -378,7 +382,10 @@ describe('simulator faults', () => {
     const pool = { productId: 'p', isFinalized: false, total: { grossAmounts: [], netAmounts: [] } };
     const legacy = await connect(s, LEGACY);
     const transport = await connect(s, TRANSPORT);
-    for (const p of [legacy, transport]) (startField(p, 'onPoolTotalChanged'), startField(p, 'onEventStatusChanged'));
+    for (const p of [legacy, transport]) {
+      startField(p, 'onPoolTotalChanged');
+      startField(p, 'onEventStatusChanged');
+    }
     await waitFor(() => s.stats().operations === 4, { what: '4 operations' });
     s.faults.failField('onPoolTotalChanged', 'Pool service unavailable');
     s.emit('onPoolTotalChanged', pool);
@@ -426,7 +433,10 @@ describe('simulator faults', () => {
     const s = await startSimulator({ apiKeys: [KEY], speed: 3000, kaIntervalMs: 20 });
     const a = await connect(s, LEGACY);
     const b = await connect(s, TRANSPORT);
-    for (const e of CATALOG) (startField(a, e.rootField), startField(b, e.rootField));
+    for (const e of CATALOG) {
+      startField(a, e.rootField);
+      startField(b, e.rootField);
+    }
     await a.until((x) => x.frames.some((f) => f.type === 'data'), 'some data');
     await Probe.open(s.wsUrl, LEGACY);
     await s.close();

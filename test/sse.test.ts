@@ -34,7 +34,7 @@ const pool = (productId: string, gross: number) =>
     },
   });
 
-let running: { sse: SseService; bus: MemoryBus }[] = [];
+const running: { sse: SseService; bus: MemoryBus }[] = [];
 
 async function start(overrides: Partial<SseConfig> = {}) {
   const base = loadConfig({}).sse;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -120,7 +120,7 @@ describe('two subscriber instances on one feed, file lease', () => {
       expect(Number(n!.n)).toBe(600);
       expect(Number(n!.distinct_payloads)).toBe(600);
     } finally {
-      await store.close();
+      store.close();
     }
   });
 

@@ -21,7 +21,7 @@ afterEach(async () => {
 
 const json = async (url: string, init?: RequestInit) => {
   const res = await fetch(url, init);
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, body: await res.json() };
 };
 
 describe('readiness: /ready, beside /health', () => {

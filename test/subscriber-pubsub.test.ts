@@ -118,6 +118,8 @@ describe.skipIf(!host)(`subscriber -> Pub/Sub emulator${skip ? ` (skipped: ${ski
   }, 120_000);
 
   it('sends bad frames to the dead-letter topic with the raw text and the reason', async () => {
+    // sendRaw writes to the sockets open now: on a loaded machine the client may be between two of them.
+    await waitFor(() => h.service.client.status().state === 'running' && h.sim.connections() > 0, { what: 'the Tote socket up' });
     h.sim.faults.sendRaw('{"type":"data","id":"424242","payload":{"data":{}}}');
     h.sim.faults.sendRaw('<<garbage>>');
     await waitFor(() => received.filter((r) => r.topic === DEAD_LETTER_TOPIC).length >= 2, { timeoutMs: 15_000, what: 'two dead letters' });

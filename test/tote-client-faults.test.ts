@@ -17,7 +17,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-const json = async (url: string) => (await fetch(url)).json() as Promise<any>;
+const json = async (url: string) => (await fetch(url)).json();
 const pool = (harness: Harness) => harness.service.client.status().operations.onPoolTotalChanged!;
 
 interface Calls {

@@ -13,7 +13,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-const json = async (url: string, init?: RequestInit) => (await fetch(url, init)).json() as Promise<any>;
+const json = async (url: string, init?: RequestInit) => (await fetch(url, init)).json();
 
 async function allTypesArrive(harness: Harness, timeoutMs = 40_000) {
   const want = new Set(CATALOG.map((e) => e.messageType));

@@ -39,8 +39,11 @@ export interface PubSubConsumerOptions {
  * ago): in the cloud the topics' retention replays the day so far and a fresh
  * instance's /snapshot starts complete. Replayed messages are ordinary
  * redeliveries to everything downstream (dropped by envelope id). Resume is
- * only promised from `completeSince()`: the moment every subscription was
- * active, which moves forward when one had to be recreated (a gap).
+ * only promised from `completeSince()`: the latest of the subscriptions'
+ * `completeFrom` (the seek target where the topic's retention guarantees the
+ * replay, else the moment it became active), which moves forward when one had
+ * to be recreated (a gap). A browser reconnecting to a fresh instance with an
+ * id stamped after that resumes exactly instead of refetching the snapshot.
  *
  * Two parts, composed here: ConsumerSubscriptions (create, seek, reopen,
  * delete) and Delivery (decode, dedupe, fan-out, ack, dead-letter, metrics).
@@ -92,8 +95,8 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
   }
 
   /**
-   * Since when (epoch ms) this instance has every message: the latest moment
-   * a subscription became active, plus the clock-skew allowance. A client
+   * Since when (epoch ms) this instance has every message: the latest of the
+   * subscriptions' `completeFrom`, plus the clock-skew allowance. A client
    * resuming from an id stamped earlier may have missed something here. 0
    * before start.
    */
@@ -134,7 +137,7 @@ export class PubSubConsumer implements ReportingSource, DayCardSource {
       throw failed.reason;
     }
     this.state = 'running';
-    this.completeSinceMs = Math.max(...this.subscriptions.slots.map((s) => s.activeSince)) + this.cfg.clockSkewMs;
+    this.completeSinceMs = Math.max(...this.subscriptions.slots.map((s) => s.completeFrom)) + this.cfg.clockSkewMs;
     this.opts.log.info('pubsub consumer subscriptions created', {
       instanceId: this.instanceId,
       subscriptions: this.subscriptions.slots.length,

@@ -10,6 +10,12 @@ import { subscriptionNameFor } from './subscription-name.js';
 
 const { ALREADY_EXISTS, NOT_FOUND } = GrpcStatus;
 
+/** A protobuf Duration as milliseconds; 0 when absent. */
+function durationMs(d: { seconds?: number | string | Long | null; nanos?: number | null } | null | undefined): number {
+  if (!d) return 0;
+  return Number(d.seconds ?? 0) * 1000 + Math.floor((d.nanos ?? 0) / 1e6);
+}
+
 export class ConsumerStartError extends Error {
   constructor(
     message: string,
@@ -40,6 +46,12 @@ export interface SubscriptionSlot {
   readonly seekTarget: number | null;
   /** When it last became active (created or recreated), epoch ms. */
   readonly activeSince: number;
+  /**
+   * From when (epoch ms) it holds every message of its topic: the seek
+   * target when the seek succeeded and the topic's retention covered it,
+   * otherwise `activeSince`.
+   */
+  readonly completeFrom: number;
   readonly lastError: string | null;
 }
 
@@ -48,6 +60,7 @@ interface Slot extends SubscriptionSlot {
   seek: SeekOutcome;
   seekTarget: number | null;
   activeSince: number;
+  completeFrom: number;
   lastError: string | null;
   /** Pulling (a listener of its kind is attached). */
   listening: boolean;
@@ -97,6 +110,7 @@ export class ConsumerSubscriptions {
       name: subscriptionNameFor(c.subscriptionPrefix, o.instanceId, topic),
       listening: false,
       activeSince: 0,
+      completeFrom: 0,
       seek: 'pending',
       seekTarget: null,
       sub: undefined,
@@ -187,8 +201,40 @@ export class ConsumerSubscriptions {
     });
     slot.sub = sub;
     await this.seek(slot, sub, target);
+    const covered = slot.seek === 'done' && (await this.retentionCovers(slot, sub, target));
     slot.activeSince = Date.now();
+    slot.completeFrom = covered ? target : slot.activeSince;
     slot.state = 'active';
+  }
+
+  /**
+   * Whether the seek to `target` replays every message published since: a
+   * seek marks what was published after the target unacknowledged, but only
+   * what the topic still retains can come back. Pub/Sub states that
+   * guarantee on the subscription (topicMessageRetentionDuration: "messages
+   * published in the last ... are always available"); the emulator leaves it
+   * out and reports only the topic's own retention, with which it replays
+   * everything it holds. Without either (a topic keeping nothing) the seek
+   * replays nothing, and the subscription is complete only from now. Any
+   * failure to tell reads as not covered: resync, never a guess.
+   */
+  private async retentionCovers(slot: Slot, sub: Subscription, target: number): Promise<boolean> {
+    try {
+      const [meta] = await sub.getMetadata();
+      let retention = durationMs(meta.topicMessageRetentionDuration);
+      if (retention === 0) {
+        const [topic] = await this.o.pubsub.topic(slot.topic).getMetadata();
+        retention = durationMs(topic.messageRetentionDuration);
+      }
+      return Date.now() - target + this.o.config.clockSkewMs <= retention;
+    } catch (err) {
+      this.o.log.warn('could not read the retention behind a seek; resume starts from now', {
+        subscription: slot.name,
+        err,
+        code: grpcCode(err),
+      });
+      return false;
+    }
   }
 
   /** Best effort: a failed seek leaves a subscription that starts now, which completeSince already assumes. */

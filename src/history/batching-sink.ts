@@ -123,16 +123,19 @@ export class BatchingHistorySink implements HistorySink, ImmediateHistorySink {
   }
 
   /**
-   * Messages first (70% of the time), then names (10%): their refused rows
-   * still need the dead-letter lane, which gets the rest. Within closeTimeoutMs
-   * whatever the stores do.
+   * Messages first (85% of the time), then names (5%): their refused rows
+   * still need the dead-letter lane, which gets the rest. Within `timeoutMs`
+   * (closeTimeoutMs unless the caller has more) whatever the stores do. The
+   * messages hold nearly every row at a shutdown; names are one day card's
+   * worth and dead letters a few, and the time a lane does not need is not
+   * handed on, so a larger reserve for them only spilled messages early.
    */
-  async close(): Promise<void> {
+  async close(timeoutMs = this.options.closeTimeoutMs): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const deadline = Date.now() + this.options.closeTimeoutMs;
-    await this.messages.close(Math.floor(this.options.closeTimeoutMs * 0.7));
-    await this.names.close(Math.max(1, Math.floor(this.options.closeTimeoutMs * 0.1)));
+    const deadline = Date.now() + timeoutMs;
+    await this.messages.close(Math.floor(timeoutMs * 0.85));
+    await this.names.close(Math.max(1, Math.floor(timeoutMs * 0.05)));
     await this.deadLetters.close(Math.max(1, deadline - Date.now()));
     await this.spill?.close().catch((err: Error) => log.warn('history spill close failed', { error: err.message }));
     await this.inserter.close();

@@ -73,7 +73,7 @@ export async function* bigqueryDeadLetters(table: Table, pageRows = 1000): Async
     for (const r of rows) {
       const ts = r.received_at as { value?: string } | string | undefined;
       yield {
-        reason: String(r.reason ?? ''),
+        reason: typeof r.reason === 'string' ? r.reason : '',
         raw: (r.raw as string | null) ?? null,
         receivedAt: new Date(typeof ts === 'string' ? ts : (ts?.value ?? 0)),
       };

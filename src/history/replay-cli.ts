@@ -18,7 +18,8 @@ const USAGE = `usage: npm run replay-history -- [--source spill|dead-letters] [-
   --since <time>          dead letters received at or after this time only (default: all)
   --dry-run               count what would be replayed; store and acknowledge nothing
   --batch <n>             rows per insert (default 500)
-  --idle-ms <n>           Pub/Sub: stop after this long without a message (default 5000)
+  --idle-ms <n>           Pub/Sub: drained once the subscription answered "nothing to deliver"
+                          twice, this long apart (default 5000)
 The store is the one HISTORY names (bigquery or duckdb). Rows keep their ids, so replaying
 twice stores nothing twice (BigQuery: the views drop a late repeat by envelope_id); a spilled
 row is acknowledged only once the store has it. A dead-lettered row refused again stays as the
@@ -92,7 +93,8 @@ function source(config: HistoryConfig, a: Args, store: RowInserter, opts: Replay
       a.since,
     );
   }
-  if (config.spill.kind === 'pubsub') return new PubsubSpillSource(spillPubSub(config.spill), config.spill.subscription, a.idleMs, a.batch);
+  if (config.spill.kind === 'pubsub')
+    return new PubsubSpillSource(spillPubSub(config.spill), config.spill.subscription, { idleMs: a.idleMs, maxMessages: a.batch });
   if (config.spill.kind === 'file') return new FileSpillSource(config.spill.filePath);
   throw new Error('HISTORY_SPILL=none: there is no spill to replay');
 }

@@ -72,6 +72,16 @@ export async function replayHistory(source: ReplaySource, target: RowInserter, o
     unreadable: 0,
     stoppedBecause: null,
   };
+  try {
+    await replayBatches(source, target, opts, report);
+  } finally {
+    // Also when a read fails: the source hands back what it holds (leases, lines) for the next run.
+    await source.close();
+  }
+  return report;
+}
+
+async function replayBatches(source: ReplaySource, target: RowInserter, opts: ReplayOptions, report: ReplayReport): Promise<void> {
   for (;;) {
     const batch = await source.next(opts.batchRows);
     if (!batch) break;
@@ -121,8 +131,6 @@ export async function replayHistory(source: ReplaySource, target: RowInserter, o
     opts.onProgress?.(report);
     if (report.stoppedBecause) break;
   }
-  await source.close();
-  return report;
 }
 
 async function insertWithRetry(

@@ -193,7 +193,7 @@ export function restoreRow(table: HistoryTable, insertId: string, json: Record<s
  * can put it back with its original insertId once the cause is fixed.
  */
 export function rejectedRowDeadLetter(row: HistoryRow, reason: string, at: Date = new Date()): HistoryRow {
-  const s = (k: string): string | null => (typeof row.json[k] === 'string' ? (row.json[k] as string) : null);
+  const s = (k: string): string | null => (typeof row.json[k] === 'string' ? row.json[k] : null);
   const dl = makeDeadLetter(
     'history-rejected',
     `${row.table} refused row ${row.insertId}: ${reason}`,

@@ -3,7 +3,12 @@ const MAX_CELL = 60;
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return 'NULL';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const s =
+    typeof v === 'string'
+      ? v
+      : typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean'
+        ? String(v)
+        : (JSON.stringify(v) ?? '');
   const one = s.replace(/\s+/g, ' ');
   return one.length > MAX_CELL ? one.slice(0, MAX_CELL - 1) + '…' : one;
 }

@@ -26,7 +26,11 @@ export interface HistorySink {
   /** Keeps the day card's names (venues, races, runners, products) beside the messages; sinks without a store skip it. */
   writeDayCard?(card: DayCard): Promise<void>;
   flush(): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Stores what it can and spills the rest within `timeoutMs` (by default
+   * HISTORY_CLOSE_TIMEOUT_MS): a shutdown that has time left gives it more.
+   */
+  close(timeoutMs?: number): Promise<void>;
   status(): HistoryStatus;
 }
 

@@ -34,9 +34,7 @@ export function containsSecret(text: string): boolean {
  */
 export function redactValue<T>(value: T): T {
   const root: { v: unknown } = { v: value };
-  const work: { from: unknown; to: Record<string, unknown> | unknown[]; key: string | number }[] = [
-    { from: value, to: root as never, key: 'v' },
-  ];
+  const work: { from: unknown; to: Record<string, unknown> | unknown[]; key: string | number }[] = [{ from: value, to: root, key: 'v' }];
   while (work.length) {
     const { from, to, key } = work.pop()!;
     let out: unknown;

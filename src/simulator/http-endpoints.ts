@@ -10,7 +10,7 @@ import type { DocumentNode, GraphQLError as GraphQLErrorType, GraphQLSchema, Val
 import { graphql } from './graphql-runtime.js';
 import type { KeyCheck } from './auth.js';
 
-const { execute, getOperationAST, parse, printSchema, validate } = graphql;
+const { OperationTypeNode, execute, getOperationAST, parse, printSchema, validate } = graphql;
 
 export const SUBSCRIPTIONS_PATH = '/partner/connections/graphql/';
 export const GATEWAY_PATH = '/partner/gateway/graphql';
@@ -79,7 +79,7 @@ async function runQuery(req: IncomingMessage, schema: GraphQLSchema, rules: read
   const errors = validate(schema, document, rules);
   if (errors.length) return [400, { errors: errors.map((e) => e.toJSON()) }];
   const operationName = typeof body.operationName === 'string' ? body.operationName : undefined;
-  if (getOperationAST(document, operationName)?.operation === 'subscription') {
+  if (getOperationAST(document, operationName)?.operation === OperationTypeNode.SUBSCRIPTION) {
     return [400, { errors: [{ message: `Subscriptions are served over WebSocket at ${SUBSCRIPTIONS_PATH}.` }] }];
   }
   const result = await execute({

@@ -18,11 +18,11 @@ import type { IncomingMessage } from 'node:http';
 import type { DocumentNode, ExecutionResult, GraphQLError as GraphQLErrorType, GraphQLSchema, ValidationRule } from 'graphql';
 import { graphql } from './graphql-runtime.js';
 import { initAuthorization, type KeyCheck } from './auth.js';
-import type { SimSocket } from './sim-socket.js';
+import { frameText, type SimSocket } from './sim-socket.js';
 import type { ProtocolFaults } from './protocol-faults.js';
 import type { OperationContext } from './subscription-schema.js';
 
-const { GraphQLError, execute, getOperationAST, parse, subscribe, validate } = graphql;
+const { GraphQLError, OperationTypeNode, execute, getOperationAST, parse, subscribe, validate } = graphql;
 
 export const LEGACY_CLOSE = {
   normal: 1000,
@@ -62,7 +62,7 @@ export class LegacyConnection {
   ) {
     this.context = { onOverflow: () => sock.dropSlow() };
     this.initTimer = setTimeout(() => this.close(LEGACY_CLOSE.protocolError, 'Connection initialization timeout.'), deps.initTimeoutMs);
-    sock.ws.on('message', (data, isBinary) => this.onFrame(isBinary ? '' : String(data)));
+    sock.ws.on('message', (data, isBinary) => this.onFrame(isBinary ? '' : frameText(data)));
     sock.ws.once('close', () => this.dispose());
   }
 
@@ -174,7 +174,7 @@ export class LegacyConnection {
       variableValues: (p.variables ?? undefined) as Record<string, unknown> | undefined,
       contextValue: this.context,
     };
-    if (op.operation !== 'subscription') {
+    if (op.operation !== OperationTypeNode.SUBSCRIPTION) {
       const result = await execute(args);
       if (this.live.get(id) !== 'starting') return;
       this.live.delete(id);

@@ -9,7 +9,7 @@
 import type { ValidationRule } from 'graphql';
 import { graphql } from './graphql-runtime.js';
 
-const { GraphQLError } = graphql;
+const { GraphQLError, Kind } = graphql;
 
 export interface ProtocolFaults {
   /** Refuse documents deeper than this (root field = 1); null: no limit. */
@@ -38,7 +38,7 @@ export function faultRule(faults: ProtocolFaults): ValidationRule {
         },
         leave(node) {
           // HotChocolate leaves introspection out of the depth count: a client must still be able to read the schema.
-          const introspection = node.selectionSet.selections.every((sel) => sel.kind === 'Field' && sel.name.value.startsWith('__'));
+          const introspection = node.selectionSet.selections.every((sel) => sel.kind === Kind.FIELD && sel.name.value.startsWith('__'));
           if (faults.maxDepth !== null && deepest > faults.maxDepth && !introspection) {
             context.reportError(
               new GraphQLError(

@@ -4,7 +4,7 @@
  * included, while it is silenced) and a write bound (a client whose unsent
  * bytes pass MAX_BUFFERED_BYTES is cut off instead of buffering without end).
  */
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 
 export type WireProtocol = 'graphql-ws' | 'graphql-transport-ws';
 
@@ -18,6 +18,11 @@ export interface SocketCounters {
   /** Data frames (graphql-ws `data`, graphql-transport-ws `next`) handed to a socket. */
   dataFramesWritten: number;
   slowConsumerDisconnects: number;
+}
+
+/** A received frame as text, whichever of its three shapes `ws` hands over (fragments arrive as an array). */
+export function frameText(data: RawData): string {
+  return (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8');
 }
 
 export class SimSocket {

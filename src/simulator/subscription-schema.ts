@@ -6,7 +6,7 @@
  * A failing field (faults.failField) refuses new operations with that error
  * and turns each message of running ones into a result with errors.
  */
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLSchema, ValueNode } from 'graphql';
 import { graphql } from './graphql-runtime.js';
 import { CATALOG, bundledDocument } from '../catalog/catalog.js';
 import type { FieldHub, Payload } from './field-hub.js';
@@ -32,7 +32,7 @@ export function defineScalar(schema: GraphQLSchema, name: string, fn: (v: unknow
   Object.assign(type, {
     serialize: fn,
     parseValue: fn,
-    parseLiteral: (ast: { kind: string; value?: string }) => {
+    parseLiteral: (ast: ValueNode) => {
       if (ast.kind !== Kind.INT && ast.kind !== Kind.FLOAT && ast.kind !== Kind.STRING) throw new GraphQLError(`${name} literal expected`);
       return fn(ast.value);
     },

@@ -14,7 +14,7 @@ import { graphql } from './graphql-runtime.js';
 import { makeServer, type Server } from 'graphql-ws';
 import { initAuthorization } from './auth.js';
 import type { ProtocolDeps } from './legacy-protocol.js';
-import type { SimSocket } from './sim-socket.js';
+import { frameText, type SimSocket } from './sim-socket.js';
 import type { OperationContext } from './subscription-schema.js';
 
 const { GraphQLError, parse, validate } = graphql;
@@ -79,7 +79,7 @@ export class TransportServer {
         close: (code, reason) => ws.close(code, reason),
         onMessage: (cb) =>
           ws.on('message', (data) => {
-            cb(String(data)).catch(() => ws.close(4500, 'Internal server error'));
+            cb(frameText(data)).catch(() => ws.close(4500, 'Internal server error'));
           }),
       },
       { sock, request },

@@ -143,7 +143,7 @@ export function createApp(deps: AppDeps): express.Express {
  */
 function tokenRequired(access: StreamAccess) {
   return async (req: Request, res: Response, next: NextFunction) => {
-    const grant = await access.check(req, req.query as Record<string, unknown>);
+    const grant = await access.check(req, req.query);
     if (!grant.ok) {
       res.status(grant.status).set(refusalHeaders(grant)).json({ error: grant.error });
       return;

@@ -124,9 +124,10 @@ export class History {
     if (seq === undefined) {
       const stamped = uuidv7Time(lastId);
       if (stamped === undefined) return { ok: false, reason: 'unknown-id', oldestEventId: oldest };
-      // Ids older than everything kept (or an empty history after a restart), or stamped before this
-      // instance had every message: events may be missing.
-      if (oldest === null || lastId < oldest || stamped < this.complete) return { ok: false, reason: 'too-old', oldestEventId: oldest };
+      // Stamped before this instance had every message: events may be missing. One stamped after is
+      // owed only later ids, and none of those was dropped (evictedMax above), even when the history
+      // is empty or starts later: a fresh instance whose replayed backlog is still arriving.
+      if (stamped < this.complete) return { ok: false, reason: 'too-old', oldestEventId: oldest };
     }
     const pos = seq === undefined ? -1 : seq - this.firstSeq;
     const items: HistoryItem[] = [];

@@ -154,15 +154,15 @@ export async function startSseService(opts: SseServiceOptions): Promise<SseServi
   });
 
   // Resume is promised only for ids stamped once this instance has every message: from now on for
-  // the in-process bus, from the moment its last subscription was active for the Pub/Sub consumer.
-  history.markCompleteSince(Date.now());
+  // the in-process bus; for the Pub/Sub consumer from what its subscriptions guarantee (the seek
+  // target where the topics retain the replay, else the moment the last one was active).
   const stopGaps = isCompletenessSource(source)
-    ? (history.markCompleteSince(source.completeSince()),
+    ? (history.markCompleteSince(source.completeSince() || Date.now()),
       source.onGap((at) => {
         history.markCompleteSince(at);
         hub.broadcastResync('gap');
       }))
-    : () => {};
+    : (history.markCompleteSince(Date.now()), () => {});
   const unsubscribe = source.subscribe((e, order) => hub.ingest(e, order));
 
   const events = eventsRoute({ hub, corsOrigins: config.corsOrigins, log, access });

@@ -4,14 +4,15 @@ import type { ReorderWindow } from './reorder.js';
 /** Lag buckets in seconds: a live page cares about tenths of a second up to a minute behind. */
 const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
 
+/** Read at each scrape, detached from any object: plain functions, not methods. */
 export interface HubGauges {
-  connections(): number;
-  historyEvents(): number;
-  historyBytes(): number;
-  snapshotProducts(): number;
-  snapshotEvents(): number;
+  readonly connections: () => number;
+  readonly historyEvents: () => number;
+  readonly historyBytes: () => number;
+  readonly snapshotProducts: () => number;
+  readonly snapshotEvents: () => number;
   /** The reorder window's counts (ReorderWindow.counts) and what it holds now. */
-  reorder(): ReorderCounts;
+  readonly reorder: () => ReorderCounts;
 }
 
 export type ReorderCounts = Readonly<ReorderWindow<unknown>['counts']> & { readonly holding: number };

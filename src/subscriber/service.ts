@@ -20,6 +20,9 @@ import { inWindow, type DailyWindow } from '../window/daily-window.js';
 import { settlesBy } from '../deadline/deadline.js';
 import { Reconciler } from './reconcile/reconciler.js';
 
+/** What closing takes after the history: the control server and the publisher (already flushed). */
+const CLOSE_TAIL_MS = 500;
+
 export interface SubscriberServiceOptions {
   tote: ToteConfig;
   subscriber: SubscriberConfig;
@@ -70,7 +73,8 @@ export interface SubscriberService {
    * shutdown grace.
    */
   stopAndFlush(): Promise<boolean>;
-  close(): Promise<void>;
+  /** `deadline` (epoch ms) when the process must also close other parts after this one; by default the whole grace from now. */
+  close(deadline?: number): Promise<void>;
 }
 
 /**
@@ -326,10 +330,9 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
      * history's share, then always close the history (it stores or spills
      * what it holds), so a failing warehouse cannot eat the rows at exit.
      */
-    async close() {
+    async close(deadline = Date.now() + o.subscriber.shutdownGraceMs) {
       clearInterval(windowTimer);
       clearInterval(statsTimer);
-      const deadline = Date.now() + o.subscriber.shutdownGraceMs;
       const busDeadline = deadline - (o.historyCloseMs ?? 0) - 500;
       await relay?.stop();
       await reconciler?.stop();
@@ -338,7 +341,9 @@ export async function startSubscriberService(o: SubscriberServiceOptions): Promi
       const flushed = drained && (await settlesBy(o.publisher.flush(), busDeadline));
       await settlesBy(connection.release(), deadline);
       if (!flushed) log.error('bus not flushed at shutdown', { ...ingest.stats().totals, publishBacklog: ingest.stats().publishBacklog });
-      await o.history.close();
+      // At least its share; and the grace the bus did not need, less the little the steps below take.
+      // Spilling rows at exit while seconds of grace were left only postpones them to a replay.
+      await o.history.close(Math.max(o.historyCloseMs ?? 0, deadline - Date.now() - CLOSE_TAIL_MS));
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await settlesBy(o.publisher.close(), deadline);

@@ -211,7 +211,8 @@ async function post(url: string, apiKey: string, query: string, variables: Recor
     throw fail(`HTTP ${res.status} with a body that is not JSON`, res.ok ? 'bad-response' : 'http', res.status);
   }
   const message = body?.errors?.[0]?.message;
-  const firstError = message === undefined ? undefined : scrub(String(message).slice(0, 300), apiKey);
+  const firstError =
+    message === undefined ? undefined : scrub((typeof message === 'string' ? message : JSON.stringify(message)).slice(0, 300), apiKey);
   if (!res.ok) throw fail(`HTTP ${res.status}${firstError ? `: ${firstError}` : ''}`, 'http', res.status);
   if (!body?.data)
     throw fail(firstError ? `GraphQL error: ${firstError}` : 'response without data', firstError ? 'graphql' : 'bad-response', res.status);

@@ -112,7 +112,7 @@ function asExecution(payload: unknown): ExecutionPayload {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new ProtocolError('data frame payload is not an object', 'invalid-frame');
   }
-  return payload as ExecutionPayload;
+  return payload;
 }
 
 export const legacyDialect: Dialect = {
@@ -175,7 +175,7 @@ export const transportDialect: Dialect = {
       case MessageType.Pong:
         return { kind: 'keepalive' };
       case MessageType.Next:
-        return { kind: 'data', id: msg.id, payload: msg.payload as ExecutionPayload };
+        return { kind: 'data', id: msg.id, payload: msg.payload };
       case MessageType.Error:
         return { kind: 'error', id: msg.id, errors: msg.payload };
       case MessageType.Complete:

@@ -1,4 +1,4 @@
-import { Kind, parse, print, type DocumentNode, type SelectionSetNode } from 'graphql';
+import { Kind, parse, print, type SelectionSetNode } from 'graphql';
 
 /**
  * Depth of an operation document as depth-limiting servers count it: the
@@ -43,7 +43,7 @@ export function pruneDocument(document: string, maxDepth: number): string | null
     return { ...def, selectionSet: set };
   });
   if (empty) return null;
-  return print({ ...ast, definitions } as DocumentNode);
+  return print({ ...ast, definitions });
 }
 
 function pruneSet(set: SelectionSetNode, level: number, maxDepth: number): SelectionSetNode | null {

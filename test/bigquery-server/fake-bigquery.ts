@@ -103,8 +103,8 @@ export class FakeBigQuery {
       opts.now ?? Date.now,
     );
     server.on('connection', (s) => {
-      fake!.sockets.add(s);
-      s.on('close', () => fake!.sockets.delete(s));
+      fake.sockets.add(s);
+      s.on('close', () => fake.sockets.delete(s));
     });
     return fake;
   }

@@ -8,6 +8,8 @@ export interface TcpProxy {
   up(): void;
   /** Points new connections at another target (a restarted server on a new port). */
   retarget(host: string): void;
+  /** Holds every answer from the target this long before passing it on, in order: a slow or distant service. */
+  delayAnswers(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -19,6 +21,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: string): Promise<TcpProxy> {
   let [tHost, tPort] = split(target);
   let isDown = false;
+  let answerDelayMs = 0;
   const open = new Set<Socket>();
   const server: Server = createServer((client) => {
     if (isDown) {
@@ -28,7 +31,11 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     const upstream = connect(tPort, tHost);
     open.add(client);
     open.add(upstream);
+    // Delayed answers wait in one queue per connection, so they leave in the order they came.
+    const queue: { at: number; chunk: Buffer }[] = [];
+    let timer: NodeJS.Timeout | null = null;
     const end = () => {
+      if (timer) clearTimeout(timer);
       client.destroy();
       upstream.destroy();
       open.delete(client);
@@ -37,7 +44,20 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
     client.pipe(upstream);
-    upstream.pipe(client);
+    const release = () => {
+      timer = null;
+      while (queue.length && queue[0]!.at <= Date.now()) client.write(queue.shift()!.chunk);
+      if (queue.length) timer = setTimeout(release, queue[0]!.at - Date.now());
+    };
+    upstream.on('data', (chunk: Buffer) => {
+      if (answerDelayMs === 0 && !queue.length) {
+        if (!client.write(chunk)) upstream.pause();
+        return;
+      }
+      queue.push({ at: Date.now() + answerDelayMs, chunk });
+      timer ??= setTimeout(release, answerDelayMs);
+    });
+    client.on('drain', () => upstream.resume());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
@@ -54,6 +74,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     },
     retarget(host) {
       [tHost, tPort] = split(host);
+    },
+    delayAnswers(ms) {
+      answerDelayMs = ms;
     },
     async close() {
       down();

@@ -49,7 +49,7 @@ export async function startFakeGcs(): Promise<FakeGcs> {
     return Buffer.concat(chunks);
   };
 
-  const server: Server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
     requests[req.method ?? '?'] = (requests[req.method ?? '?'] ?? 0) + 1;
     if (failing !== null) return error(res, failing, 'failing on demand');
@@ -91,6 +91,13 @@ export async function startFakeGcs(): Promise<FakeGcs> {
       return send(res, 200, { kind: 'storage#objects', items });
     }
     return error(res, 404, `no route ${req.method} ${url.pathname}`);
+  };
+  // A request that breaks the stand-in (a body cut off midway) answers 500 instead of an unhandled rejection.
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) res.destroy();
+      else error(res, 500, err instanceof Error ? err.message : String(err));
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;

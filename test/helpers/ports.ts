@@ -22,20 +22,27 @@ export function freePort(): Promise<number> {
  */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  { timeoutMs = 30_000, intervalMs = 25, what = 'condition' as string | (() => string) } = {},
+  {
+    timeoutMs = 30_000,
+    intervalMs = 25,
+    what = 'condition',
+  }: { timeoutMs?: number; intervalMs?: number; what?: string | (() => string) } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
     try {
       const v = await check();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
     } catch (err) {
       lastErr = err;
     }
     if (Date.now() > deadline) {
       const label = typeof what === 'function' ? what() : what;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}` + (lastErr ? `: ${String(lastErr)}` : ''));
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${label}` +
+          (lastErr ? `: ${lastErr instanceof Error ? String(lastErr) : JSON.stringify(lastErr)}` : ''),
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -89,10 +89,11 @@ function answer(table: string, status: number, text: string): readonly RowInsert
  */
 async function withTimeout<T>(ms: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
+  const timeout = new InsertTimeoutError(ms);
   const timedOut = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    controller.signal.addEventListener('abort', () => reject(timeout), { once: true });
   });
-  const timer = setTimeout(() => controller.abort(new InsertTimeoutError(ms)), ms);
+  const timer = setTimeout(() => controller.abort(timeout), ms);
   const work = run(controller.signal);
   work.catch(() => {}); // a failure after the timeout is not an unhandled rejection
   try {
