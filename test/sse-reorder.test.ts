@@ -119,7 +119,20 @@ describe('reorder window with the publisher session and numbers', () => {
     expect(w.counts.late).toBe(1);
   });
 
-  it('gives a session it has never seen the whole window, starting wherever its numbers are, in id order', () => {
+  it('streams a session that begins while no other is about from its first number at once, holding only behind gaps', () => {
+    vi.useFakeTimers();
+    const { w, ids } = window(1_000);
+    w.push(id(1), id(1), at('s1', 1));
+    expect(ids()).toEqual([id(1)]);
+    w.push(id(3), id(3), at('s1', 3));
+    expect(ids()).toEqual([id(1)]);
+    w.push(id(2), id(2), at('s1', 2));
+    expect(ids()).toEqual([id(1), id(2), id(3)]);
+    expect(w.counts.inSequence).toBe(3);
+    expect(w.counts.gapTimeouts).toBe(0);
+  });
+
+  it('joins a session part way: waits out the window once behind the numbers it never saw, in id order, counting no gap timeout', () => {
     vi.useFakeTimers();
     const { w, ids } = window(1_000);
     // An instance starting mid-feed: the first number it sees is not the session's first, nor the smallest to come.
@@ -131,6 +144,7 @@ describe('reorder window with the publisher session and numbers', () => {
     expect(ids()).toEqual([id(500), id(501)]);
     w.push(id(502), id(502), at('s1', 502));
     expect(ids()).toEqual([id(500), id(501), id(502)]);
+    expect(w.counts.gapTimeouts).toBe(0);
   });
 
   it('when a new session appears, holds both old and new for the window so the old holder’s late ids still come first', () => {

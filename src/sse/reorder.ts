@@ -21,13 +21,20 @@ import type { PublishOrder } from '../bus/publish-order.js';
  *   fills (`gapWaits`), or until it has waited `windowMs`, when it is
  *   streamed through the gap (`gapTimeouts`; a number whose publish failed
  *   for good leaves such a gap).
- * - The shortcut holds only while one session is all that arrives: a
- *   session seen for the first time (this instance starting, a subscriber
- *   handing over, an older holder's messages still in flight), messages
- *   without a number (older publishers) and two sessions interleaving all
- *   mean another source may still deliver smaller ids, so for `windowMs`
- *   after such an arrival every event waits out the time window, as before:
- *   held `windowMs` after it arrived and released in id order.
+ * - The shortcut holds only while one session is all that arrives. A
+ *   session seen for the first time while another was seen in the last
+ *   OTHER_SESSION_RECENT_MS (a subscriber handing over: the older holder's
+ *   messages may still be in flight), messages without a number (older
+ *   publishers) and two sessions interleaving all mean another source may
+ *   still deliver smaller ids, so for `windowMs` after such an arrival every
+ *   event waits out the time window, as before: held `windowMs` after it
+ *   arrived and released in id order.
+ * - A session seen first with no other one about (the day's first
+ *   connection, this instance starting) is counted from number 1, since
+ *   every session numbers from 1: a session that began while this instance
+ *   was running streams at once from its first message, and one that this
+ *   instance joined part way waits behind the numbers it never saw until the
+ *   window runs out, once (those are not counted as gap timeouts).
  *
  * A message arriving after a larger id was streamed (`late`) is streamed at
  * once, out of order, and counted: a browser that moved to another instance
@@ -148,7 +155,8 @@ export class ReorderWindow<T> {
     let s = this.sessions.get(key);
     if (!s) {
       if (this.sessions.size >= MAX_SESSIONS) this.forgetOldestSession();
-      s = { key, firstSeenAt: now, lastSeenAt: now, frontier: undefined, arrived: new Set() };
+      const alone = ![...this.sessions.values()].some((o) => now - o.lastSeenAt < OTHER_SESSION_RECENT_MS);
+      s = { key, firstSeenAt: now, lastSeenAt: now, frontier: alone ? 0 : undefined, alone, streamed: false, arrived: new Set() };
       this.sessions.set(key, s);
     }
     s.lastSeenAt = now;
@@ -163,7 +171,7 @@ export class ReorderWindow<T> {
 
   /** Only one session is arriving, it has been seen for a whole window, and we know where its numbers stand. */
   private sole(s: Session, now: number): boolean {
-    return this.lastSource === s.key && now >= this.mixedUntil && now >= s.firstSeenAt + this.windowMs;
+    return this.lastSource === s.key && now >= this.mixedUntil && (s.alone || now >= s.firstSeenAt + this.windowMs);
   }
 
   private ready(h: Held<T>, now: number): boolean {
@@ -178,10 +186,12 @@ export class ReorderWindow<T> {
     if (s) {
       s.arrived.delete(h.seq);
       if (s.frontier === undefined || h.seq > s.frontier) {
-        if (s.frontier !== undefined) this.counts.gapTimeouts += h.seq - s.frontier - 1;
+        // Before its first event streamed, a missing start is numbers this instance never had to see.
+        if (s.frontier !== undefined && s.streamed) this.counts.gapTimeouts += h.seq - s.frontier - 1;
         s.frontier = h.seq;
         extend(s);
       }
+      s.streamed = true;
     }
     this.release(h.item, late);
   }
@@ -254,6 +264,14 @@ export class ReorderWindow<T> {
   }
 }
 
+/**
+ * A new session while another was seen this recently is taken for a handover
+ * (or an overlap), whose older messages may still be in flight: it gets the
+ * whole window before its numbers are trusted. A lease handover takes
+ * seconds (the holder flushes, the next one takes the lease and connects).
+ */
+const OTHER_SESSION_RECENT_MS = 60_000;
+
 /** Publisher sessions remembered at once: a handful a day (deploys, handovers); the bound is for a misbehaving publisher. */
 const MAX_SESSIONS = 64;
 
@@ -261,8 +279,12 @@ interface Session {
   readonly key: string;
   readonly firstSeenAt: number;
   lastSeenAt: number;
-  /** Every number up to this has arrived or been given up on; undefined until the first is streamed. */
+  /** Every number up to this has arrived or been given up on; undefined until the first is streamed (0 for a session counted from its start). */
   frontier: number | undefined;
+  /** First seen with no other session about: counted from number 1, with no window of its own. */
+  readonly alone: boolean;
+  /** Whether any of its events has been streamed yet. */
+  streamed: boolean;
   /** Numbers past the frontier that have arrived and are held. */
   readonly arrived: Set<number>;
 }
