@@ -24,7 +24,6 @@ import { PubSubPublisher } from '../src/bus/pubsub-publisher.js';
 import type { EnvelopePublisher } from '../src/bus/types.js';
 import { CATALOG, bundledDocument, entryForRootField } from '../src/catalog/catalog.js';
 import { loadConfig, type Config } from '../src/config/index.js';
-import { PubSubConsumer } from '../src/consumer/index.js';
 import { makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
 import { createHistorySink, type HistorySink } from '../src/history/index.js';
 import { MESSAGE_COLUMNS, DEAD_LETTER_COLUMNS, MESSAGES_TABLE, DEAD_LETTERS_TABLE } from '../src/history/schema.js';
