@@ -5,12 +5,14 @@
  *
  * Frames come from bench/frame-sender.ts in its own process (the Tote
  * stand-in); SSE readers for the end-to-end figures are bench/sse-client.ts
- * in theirs. The pipeline under test runs in this process, so
- * process.cpuUsage() here is its CPU (the emulator's JVM is not counted).
+ * in theirs. The ingest pipeline under test runs in this process, so
+ * process.cpuUsage() here is its CPU (the emulator's JVM is not counted);
+ * end to end through the emulator, the subscriber and the SSE service are
+ * each their own process (bench/e2e-part.ts), as deployed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +24,6 @@ import { PubSubPublisher } from '../src/bus/pubsub-publisher.js';
 import type { EnvelopePublisher } from '../src/bus/types.js';
 import { CATALOG, bundledDocument, entryForRootField } from '../src/catalog/catalog.js';
 import { loadConfig, type Config } from '../src/config/index.js';
-import { PubSubConsumer } from '../src/consumer/index.js';
 import { makeEnvelope, type Envelope } from '../src/envelope/envelope.js';
 import { createHistorySink, type HistorySink } from '../src/history/index.js';
 import { MESSAGE_COLUMNS, DEAD_LETTER_COLUMNS, MESSAGES_TABLE, DEAD_LETTERS_TABLE } from '../src/history/schema.js';
@@ -104,7 +105,7 @@ class NoopBus implements EnvelopePublisher {
  * publisher and history, with the client paused when Ingest says so.
  * Done when `settled()` says every frame is through.
  */
-function runPipeline(cfg: Config, publisher: EnvelopePublisher, history: HistorySink, onEnvelope?: (e: Envelope) => void) {
+export function runPipeline(cfg: Config, publisher: EnvelopePublisher, history: HistorySink, onEnvelope?: (e: Envelope) => void) {
   const client: { current?: ToteClient } = {};
   const ingest = new Ingest({
     publisher,
@@ -379,14 +380,65 @@ export interface E2eResult {
   readonly p99Ms: number | null;
   readonly maxMs: number | null;
   readonly missed: number;
+  /**
+   * Through the emulator: the CPU each process used while frames flowed
+   * (first frame published to the last), in cores; the emulator's JVM is read
+   * from /proc. Null where it could not be read.
+   */
+  readonly cores?: Readonly<Record<string, number | null>>;
 }
+
+/** Per-second samples while frames flow (bench/profile-e2e.ts). */
+export type E2eSample = {
+  sse: SseStatus;
+  published: number;
+  publishLatency: { p50Ms: number | null; p99Ms: number | null } | undefined;
+  /** Through the emulator: the longest event-loop delay of each part's process in the last second. */
+  loopDelayMaxMs?: { subscriber: number; sse: number };
+};
+
+export interface E2eOptions {
+  /** Called every second while frames flow, with the SSE service's /status and what has been published. */
+  readonly onSecond?: (sample: E2eSample) => void;
+  /** Through the emulator: write a V8 CPU profile of the subscriber and the SSE processes under this folder. */
+  readonly cpuProfileDir?: string;
+}
+
+/** Result of the SSE readers' process once told to stop. */
+function readerResult(mode: E2eResult['mode'], rate: number, frames: number, readers: number, r: Record<string, unknown>): E2eResult {
+  return {
+    mode,
+    rate,
+    frames,
+    readers,
+    p50Ms: r.lagP50Ms as number | null,
+    p95Ms: r.lagP95Ms as number | null,
+    p99Ms: r.lagP99Ms as number | null,
+    maxMs: r.lagMaxMs as number | null,
+    missed: Number(r.expected) - Number(r.events),
+  };
+}
+
+const readerArgs = (url: string, readers: number, frames: number) => [
+  '--import',
+  'tsx',
+  script('./sse-client.ts'),
+  url,
+  String(readers),
+  String(frames),
+  '10000',
+  '0',
+  'sentAt',
+];
 
 /**
  * One end-to-end run: the frame sender writes `rate` frames a second, each
  * stamped when written; SSE readers in their own process read the stamp off
- * every event they get. Between them, in this process: the Tote client,
- * Ingest, the bus (in-process, or the emulator and this instance's consumer
- * subscriptions) and the SSE service.
+ * every event they get. In process (`memory`), this process runs the Tote
+ * client, Ingest, the in-process bus and the SSE service between them.
+ * Through the emulator, the parts run as deployed: the subscriber (Tote
+ * client, Ingest, publisher) and the SSE service (this instance's consumer
+ * subscriptions, hub, HTTP) are each their own process (bench/e2e-part.ts).
  */
 export async function e2eOnce(
   mode: 'memory' | 'emulator',
@@ -394,50 +446,28 @@ export async function e2eOnce(
   seconds: number,
   readers: number,
   emulatorHost: string | null,
-  /** Called every second while frames flow, with the SSE service's /status and what has been published (bench/profile-e2e.ts). */
-  onSecond?: (sample: {
-    sse: SseStatus;
-    published: number;
-    publishLatency: { p50Ms: number | null; p99Ms: number | null } | undefined;
-  }) => void,
+  opts: E2eOptions = {},
 ): Promise<E2eResult> {
+  return mode === 'memory' ? e2eInProcess(rate, seconds, readers, opts) : e2eDeployed(rate, seconds, readers, emulatorHost!, opts);
+}
+
+async function e2eInProcess(rate: number, seconds: number, readers: number, { onSecond }: E2eOptions): Promise<E2eResult> {
   const frames = Math.round(rate * seconds);
   const sender = await startSender(frames, rate);
-  const env: Record<string, string> = { ...toteEnv(sender.url), HISTORY: 'none', PORT: '0' };
-  if (mode === 'emulator')
-    Object.assign(env, { BUS: 'pubsub', PUBSUB_EMULATOR_HOST: emulatorHost!, GOOGLE_CLOUD_PROJECT: 'bench', PUBSUB_ORDERING: 'true' });
-  const cfg = loadConfig(env);
+  const cfg = loadConfig({ ...toteEnv(sender.url), HISTORY: 'none', PORT: '0' });
   const closers: (() => Promise<unknown>)[] = [async () => sender.child.kill()];
   let client: ReturnType<typeof startChild> | undefined;
   try {
-    let publisher: EnvelopePublisher;
-    let source: MemoryBus | PubSubConsumer;
-    if (mode === 'memory') {
-      const bus = new MemoryBus();
-      publisher = bus;
-      source = bus;
-    } else {
-      publisher = new PubSubPublisher(cfg.bus, log);
-      await publisher.connect();
-      closers.unshift(() => publisher.close());
-      const consumer = new PubSubConsumer({ config: cfg.bus, sse: cfg.sse, log });
-      await consumer.start();
-      closers.unshift(() => consumer.close());
-      source = consumer;
-    }
-    const sse = await startSseService({ config: cfg.sse, source, host: '127.0.0.1', log });
+    const bus = new MemoryBus();
+    const sse = await startSseService({ config: cfg.sse, source: bus, host: '127.0.0.1', log });
     closers.unshift(() => sse.close());
-    client = startChild(
-      ['--import', 'tsx', script('./sse-client.ts'), sse.url, String(readers), String(frames), '10000', '0', 'sentAt'],
-      'e2e sse client',
-    );
+    client = startChild(readerArgs(sse.url, readers, frames), 'e2e sse client');
     await client.next('ready', 60_000);
-    const history = createHistorySink(cfg.history);
-    const p = runPipeline(cfg, publisher, history);
+    const p = runPipeline(cfg, bus, createHistorySink(cfg.history));
     closers.unshift(() => p.stop());
     if (onSecond) {
       const t = setInterval(
-        () => onSecond({ sse: sse.status(), published: p.ingest.stats().totals.published, publishLatency: publisher.publishLatency?.() }),
+        () => onSecond({ sse: sse.status(), published: p.ingest.stats().totals.published, publishLatency: undefined }),
         1_000,
       );
       closers.unshift(async () => clearInterval(t));
@@ -445,24 +475,126 @@ export async function e2eOnce(
     await until(
       () => p.ingest.stats().totals.published + p.ingest.stats().totals.deadLettered >= frames,
       seconds * 1000 + 120_000,
-      `e2e ${mode} at ${rate}/s`,
+      `e2e in process at ${rate}/s`,
     );
     client.send('stop');
-    const r = await client.next('result', 30_000);
-    return {
-      mode,
-      rate,
-      frames,
-      readers,
-      p50Ms: r.lagP50Ms as number | null,
-      p95Ms: r.lagP95Ms as number | null,
-      p99Ms: r.lagP99Ms as number | null,
-      maxMs: r.lagMaxMs as number | null,
-      missed: Number(r.expected) - Number(r.events),
-    };
+    return readerResult('memory', rate, frames, readers, await client.next('result', 30_000));
   } finally {
     await client?.stop(5_000);
     for (const c of closers) await c().catch(() => undefined);
+  }
+}
+
+/** Streaming-pull streams @google-cloud/pubsub opens per subscription by default (the bare reference's). */
+const BARE_STREAMS = 5;
+
+/** The emulator's JVM: the java process serving `host`'s port, found in /proc. Null off Linux or if not found. */
+function emulatorPid(host: string): number | null {
+  const port = host.split(':').pop();
+  try {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'latin1');
+      if (cmd.includes('pubsub-emulator') && cmd.includes(`--port=${port}\0`)) return Number(d);
+    }
+  } catch {
+    /* not Linux, or the process went away while read */
+  }
+  return null;
+}
+
+/** User plus system CPU of a process in seconds, from /proc/<pid>/stat (clock ticks of 1/100 s on Linux). */
+function processCpuSeconds(pid: number | null): number | null {
+  if (pid === null) return null;
+  try {
+    // The command name (field 2) can hold spaces; the fields after its closing parenthesis are fixed.
+    const f = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+async function e2eDeployed(rate: number, seconds: number, readers: number, emulatorHost: string, opts: E2eOptions): Promise<E2eResult> {
+  const frames = Math.round(rate * seconds);
+  const sender = await startSender(frames, rate);
+  const env = {
+    BUS: 'pubsub',
+    PUBSUB_EMULATOR_HOST: emulatorHost,
+    GOOGLE_CLOUD_PROJECT: 'bench',
+    PUBSUB_ORDERING: 'true',
+    // As many streams per subscription as the bare reference's client opens by default: the emulator
+    // delivers about 2,000 messages/s per stream, less than the 5,000/s this bench asks of one topic.
+    SSE_CONSUMER_STREAMS: process.env.SSE_CONSUMER_STREAMS ?? String(BARE_STREAMS),
+    ...toteEnv(sender.url),
+  };
+  const part = (role: 'subscriber' | 'sse', extra: string[] = []) =>
+    startChild(
+      [
+        ...(opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(opts.cpuProfileDir, `${role}-${rate}`)}`] : []),
+        '--import',
+        'tsx',
+        script('./e2e-part.ts'),
+        role,
+        ...extra,
+      ],
+      `e2e ${role}`,
+      env,
+    );
+  const children: ReturnType<typeof startChild>[] = [];
+  const ask = async (c: ReturnType<typeof startChild>) => {
+    c.send('status');
+    return c.next('status', 30_000);
+  };
+  try {
+    // The SSE service first: its subscriptions must exist before anything is published.
+    const sse = part('sse');
+    children.push(sse);
+    const { url } = await sse.next('ready', 60_000);
+    const client = startChild(readerArgs(String(url), readers, frames), 'e2e sse client');
+    children.push(client);
+    await client.next('ready', 60_000);
+    const subscriber = part('subscriber', [sender.url]);
+    children.push(subscriber);
+    await subscriber.next('ready', 60_000);
+    const jvm = emulatorPid(emulatorHost);
+    const before = { sub: await ask(subscriber), sse: await ask(sse), jvm: processCpuSeconds(jvm), at: performance.now() };
+    const deadline = Date.now() + seconds * 1000 + 120_000;
+    let last = before.sub;
+    for (;;) {
+      last = await ask(subscriber);
+      if (Number(last.published) + Number(last.deadLettered) >= frames) break;
+      if (Date.now() > deadline)
+        throw new Error(`bench: e2e through the emulator at ${rate}/s not published within ${seconds * 1000 + 120_000} ms`);
+      if (opts.onSecond) {
+        const s = await ask(sse);
+        opts.onSecond({
+          sse: s.sse as SseStatus,
+          published: Number(last.published),
+          publishLatency: last.publishLatency as E2eSample['publishLatency'],
+          loopDelayMaxMs: { subscriber: Number(last.loopDelayMaxMs), sse: Number(s.loopDelayMaxMs) },
+        });
+      }
+      await new Promise((r) => setTimeout(r, opts.onSecond ? 1_000 : 250));
+    }
+    const after = { sse: await ask(sse), jvm: processCpuSeconds(jvm), at: performance.now() };
+    const wallS = (after.at - before.at) / 1000;
+    const cores = (a: number, b: number) => Number(((a - b) / 1e6 / wallS).toFixed(2));
+    const jvmCores = before.jvm !== null && after.jvm !== null ? Number(((after.jvm - before.jvm) / wallS).toFixed(2)) : null;
+    client.send('stop');
+    const r = readerResult('emulator', rate, frames, readers, await client.next('result', 30_000));
+    return {
+      ...r,
+      cores: {
+        subscriber: cores(Number(last.cpuMicros), Number(before.sub.cpuMicros)),
+        sse: cores(Number(after.sse.cpuMicros), Number(before.sse.cpuMicros)),
+        emulator: jvmCores,
+      },
+    };
+  } finally {
+    // The SSE part deletes its subscriptions on the way out, and a profiled part writes its profile.
+    for (const c of children.reverse()) await c.stop(15_000);
+    sender.child.kill();
   }
 }
 
@@ -472,14 +604,20 @@ export async function e2eOnce(
  * and reading it back through an ordered streaming-pull subscription in this
  * process: what the emulator itself adds, publish to delivery.
  */
-async function bareEmulatorLatency(emulatorHost: string, rate: number, seconds: number): Promise<E2eResult> {
+export async function bareEmulatorLatency(emulatorHost: string, rate: number, seconds: number, streams?: number): Promise<E2eResult> {
   const cfg = loadConfig({ BUS: 'pubsub', PUBSUB_EMULATOR_HOST: emulatorHost, GOOGLE_CLOUD_PROJECT: 'bench', PUBSUB_ORDERING: 'true' });
   const pubsub = new PubSub({ projectId: 'bench', apiEndpoint: emulatorHost, emulatorMode: true });
   const name = `bench-latency-${Date.now()}`;
   const [topic] = await pubsub.createTopic(name);
-  const [sub] = await topic.createSubscription(name, { enableMessageOrdering: true });
+  const [created] = await topic.createSubscription(name, { enableMessageOrdering: true });
+  const sub = streams ? pubsub.subscription(created.name, { streamingOptions: { maxStreams: streams } }) : created;
   const frames = Math.round(rate * seconds);
   const lags: number[] = [];
+  const jvm = emulatorPid(emulatorHost);
+  const jvm0 = processCpuSeconds(jvm);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let cores: Record<string, number | null> | undefined;
   try {
     sub.on('message', (m) => {
       lags.push(Date.now() - Number(m.attributes.sentAt));
@@ -504,6 +642,13 @@ async function bareEmulatorLatency(emulatorHost: string, rate: number, seconds: 
     });
     await Promise.all(sent);
     await until(() => lags.length >= frames, 60_000, 'bare emulator deliveries');
+    const wallS = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const jvm1 = processCpuSeconds(jvm);
+    cores = {
+      bench: Number(((cpu.user + cpu.system) / 1e6 / wallS).toFixed(2)),
+      emulator: jvm0 !== null && jvm1 !== null ? Number(((jvm1 - jvm0) / wallS).toFixed(2)) : null,
+    };
   } catch (err) {
     if (!String(err).includes('not done within')) throw err;
   } finally {
@@ -524,6 +669,7 @@ async function bareEmulatorLatency(emulatorHost: string, rate: number, seconds: 
     p99Ms: q(99),
     maxMs: q(100),
     missed: frames - lags.length,
+    ...(cores ? { cores } : {}),
   };
 }
 
@@ -533,6 +679,8 @@ export async function benchE2e(o: {
   seconds: number;
   readers: number;
   emulatorHost: string | null;
+  /** Through the emulator: CPU profiles of the subscriber and SSE processes under this folder. */
+  cpuProfileDir?: string;
 }): Promise<E2eResult[]> {
   const modes: E2eResult['mode'][] = o.emulatorHost ? ['memory', 'emulator', 'bare-emulator'] : ['memory'];
   const out: E2eResult[] = [];
@@ -548,7 +696,7 @@ export async function benchE2e(o: {
           .push(
             mode === 'bare-emulator'
               ? await bareEmulatorLatency(o.emulatorHost!, rate, o.seconds)
-              : await e2eOnce(mode, rate, o.seconds, o.readers, o.emulatorHost),
+              : await e2eOnce(mode, rate, o.seconds, o.readers, o.emulatorHost, { cpuProfileDir: o.cpuProfileDir }),
           );
       }
     }
@@ -565,15 +713,32 @@ export async function benchE2e(o: {
         p99Ms: pick('p99Ms'),
         maxMs: pick('maxMs'),
         missed: rs.reduce((a, r) => a + r.missed, 0),
+        ...(rs[0]!.cores ? { cores: medianCores(rs) } : {}),
       };
       out.push(m);
       console.log(
         `  ${fmt(rate)} msg/s ${{ memory: 'in-process bus          ', emulator: 'Pub/Sub emulator        ', 'bare-emulator': 'bare publish -> pull ref' }[mode]}  p50 ${m.p50Ms} / p95 ${m.p95Ms} / p99 ${m.p99Ms} ms (max ${m.maxMs})` +
-          (m.missed ? `, ${fmt(m.missed)} events missed` : ''),
+          (m.missed ? `, ${fmt(m.missed)} events missed` : '') +
+          (m.cores
+            ? `; cores ${Object.entries(m.cores)
+                .map(([k, v]) => `${k} ${v ?? '-'}`)
+                .join(', ')}`
+            : ''),
       );
     }
   }
   return out;
+}
+
+/** The median of each process's cores over the rounds. */
+function medianCores(rs: readonly E2eResult[]): Record<string, number | null> {
+  const keys = Object.keys(rs[0]!.cores ?? {});
+  return Object.fromEntries(
+    keys.map((k) => {
+      const xs = rs.map((r) => r.cores?.[k]).filter((x): x is number => typeof x === 'number');
+      return [k, xs.length ? Number(median(xs).toFixed(2)) : null];
+    }),
+  );
 }
 
 /** Calls `fn(i)` for i = 0..n-1 at `rate` a second on a 10 ms tick; resolves when all were called. */

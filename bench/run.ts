@@ -103,6 +103,7 @@ try {
       seconds: num('BENCH_E2E_SECONDS', 10, 1),
       readers: num('BENCH_E2E_READERS', 10, 2),
       emulatorHost,
+      cpuProfileDir: process.env.BENCH_E2E_CPU_PROF,
     });
   }
   if (sections.includes('sse')) {

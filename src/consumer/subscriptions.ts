@@ -194,8 +194,7 @@ export class ConsumerSubscriptions {
     }
     const sub = this.o.pubsub.subscription(slot.name, {
       flowControl: { maxMessages: c.maxMessages, maxBytes: c.maxBytes, allowExcessMessages: false },
-      // One stream per topic is plenty for a few messages a second, and 16 streams per instance, not 80.
-      streamingOptions: { maxStreams: 1 },
+      streamingOptions: { maxStreams: c.streams },
       // Close within the shutdown budget instead of the client's long default wait for acks in flight.
       closeOptions: { behavior: 'NACK', timeout: Duration.from({ milliseconds: Math.max(100, Math.floor(c.deleteTimeoutMs / 2)) }) },
     });
