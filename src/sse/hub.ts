@@ -115,6 +115,7 @@ export class Hub {
     this.timers.push(setInterval(() => this.heartbeat(), this.heartbeatMs));
     if (opts.maxConnectionMs > 0) this.timers.push(setInterval(() => this.expireLifetimes(), LIFETIME_CHECK_MS));
     this.kernelQueues = opts.kernelQueues ?? new KernelSendQueues();
+    this.kernelQueues.start();
     this.timers.push(setInterval(() => void this.checkStalls(), opts.stallCheckMs ?? STALL_CHECK_MS));
     for (const t of this.timers) t.unref();
   }

@@ -53,6 +53,15 @@ export class KernelSendQueues {
     return readAny ? out : null;
   }
 
+  /**
+   * Starts the reading thread now rather than at the first reading, so its
+   * fixed cost (about 10 MB of RSS) is paid when the service starts, not
+   * while it streams.
+   */
+  start(): void {
+    if (this.available) this.tables.start();
+  }
+
   /** Stops the reading thread (the hub's stop); a later read starts another. */
   async close(): Promise<void> {
     await this.tables.close();
@@ -64,14 +73,37 @@ type Table = { text: string } | { code: string };
 /** Runs on the reading thread: each file read whole, synchronously, or the error code that stopped it. */
 const READER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const { readFileSync } = require('node:fs');
-parentPort.on('message', ({ seq, files }) => {
-  const tables = files.map((file) => {
-    try { return { text: readFileSync(file, 'latin1') }; } catch (err) { return { code: String(err && err.code || 'EIO') }; }
-  });
+const { openSync, readSync, closeSync } = require('node:fs');
+parentPort.on('message', ({ seq, files, shared }) => {
+  const into = new Uint8Array(shared);
+  let used = 0;
+  const tables = [];
+  for (const file of files) {
+    let fd;
+    try {
+      fd = openSync(file, 'r');
+      const start = used;
+      for (;;) {
+        if (used === into.length) return parentPort.postMessage({ seq, full: true });
+        const n = readSync(fd, into, used, into.length - used, null);
+        if (n === 0) break;
+        used += n;
+      }
+      tables.push({ start, end: used });
+    } catch (err) {
+      tables.push({ code: String((err && err.code) || 'EIO') });
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
   parentPort.postMessage({ seq, tables });
 });
 `;
+
+/** Where the reading thread writes the tables: kept between readings, doubled when a reading does not fit. */
+const FIRST_BUFFER_BYTES = 1 << 20;
+/** About a million sockets' lines: past this the tables are not read (the bound Node counts still applies). */
+const MAX_BUFFER_BYTES = 256 << 20;
 
 /** A reading that has not come back in this long is abandoned and its thread replaced. */
 const READ_TIMEOUT_MS = 30_000;
@@ -90,44 +122,67 @@ const READ_TIMEOUT_MS = 30_000;
 class TableReader {
   private worker: Worker | null = null;
   private seq = 0;
-  private readonly waiting = new Map<number, (tables: Table[] | null) => void>();
+  private shared = new SharedArrayBuffer(FIRST_BUFFER_BYTES);
+  private readonly waiting = new Map<number, (answer: Answer | null) => void>();
 
   async read(files: readonly string[]): Promise<Table[]> {
-    const worker = this.thread();
-    if (!worker) return readOnPool(files);
+    for (;;) {
+      const worker = this.thread();
+      if (!worker) return readOnPool(files);
+      const answer = await this.ask(worker, files);
+      if (!answer) {
+        // Stuck or gone: start afresh next time, and say nothing was read this time.
+        await this.close();
+        return files.map(() => ({ code: 'ETIMEDOUT' }));
+      }
+      if ('tables' in answer) {
+        const bytes = Buffer.from(this.shared);
+        return answer.tables.map((t) => ('code' in t ? t : { text: bytes.toString('latin1', t.start, t.end) }));
+      }
+      if (this.shared.byteLength >= MAX_BUFFER_BYTES) return files.map(() => ({ code: 'E2BIG' }));
+      this.shared = new SharedArrayBuffer(this.shared.byteLength * 2);
+    }
+  }
+
+  start(): void {
+    this.thread();
+  }
+
+  private ask(worker: Worker, files: readonly string[]): Promise<Answer | null> {
     const seq = ++this.seq;
-    const tables = await new Promise<Table[] | null>((resolve) => {
+    return new Promise<Answer | null>((resolve) => {
       const timer = setTimeout(() => {
         this.waiting.delete(seq);
         resolve(null);
       }, READ_TIMEOUT_MS);
       timer.unref();
-      this.waiting.set(seq, (t) => {
+      this.waiting.set(seq, (a) => {
         clearTimeout(timer);
-        resolve(t);
+        resolve(a);
       });
-      worker.postMessage({ seq, files });
+      worker.postMessage({ seq, files, shared: this.shared });
     });
-    if (tables) return tables;
-    // Stuck or gone: start afresh next time, and say nothing was read this time.
-    await this.close();
-    return files.map(() => ({ code: 'ETIMEDOUT' }));
   }
 
   private thread(): Worker | null {
     if (this.worker) return this.worker;
     let worker: Worker;
     try {
-      // No execArgv: the reader needs none of the parent's loaders.
-      worker = new Worker(READER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 256 } });
+      // No execArgv: the reader needs none of the parent's loaders. Small heaps: it writes the
+      // tables into the shared buffer and keeps nothing.
+      worker = new Worker(READER_SOURCE, {
+        eval: true,
+        execArgv: [],
+        resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
+      });
     } catch {
       return null;
     }
     worker.unref();
-    worker.on('message', (m: { seq: number; tables: Table[] }) => {
+    worker.on('message', (m: { seq: number } & Answer) => {
       const done = this.waiting.get(m.seq);
       this.waiting.delete(m.seq);
-      done?.(m.tables);
+      done?.(m);
     });
     const gone = () => {
       if (this.worker === worker) this.worker = null;
@@ -146,6 +201,9 @@ class TableReader {
     if (worker) await worker.terminate();
   }
 }
+
+/** The reading thread's answer: where each table lies in the shared buffer, or that they did not fit. */
+type Answer = { tables: ({ start: number; end: number } | { code: string })[] } | { full: true };
 
 async function readOnPool(files: readonly string[]): Promise<Table[]> {
   return Promise.all(
