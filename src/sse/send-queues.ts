@@ -49,7 +49,11 @@ export class KernelSendQueues {
       readAny = true;
       parseInto(table.text, ports, out);
     }
-    if (absent === this.files.length) this.available = false;
+    if (absent === this.files.length) {
+      // Never there (not Linux, or no /proc): the reading thread has nothing to do for good.
+      this.available = false;
+      await this.tables.close();
+    }
     return readAny ? out : null;
   }
 
