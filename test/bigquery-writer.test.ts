@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EnvReader } from '../src/config/env.js';
 import { readHistoryConfig, type HistoryConfig } from '../src/config/history.js';
@@ -13,7 +12,7 @@ import { messageRow } from '../src/history/rows.js';
 import { makeDeadLetter, type Envelope } from '../src/envelope/envelope.js';
 import { setLogLevel, setLogWriter } from '../src/log/logger.js';
 import { FakeBigQuery, type Fault } from './bigquery-server/fake-bigquery.js';
-import { startHistoryStandIn, STAND_IN_DATASET, STAND_IN_PROJECT } from './bigquery-server/history-stand-in.js';
+import { startHistoryStandIn, STAND_IN_DATASET, STAND_IN_PROJECT, type HistoryStandIn } from './bigquery-server/history-stand-in.js';
 import { localAuthClient } from './bigquery-server/local-auth.js';
 import { waitFor } from './helpers/ports.js';
 import { raceDay } from './history-races.js';
@@ -31,27 +30,22 @@ const PROJECT = STAND_IN_PROJECT;
 const DATASET = STAND_IN_DATASET;
 
 let fake: FakeBigQuery;
-let dir: string;
 
 // Every injected fault logs a warning; keep the output to the figures.
 beforeAll(() => setLogLevel('ERROR'));
 
-let stopStandIn: () => Promise<void>;
+let standIn: HistoryStandIn;
 beforeEach(async () => {
-  ({ fake, dir, stop: stopStandIn } = await startHistoryStandIn('tote-bq-'));
+  standIn = await startHistoryStandIn('tote-bq-');
+  ({ fake } = standIn);
 });
 
-afterEach(() => stopStandIn());
+afterEach(() => standIn.stop());
 
 function config(extra: Record<string, string> = {}): HistoryConfig {
   return readHistoryConfig(
     new EnvReader({
-      HISTORY: 'bigquery',
-      BQ_PROJECT: PROJECT,
-      BQ_DATASET: DATASET,
-      BQ_API_ENDPOINT: fake.url,
-      HISTORY_SPILL: 'file',
-      HISTORY_SPILL_FILE: join(dir, 'spill.jsonl'),
+      ...standIn.env(),
       HISTORY_BATCH_MAX_ROWS: '50',
       HISTORY_BATCH_MAX_DELAY_MS: '5',
       HISTORY_BUFFER_MAX_ROWS: '400',

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { entryForMessageType } from '../src/catalog/catalog.js';
 import { EnvReader } from '../src/config/env.js';
@@ -8,20 +7,18 @@ import { createHistorySink, type BatchingHistoryStatus } from '../src/history/in
 import { DEAD_LETTERS_TABLE, MESSAGE_COLUMNS, MESSAGES_TABLE } from '../src/history/schema.js';
 import { setLogLevel } from '../src/log/logger.js';
 import { FakeBigQuery } from './bigquery-server/fake-bigquery.js';
-import { startHistoryStandIn, STAND_IN_DATASET, STAND_IN_PROJECT } from './bigquery-server/history-stand-in.js';
+import { startHistoryStandIn, type HistoryStandIn } from './bigquery-server/history-stand-in.js';
 import { localAuthClient } from './bigquery-server/local-auth.js';
 
-const PROJECT = STAND_IN_PROJECT;
-const DATASET = STAND_IN_DATASET;
 let fake: FakeBigQuery;
-let dir: string;
 
 beforeAll(() => setLogLevel('ERROR'));
-let stopStandIn: () => Promise<void>;
+let standIn: HistoryStandIn;
 beforeEach(async () => {
-  ({ fake, dir, stop: stopStandIn } = await startHistoryStandIn('tote-bq-reconcile-'));
+  standIn = await startHistoryStandIn('tote-bq-reconcile-');
+  ({ fake } = standIn);
 });
-afterEach(() => stopStandIn());
+afterEach(() => standIn.stop());
 
 function envelope(productId: string, delivery: 'live' | 'reconciled'): Envelope {
   const entry = entryForMessageType('ProductStatusChanged')!;
@@ -37,17 +34,7 @@ function envelope(productId: string, delivery: 'live' | 'reconciled'): Envelope 
 }
 
 async function store(envelopes: Envelope[]) {
-  const cfg = readHistoryConfig(
-    new EnvReader({
-      HISTORY: 'bigquery',
-      BQ_PROJECT: PROJECT,
-      BQ_DATASET: DATASET,
-      BQ_API_ENDPOINT: fake.url,
-      HISTORY_SPILL: 'file',
-      HISTORY_SPILL_FILE: join(dir, 'spill.jsonl'),
-      HISTORY_BATCH_MAX_DELAY_MS: '5',
-    }),
-  );
+  const cfg = readHistoryConfig(new EnvReader(standIn.env({ HISTORY_BATCH_MAX_DELAY_MS: '5' })));
   const sink = createHistorySink(cfg, { bigqueryClientOptions: { authClient: localAuthClient() } });
   await sink.connect();
   for (const e of envelopes) await sink.write(e);

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EnvReader } from '../src/config/env.js';
 import { readHistoryConfig } from '../src/config/history.js';
@@ -6,7 +5,7 @@ import { createHistorySink, type BatchingHistoryStatus } from '../src/history/in
 import { MESSAGES_TABLE } from '../src/history/schema.js';
 import { setLogLevel } from '../src/log/logger.js';
 import type { FakeBigQuery } from './bigquery-server/fake-bigquery.js';
-import { startHistoryStandIn, STAND_IN_DATASET, STAND_IN_PROJECT } from './bigquery-server/history-stand-in.js';
+import { startHistoryStandIn, type HistoryStandIn } from './bigquery-server/history-stand-in.js';
 import { localAuthClient } from './bigquery-server/local-auth.js';
 import { startHarness } from './helpers/subscriber-harness.js';
 import { raceDay } from './history-races.js';
@@ -18,27 +17,22 @@ import { raceDay } from './history-races.js';
  * most of the grace went unused.
  */
 let fake: FakeBigQuery;
-let dir: string;
-let stopStandIn: () => Promise<void>;
+let standIn: HistoryStandIn;
 
 beforeEach(async () => {
   setLogLevel('ERROR');
-  ({ fake, dir, stop: stopStandIn } = await startHistoryStandIn('tote-close-'));
+  standIn = await startHistoryStandIn('tote-close-');
+  ({ fake } = standIn);
 });
 
-afterEach(() => stopStandIn());
+afterEach(() => standIn.stop());
 
 describe('subscriber shutdown with history still storing', () => {
   it('stores rows at SIGTERM that take longer than the history share, when the grace has time for them', async () => {
     const history = createHistorySink(
       readHistoryConfig(
         new EnvReader({
-          HISTORY: 'bigquery',
-          BQ_PROJECT: STAND_IN_PROJECT,
-          BQ_DATASET: STAND_IN_DATASET,
-          BQ_API_ENDPOINT: fake.url,
-          HISTORY_SPILL: 'file',
-          HISTORY_SPILL_FILE: join(dir, 'spill.jsonl'),
+          ...standIn.env(),
           HISTORY_BATCH_MAX_ROWS: '500',
           HISTORY_BATCH_MAX_DELAY_MS: '5',
           HISTORY_REQUEST_TIMEOUT_MS: '10000',
