@@ -15,6 +15,7 @@ import { raceSettledChanges } from '../src/simulator/index.js';
 import type { RacePlan } from '../src/simulator/day-plan.js';
 import { sellingStatusAt } from '../src/simulator/race-status.js';
 import { startSseService, type SseService } from '../src/sse/index.js';
+import { RECONCILED_TYPES } from '../src/subscriber/reconcile/mapping.js';
 import { canonical } from '../src/subscriber/reconcile/shape.js';
 import type { ReconcilerStatus } from '../src/subscriber/reconcile/reconciler.js';
 import { waitFor } from './helpers/ports.js';
@@ -24,14 +25,6 @@ import { startHarness, type Harness } from './helpers/subscriber-harness.js';
 const host = inject('pubsubEmulatorHost');
 const skip = inject('pubsubEmulatorSkip');
 const PROJECT = 'reconcile-gap';
-const TYPES = [
-  'ProductStatusChanged',
-  'PoolTotalChanged',
-  'PoolDividendChanged',
-  'EventStatusChanged',
-  'EventResultChanged',
-  'CompetitorStatusChanged',
-];
 
 interface Received {
   type: string;
@@ -87,7 +80,7 @@ describe.skipIf(!host)(`state changed while no socket was open is recovered${ski
       graphqlUrl: 'sim',
     });
     pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: host, emulatorMode: true });
-    for (const type of TYPES) {
+    for (const type of RECONCILED_TYPES) {
       const topic = entryForMessageType(type)!.topic;
       const [sub] = await pubsub.topic(topic).createSubscription(`${topic}-reconcile-check`, { enableMessageOrdering: true });
       sub.on('message', (m: Message) => {
